@@ -1,0 +1,35 @@
+# The verbs: make demo, make test, make lint, make bench.
+# Everything installs into .venv from pinned versions (requirements.lock).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test test-fast lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock requirements-dev.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock -r requirements-dev.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/costledger demo
+
+test: install
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: install
+	$(BIN)/ruff check pipeline dags tests
+	$(BIN)/ruff format --check pipeline dags tests
+
+bench: install
+	$(BIN)/python -m pipeline.bench $(BENCH_ARGS)
+
+clean:
+	rm -rf warehouse reports landing/.demo-stamp .pytest_cache

@@ -1,0 +1,277 @@
+"""Settings: built once from the environment and config/, validated before any data is touched.
+
+Every error names the file, the key (or rule) and the value, in one line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pipeline.errors import ConfigError
+from pipeline.ledger import BUILTIN_SCENARIOS, LEAVES
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SQL_DIR = REPO_ROOT / "sql"
+
+_ISO_CCY = re.compile(r"^[A-Z]{3}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PathsCfg(_Strict):
+    landing: str = "landing"
+    warehouse: str = "warehouse"
+    reports: str = "reports"
+
+
+class QualityCfg(_Strict):
+    unallocated_warning_share: float = Field(0.10, ge=0, le=1)
+
+
+class ReportCfg(_Strict):
+    recipients: list[str] = []
+    language: str = "en"
+    from_address: str = "costledger@localhost"
+
+    @field_validator("language")
+    @classmethod
+    def _lang(cls, v: str) -> str:
+        if v not in ("en", "zh-CN"):
+            raise ValueError(f"'{v}' is not a supported language (en, zh-CN)")
+        return v
+
+
+class MainCfg(_Strict):
+    reporting_currency: str = "USD"
+    cost_basis: str = "effective"
+    paths: PathsCfg = PathsCfg()
+    lock_timeout_seconds: float = Field(60, ge=0)
+    scenarios: list[str] = []
+    quality: QualityCfg = QualityCfg()
+    report: ReportCfg = ReportCfg()
+
+    @field_validator("reporting_currency")
+    @classmethod
+    def _ccy(cls, v: str) -> str:
+        if not _ISO_CCY.match(v):
+            raise ValueError(f"'{v}' is not an ISO-4217 currency code")
+        return v
+
+    @field_validator("cost_basis")
+    @classmethod
+    def _basis(cls, v: str) -> str:
+        if v not in ("effective", "billed"):
+            raise ValueError(f"'{v}' is not a cost basis (effective, billed)")
+        return v
+
+
+class ModelCfg(_Strict):
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    scenario: str
+    team: str = Field(min_length=1)
+    aliases: list[str] = []
+
+
+class ModelsFile(_Strict):
+    models: list[ModelCfg]
+
+
+class VendorCfg(_Strict):
+    id: str = Field(min_length=1)
+    name: str = ""
+    kind: str
+    aliases: list[str] = []
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, v: str) -> str:
+        if v not in VENDOR_KIND_LEAF:
+            raise ValueError(f"'{v}' is not a vendor kind ({', '.join(VENDOR_KIND_LEAF)})")
+        return v
+
+
+class VendorsFile(_Strict):
+    vendors: list[VendorCfg]
+
+
+class ActivitiesFile(_Strict):
+    activities: dict[str, str]
+
+
+VENDOR_KIND_LEAF = {"labeling": "labeled", "data": "data", "software": "software", "hardware": "hardware"}
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str | None
+    port: int
+    user: str | None
+    password: str | None = field(repr=False)
+    from_address: str | None
+    starttls: bool
+    ssl: bool
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs, resolved to absolute paths and validated."""
+
+    config_dir: Path
+    landing: Path
+    warehouse: Path
+    reports: Path
+    reporting_currency: str
+    cost_basis: str
+    lock_timeout_seconds: float
+    scenarios: tuple[str, ...]
+    unallocated_warning_share: float
+    report: ReportCfg
+    models: tuple[ModelCfg, ...]
+    vendors: tuple[VendorCfg, ...]
+    activities: dict[str, str]
+    rules: tuple[Any, ...]  # tuple[pipeline.rules.Rule, ...]
+    pii_key: bytes | None = field(repr=False)
+    smtp: SmtpSettings
+
+    @property
+    def work_db(self) -> Path:
+        return self.warehouse / "work.duckdb"
+
+    @property
+    def published_db(self) -> Path:
+        return self.warehouse / "costledger.duckdb"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.warehouse / ".work.lock"
+
+    @property
+    def model_ids(self) -> tuple[str, ...]:
+        return tuple(m.id for m in self.models)
+
+
+def _read_yaml(path: Path) -> Any:
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found (set --config or COSTLEDGER_CONFIG to the config folder)")
+    try:
+        with path.open(encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    return {} if data is None else data
+
+
+def _validate(model: type[BaseModel], data: Any, path: Path) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in err["loc"]).replace(".[", "[")
+        value = err.get("input")
+        shown = "" if isinstance(value, (dict, list)) or value is None else f" (value: {value!r})"
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{path}: {loc or '<top>'}: {msg}{shown}") from None
+
+
+def _env_path(name: str, override: str | os.PathLike | None, default: str, base: Path) -> Path:
+    raw = override if override is not None else os.environ.get(name) or default
+    p = Path(raw).expanduser()
+    return (p if p.is_absolute() else base / p).resolve()
+
+
+def load_settings(
+    config: str | os.PathLike | None = None,
+    landing: str | os.PathLike | None = None,
+    warehouse: str | os.PathLike | None = None,
+    reporting_currency: str | None = None,
+) -> Settings:
+    """Read config/ and COSTLEDGER_* into a validated Settings; raise ConfigError naming file and key."""
+    from pipeline.rules import compile_rules_file  # rules validate against models, so they come last
+
+    cfg_raw = config if config is not None else os.environ.get("COSTLEDGER_CONFIG")
+    config_dir = Path(cfg_raw).expanduser().resolve() if cfg_raw else REPO_ROOT / "config"
+    if not config_dir.is_dir():
+        raise ConfigError(f"{config_dir}: config folder not found (set --config or COSTLEDGER_CONFIG)")
+    # Relative paths in costledger.yaml are relative to the folder that holds config/.
+    base = config_dir.parent
+
+    main_path = config_dir / "costledger.yaml"
+    main: MainCfg = _validate(MainCfg, _read_yaml(main_path), main_path)
+    ccy = reporting_currency or os.environ.get("COSTLEDGER_REPORTING_CURRENCY") or main.reporting_currency
+    if not _ISO_CCY.match(ccy):
+        raise ConfigError(f"COSTLEDGER_REPORTING_CURRENCY: '{ccy}' is not an ISO-4217 currency code")
+
+    scenarios = tuple(dict.fromkeys([*BUILTIN_SCENARIOS, *main.scenarios]))
+
+    models_path = config_dir / "models.yaml"
+    models: ModelsFile = _validate(ModelsFile, _read_yaml(models_path), models_path)
+    seen: dict[str, str] = {}
+    for i, m in enumerate(models.models):
+        if m.scenario not in scenarios:
+            raise ConfigError(
+                f"{models_path}: models[{i}].scenario: '{m.scenario}' is not a known scenario "
+                f"(known: {', '.join(scenarios)}; declare more under `scenarios:` in costledger.yaml)"
+            )
+        for key in (m.id, *m.aliases):
+            k = key.lower()
+            if k in seen:
+                raise ConfigError(f"{models_path}: models[{i}]: id or alias '{key}' is already used by model '{seen[k]}'")
+            seen[k] = m.id
+
+    vendors_path = config_dir / "vendors.yaml"
+    vendors: VendorsFile = _validate(VendorsFile, _read_yaml(vendors_path), vendors_path)
+    vseen: set[str] = set()
+    for i, v in enumerate(vendors.vendors):
+        for key in (v.id, *v.aliases):
+            if key.lower() in vseen:
+                raise ConfigError(f"{vendors_path}: vendors[{i}]: id or alias '{key}' is used twice")
+            vseen.add(key.lower())
+
+    act_path = config_dir / "activities.yaml"
+    acts: ActivitiesFile = _validate(ActivitiesFile, _read_yaml(act_path), act_path)
+    for name, leaf in acts.activities.items():
+        if leaf not in LEAVES:
+            raise ConfigError(f"{act_path}: activities.{name}: '{leaf}' is not a leaf (one of: {', '.join(LEAVES)})")
+
+    rules = compile_rules_file(config_dir / "cost_rules.yaml", models.models, scenarios)
+
+    key = os.environ.get("COSTLEDGER_PII_KEY")
+    smtp = SmtpSettings(
+        host=os.environ.get("COSTLEDGER_SMTP_HOST") or None,
+        port=int(os.environ.get("COSTLEDGER_SMTP_PORT") or 25),
+        user=os.environ.get("COSTLEDGER_SMTP_USER") or None,
+        password=os.environ.get("COSTLEDGER_SMTP_PASSWORD") or None,
+        from_address=os.environ.get("COSTLEDGER_SMTP_FROM") or main.report.from_address,
+        starttls=(os.environ.get("COSTLEDGER_SMTP_STARTTLS", "false").lower() in ("1", "true", "yes")),
+        ssl=(os.environ.get("COSTLEDGER_SMTP_SSL", "false").lower() in ("1", "true", "yes")),
+    )
+    return Settings(
+        config_dir=config_dir,
+        landing=_env_path("COSTLEDGER_LANDING", landing, main.paths.landing, base),
+        warehouse=_env_path("COSTLEDGER_WAREHOUSE", warehouse, main.paths.warehouse, base),
+        reports=_env_path("COSTLEDGER_REPORTS", None, main.paths.reports, base),
+        reporting_currency=ccy,
+        cost_basis=main.cost_basis,
+        lock_timeout_seconds=main.lock_timeout_seconds,
+        scenarios=scenarios,
+        unallocated_warning_share=main.quality.unallocated_warning_share,
+        report=main.report,
+        models=tuple(models.models),
+        vendors=tuple(vendors.vendors),
+        activities=dict(acts.activities),
+        rules=tuple(rules),
+        pii_key=key.encode() if key else None,
+        smtp=smtp,
+    )
