@@ -1,0 +1,97 @@
+"""# cost_ledger_nightly
+
+Pulls new and changed landing files into DuckDB and republishes the monthly marts, every night
+at 02:00 UTC (`COSTLEDGER_NIGHTLY_CRON` overrides the cron).
+
+`discover` -> `load_source` (one mapped task per source) -> `check_raw` -> `transform`
+-> `check_marts` -> `publish` (updates the asset `costledger_marts`).
+
+* Months rebuilt: scheduled and manual runs rebuild every month, because a re-delivered file may
+  restate any month; a **backfill** run rebuilds the months its data interval touches; a manual
+  run with conf `{"month_from": "YYYY-MM", "month_to": "YYYY-MM"}` rebuilds that range.
+* A failed quality gate or a bad config fails the task at once (no retry) and leaves the
+  published file untouched; anything else (a busy lock, an unreadable share) retries.
+* Paths and settings come from `COSTLEDGER_*` variables; see `.env.example`.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
+
+MARTS = Asset(name="costledger_marts", uri="costledger://marts/")
+MONTH = Param(
+    None, type=["null", "string"], pattern=r"^\d{4}-\d{2}$", description="YYYY-MM, manual runs only"
+)
+
+
+def _step(name: str, *args, **kwargs) -> dict:
+    """Run one pipeline step; errors a retry cannot fix fail the task without retrying."""
+    from pipeline import steps
+    from pipeline.errors import ConfigError, QualityGateError
+    from pipeline.settings import load_settings
+
+    try:
+        return getattr(steps, name)(load_settings(), *args, **kwargs)
+    except (QualityGateError, ConfigError) as exc:
+        raise AirflowFailException(str(exc)) from None
+
+
+@dag(
+    schedule=CronDataIntervalTimetable(
+        os.environ.get("COSTLEDGER_NIGHTLY_CRON", "0 2 * * *"), timezone="UTC"
+    ),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=timedelta(hours=6),
+    default_args={"retries": 3, "retry_delay": timedelta(minutes=5), "retry_exponential_backoff": True},
+    params={"month_from": MONTH, "month_to": MONTH},
+    tags=["costledger", "nightly", "finops"],
+    doc_md=__doc__,
+)
+def cost_ledger_nightly():
+    @task
+    def discover() -> list[str]:
+        from pipeline.ingest import SOURCES
+
+        _step("discover")  # logged; every source is loaded, so each shows up as its own task
+        return list(SOURCES)
+
+    # One source at a time: they all write the one work database (a second writer would wait on its lock).
+    @task(map_index_template="{{ source_name }}", max_active_tis_per_dag=1)
+    def load_source(source: str, run_id=None) -> dict:
+        get_current_context()["source_name"] = source
+        return _step("load_source", source, run_id)
+
+    @task
+    def check_raw(run_id=None) -> dict:
+        return _step("check_raw", run_id)
+
+    @task
+    def transform(run_id=None, dag_run=None, params=None, data_interval_start=None, data_interval_end=None):
+        if params.get("month_from"):
+            return _step(
+                "transform", run_id, params["month_from"], params.get("month_to") or params["month_from"]
+            )
+        if dag_run.run_type != "backfill":
+            return _step("transform", run_id)
+        last = data_interval_end - timedelta(microseconds=1)  # the interval's end is exclusive
+        return _step("transform", run_id, data_interval_start.strftime("%Y-%m"), last.strftime("%Y-%m"))
+
+    @task
+    def check_marts(run_id=None) -> dict:
+        return _step("check_marts", run_id)
+
+    @task(outlets=[MARTS])
+    def publish(run_id=None) -> dict:
+        return _step("publish", run_id)
+
+    loaded = load_source.expand(source=discover())
+    loaded >> check_raw() >> transform() >> check_marts() >> publish()
+
+
+cost_ledger_nightly()
