@@ -1,0 +1,30 @@
+# costledger's Airflow image: the official Airflow image plus costledger, with the same pins as `make install`.
+#
+# Why apache/airflow and not python:3.11-slim: the official image brings the entrypoint that waits for
+# the metadata DB and runs `_AIRFLOW_DB_MIGRATE`, arbitrary-UID support (AIRFLOW_UID) and the
+# PostgreSQL driver for the metadata DB, none of which costledger's lock file has to carry.
+# Its tag must match the apache-airflow pin in requirements.lock (a test checks it).
+FROM apache/airflow:3.3.2-python3.11
+
+USER airflow
+WORKDIR /opt/costledger
+
+# Dependencies first, so a code change does not reinstall them.
+COPY --chown=airflow:0 requirements.lock requirements-dev.lock ./
+RUN pip install --no-cache-dir --disable-pip-version-check -r requirements.lock -r requirements-dev.lock
+
+# The SQL models are found next to the package (pipeline/settings.py: REPO_ROOT / "sql"),
+# hence an editable install from /opt/costledger.
+COPY --chown=airflow:0 pyproject.toml README.md ./
+COPY --chown=airflow:0 pipeline ./pipeline
+COPY --chown=airflow:0 sql ./sql
+COPY --chown=airflow:0 config ./config
+RUN pip install --no-cache-dir --disable-pip-version-check --no-deps --no-build-isolation -e .
+
+COPY --chown=airflow:0 dags /opt/airflow/dags
+
+ENV COSTLEDGER_CONFIG=/opt/costledger/config \
+    COSTLEDGER_LANDING=/opt/costledger/landing \
+    COSTLEDGER_WAREHOUSE=/opt/costledger/warehouse \
+    COSTLEDGER_REPORTS=/opt/costledger/reports
+WORKDIR /opt/airflow
