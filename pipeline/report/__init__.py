@@ -1,9 +1,9 @@
 """The report room: the month's cost report, for the terminal, on disk, and by e-mail (exactly once).
 
-    build_report(settings, month)            -> Report  (reads the published ledger read-only)
-    render_terminal(report)                  -> str     (the CLI's summary)
-    write_report(report, out_dir)            -> [Path]  (.html, .txt, .eml, CSV, XLSX, PNG)
-    send_monthly_report(settings, month, ...) -> dict   (SMTP, recorded in audit.sent_reports)
+build_report(settings, month)            -> Report  (reads the published ledger read-only)
+render_terminal(report)                  -> str     (the CLI's summary)
+write_report(report, out_dir)            -> [Path]  (.html, .txt, .eml, CSV, XLSX, PNG)
+send_monthly_report(settings, month, ...) -> dict   (SMTP, recorded in audit.sent_reports)
 """
 
 from pipeline.report.data import Report, build_report

@@ -16,9 +16,31 @@ from pipeline.report.fmt import cents, plain
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
-ROLLUP_COLUMNS = ("month", "model_id", "model_name", "scenario", "team", *MONEY_COLUMNS, "currency", "cost_basis")
-LEAF_COLUMNS = ("month", "symbol", "leaf", "stage", "model_id", "model_name", "scenario", "team",
-                "cost", "billed_cost", "effective_cost", "line_count", "currency")
+ROLLUP_COLUMNS = (
+    "month",
+    "model_id",
+    "model_name",
+    "scenario",
+    "team",
+    *MONEY_COLUMNS,
+    "currency",
+    "cost_basis",
+)
+LEAF_COLUMNS = (
+    "month",
+    "symbol",
+    "leaf",
+    "stage",
+    "model_id",
+    "model_name",
+    "scenario",
+    "team",
+    "cost",
+    "billed_cost",
+    "effective_cost",
+    "line_count",
+    "currency",
+)
 NUMERIC = {*MONEY_COLUMNS, "cost", "billed_cost", "effective_cost", "line_count"}
 
 
@@ -41,8 +63,15 @@ def rollup_table(report: Report) -> tuple[tuple[str, ...], list[dict[str, Any]]]
     """The month's rollup rows plus a last TOTAL row (so C_total itself is a cell)."""
     rows = [dict(r) for r in report.rollup_rows]
     total: dict[str, Any] = {c: sum((Decimal(r[c] or 0) for r in rows), Decimal(0)) for c in MONEY_COLUMNS}
-    total.update(month=report.month, model_id="", model_name=report.t("csv_total"), scenario="", team="",
-                 currency=report.currency, cost_basis=report.cost_basis)
+    total.update(
+        month=report.month,
+        model_id="",
+        model_name=report.t("csv_total"),
+        scenario="",
+        team="",
+        currency=report.currency,
+        cost_basis=report.cost_basis,
+    )
     rows.append(total)
     return ROLLUP_COLUMNS, rows
 

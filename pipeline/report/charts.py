@@ -52,7 +52,9 @@ def stages_chart(report) -> bytes:
     bottoms = [0.0] * len(labels)
     for stage in STAGES:
         values = [float(by_stage[stage]) for _, by_stage in report.history]
-        ax.bar(labels, values, bottom=bottoms, color=STAGE_COLORS[stage], label=STAGE_SYMBOLS[stage], width=0.6)
+        ax.bar(
+            labels, values, bottom=bottoms, color=STAGE_COLORS[stage], label=STAGE_SYMBOLS[stage], width=0.6
+        )
         bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
     ax.set_ylabel(report.currency)
     _thousands(ax, "y")
@@ -67,8 +69,12 @@ def leaves_chart(report) -> bytes:
     fig, ax = _figure(6.4, 3.4)
     amounts = {r.key: r.amount for r in report.equation if r.level == "leaf"}
     rows = list(reversed(LEAF_TABLE))
-    ax.barh([symbol for _, _, symbol, _ in rows], [float(amounts[leaf]) for _, leaf, _, _ in rows],
-            color=[STAGE_COLORS[stage] for stage, _, _, _ in rows], height=0.6)
+    ax.barh(
+        [symbol for _, _, symbol, _ in rows],
+        [float(amounts[leaf]) for _, leaf, _, _ in rows],
+        color=[STAGE_COLORS[stage] for stage, _, _, _ in rows],
+        height=0.6,
+    )
     ax.set_xlabel(f"{report.currency} · {report.month_label}")
     _thousands(ax, "x")
     ax.tick_params(labelsize=8)

@@ -168,11 +168,15 @@ def _connect_published(settings):
 
     path = settings.published_db
     if not path.is_file():
-        raise ReportError(f"{path}: no published ledger yet; run `costledger run` (or `costledger demo`) first")
+        raise ReportError(
+            f"{path}: no published ledger yet; run `costledger run` (or `costledger demo`) first"
+        )
     try:
         return duckdb.connect(str(path), read_only=True)
     except duckdb.Error as exc:
-        raise ReportError(f"{path}: cannot open the published ledger read-only: {str(exc).splitlines()[0]}") from None
+        raise ReportError(
+            f"{path}: cannot open the published ledger read-only: {str(exc).splitlines()[0]}"
+        ) from None
 
 
 def _tables(con) -> set[str]:
@@ -192,7 +196,9 @@ def _dec(x: Any) -> Decimal:
 
 def _sum_rollup(con, month: date) -> dict[str, Decimal] | None:
     cols = ", ".join(f"sum({c}) as {c}" for c in MONEY_COLUMNS)
-    row = _dicts(con, f"select count(*) as n, {cols} from marts.monthly_cost_rollup where month = ?", [month])[0]
+    row = _dicts(
+        con, f"select count(*) as n, {cols} from marts.monthly_cost_rollup where month = ?", [month]
+    )[0]
     if row["n"] == 0:
         return None
     return {c: _dec(row[c]) for c in MONEY_COLUMNS}
@@ -221,27 +227,41 @@ def build_report(
     try:
         tables = _tables(con)
         if "marts.monthly_cost_rollup" not in tables:
-            raise ReportError(f"{settings.published_db}: has no marts.monthly_cost_rollup; run `costledger run` first")
+            raise ReportError(
+                f"{settings.published_db}: has no marts.monthly_cost_rollup; run `costledger run` first"
+            )
         cur = _sum_rollup(con, m)
         if cur is None:
-            months = [r[0] for r in con.execute(
-                "select distinct month from marts.monthly_cost_rollup order by month").fetchall()]
+            months = [
+                r[0]
+                for r in con.execute(
+                    "select distinct month from marts.monthly_cost_rollup order by month"
+                ).fetchall()
+            ]
             have = f"{month_label(months[0])} to {month_label(months[-1])}" if months else "none"
             raise ReportError(
                 f"no published cost for {month_label(m)} in {settings.published_db} (months published: {have})"
             )
         before = _sum_rollup(con, prev)
 
-        meta = _dicts(con, "select min(currency) as ccy, min(cost_basis) as basis "
-                           "from marts.monthly_cost_rollup where month = ?", [m])[0]
+        meta = _dicts(
+            con,
+            "select min(currency) as ccy, min(cost_basis) as basis "
+            "from marts.monthly_cost_rollup where month = ?",
+            [m],
+        )[0]
         currency = meta["ccy"] or settings.reporting_currency
         basis = meta["basis"] or settings.cost_basis
 
         budgets: dict[tuple[str, str | None], Decimal] = {}
         if "marts.budget_vs_actual" in tables:
-            for r in _dicts(con, "select stage, leaf, sum(budget) as budget, count(budget) as n "
-                                 "from marts.budget_vs_actual where month = ? and model_id is null "
-                                 "group by stage, leaf", [m]):
+            for r in _dicts(
+                con,
+                "select stage, leaf, sum(budget) as budget, count(budget) as n "
+                "from marts.budget_vs_actual where month = ? and model_id is null "
+                "group by stage, leaf",
+                [m],
+            ):
                 if r["n"]:
                     budgets[(r["stage"], r["leaf"])] = Decimal(r["budget"])
 
@@ -250,49 +270,119 @@ def build_report(
 
         equation: list[EquationRow] = []
         for stage in STAGES:
-            equation.append(EquationRow("stage", stage, STAGE_SYMBOLS[stage], stage_name(lang, stage),
-                                        cur[f"c_{stage}"], budgets.get((stage, None)), prev_of(f"c_{stage}")))
+            equation.append(
+                EquationRow(
+                    "stage",
+                    stage,
+                    STAGE_SYMBOLS[stage],
+                    stage_name(lang, stage),
+                    cur[f"c_{stage}"],
+                    budgets.get((stage, None)),
+                    prev_of(f"c_{stage}"),
+                )
+            )
             for st, leaf, symbol, _ in LEAF_TABLE:
                 if st == stage:
-                    equation.append(EquationRow("leaf", leaf, symbol, leaf_name(lang, leaf), cur[f"c_{leaf}"],
-                                                budgets.get((stage, leaf)), prev_of(f"c_{leaf}")))
-        equation.append(EquationRow("total", "total", "C_total", t(lang, "total_name"), cur["c_total"],
-                                    budgets.get(("total", None)), prev_of("c_total")))
+                    equation.append(
+                        EquationRow(
+                            "leaf",
+                            leaf,
+                            symbol,
+                            leaf_name(lang, leaf),
+                            cur[f"c_{leaf}"],
+                            budgets.get((stage, leaf)),
+                            prev_of(f"c_{leaf}"),
+                        )
+                    )
+        equation.append(
+            EquationRow(
+                "total",
+                "total",
+                "C_total",
+                t(lang, "total_name"),
+                cur["c_total"],
+                budgets.get(("total", None)),
+                prev_of("c_total"),
+            )
+        )
 
         stage_cols = ", ".join(f"sum(c_{s}) as c_{s}" for s in STAGES)
-        by_model_now = _dicts(con, f"select model_id, min(scenario) as scenario, min(team) as team, "
-                                   f"sum(c_total) as c_total, {stage_cols} from marts.monthly_cost_rollup "
-                                   f"where month = ? group by model_id", [m])
-        by_model_prev = {r["model_id"]: _dec(r["c_total"]) for r in _dicts(
-            con, "select model_id, sum(c_total) as c_total from marts.monthly_cost_rollup "
-                 "where month = ? group by model_id", [prev])}
+        by_model_now = _dicts(
+            con,
+            f"select model_id, min(scenario) as scenario, min(team) as team, "
+            f"sum(c_total) as c_total, {stage_cols} from marts.monthly_cost_rollup "
+            f"where month = ? group by model_id",
+            [m],
+        )
+        by_model_prev = {
+            r["model_id"]: _dec(r["c_total"])
+            for r in _dicts(
+                con,
+                "select model_id, sum(c_total) as c_total from marts.monthly_cost_rollup "
+                "where month = ? group by model_id",
+                [prev],
+            )
+        }
         by_model = []
         for r in by_model_now:
             mid = r["model_id"]
             cfg = model_cfg.get(mid)
             label = names.get(mid, mid) if mid is not None else t(lang, "no_model")
-            detail = " / ".join(x for x in ((cfg.scenario if cfg else r["scenario"]) or "",
-                                            (cfg.team if cfg else r["team"]) or "") if x)
-            by_model.append(BreakdownRow(mid, label, detail, _dec(r["c_total"]),
-                                         by_model_prev.get(mid, ZERO) if before is not None else None,
-                                         {s: _dec(r[f"c_{s}"]) for s in STAGES}))
+            detail = " / ".join(
+                x
+                for x in (
+                    (cfg.scenario if cfg else r["scenario"]) or "",
+                    (cfg.team if cfg else r["team"]) or "",
+                )
+                if x
+            )
+            by_model.append(
+                BreakdownRow(
+                    mid,
+                    label,
+                    detail,
+                    _dec(r["c_total"]),
+                    by_model_prev.get(mid, ZERO) if before is not None else None,
+                    {s: _dec(r[f"c_{s}"]) for s in STAGES},
+                )
+            )
         by_model.sort(key=lambda b: (-b.amount, b.label))
 
-        by_scen_now = _dicts(con, f"select scenario, sum(c_total) as c_total, {stage_cols} "
-                                  f"from marts.monthly_cost_rollup where month = ? group by scenario", [m])
-        by_scen_prev = {r["scenario"]: _dec(r["c_total"]) for r in _dicts(
-            con, "select scenario, sum(c_total) as c_total from marts.monthly_cost_rollup "
-                 "where month = ? group by scenario", [prev])}
+        by_scen_now = _dicts(
+            con,
+            f"select scenario, sum(c_total) as c_total, {stage_cols} "
+            f"from marts.monthly_cost_rollup where month = ? group by scenario",
+            [m],
+        )
+        by_scen_prev = {
+            r["scenario"]: _dec(r["c_total"])
+            for r in _dicts(
+                con,
+                "select scenario, sum(c_total) as c_total from marts.monthly_cost_rollup "
+                "where month = ? group by scenario",
+                [prev],
+            )
+        }
         by_scenario = sorted(
-            (BreakdownRow(r["scenario"], r["scenario"] or t(lang, "no_model"), "", _dec(r["c_total"]),
-                          by_scen_prev.get(r["scenario"], ZERO) if before is not None else None,
-                          {s: _dec(r[f"c_{s}"]) for s in STAGES}) for r in by_scen_now),
+            (
+                BreakdownRow(
+                    r["scenario"],
+                    r["scenario"] or t(lang, "no_model"),
+                    "",
+                    _dec(r["c_total"]),
+                    by_scen_prev.get(r["scenario"], ZERO) if before is not None else None,
+                    {s: _dec(r[f"c_{s}"]) for s in STAGES},
+                )
+                for r in by_scen_now
+            ),
             key=lambda b: (-b.amount, b.label),
         )
 
         movers: list[Mover] = []
         if before is not None and "marts.monthly_leaf_cost" in tables:
-            rows = _dicts(con, """
+            rows = _dicts(
+                con,
+                """
                 with
                 now as (select model_id, leaf, sum(cost) as cost from marts.monthly_leaf_cost
                         where month = $m group by all),
@@ -310,17 +400,32 @@ def build_report(
                 where leaf in (select unnest($leaves)) and amount - previous > 0
                 order by amount - previous desc, model_id nulls last, leaf
                 limit $n
-            """, {"m": m, "p": prev, "leaves": list(LEAVES), "n": TOP_N})
-            movers = [Mover(names.get(r["model_id"], r["model_id"]) if r["model_id"] is not None
-                            else t(lang, "no_model"), LEAF_SYMBOL[r["leaf"]], leaf_name(lang, r["leaf"]),
-                            Decimal(r["amount"]), Decimal(r["previous"])) for r in rows]
+            """,
+                {"m": m, "p": prev, "leaves": list(LEAVES), "n": TOP_N},
+            )
+            movers = [
+                Mover(
+                    names.get(r["model_id"], r["model_id"])
+                    if r["model_id"] is not None
+                    else t(lang, "no_model"),
+                    LEAF_SYMBOL[r["leaf"]],
+                    leaf_name(lang, r["leaf"]),
+                    Decimal(r["amount"]),
+                    Decimal(r["previous"]),
+                )
+                for r in rows
+            ]
 
         unallocated, out_of_scope = cur["c_unallocated"], cur["c_out_of_scope"]
         coverage: Decimal | None = None
         if "marts.rule_coverage" in tables:
-            cov = _dicts(con, "select sum(unallocated_cost) as u, sum(out_of_scope_cost) as o, "
-                              "sum(in_scope_cost) as i, sum(allocated_cost) as a, count(*) as n, "
-                              "max(coverage_pct) as pct from marts.rule_coverage where month = ?", [m])[0]
+            cov = _dicts(
+                con,
+                "select sum(unallocated_cost) as u, sum(out_of_scope_cost) as o, "
+                "sum(in_scope_cost) as i, sum(allocated_cost) as a, count(*) as n, "
+                "max(coverage_pct) as pct from marts.rule_coverage where month = ?",
+                [m],
+            )[0]
             if cov["n"] == 1:
                 coverage = None if cov["pct"] is None else Decimal(cov["pct"])
             elif cov["n"] > 1:
@@ -331,8 +436,11 @@ def build_report(
         top_unallocated: list[UnallocatedService] = []
         if "marts.cost_line_items" in tables:
             # Only grouping columns that describe the charge; never employee_key or anything from HR.
-            top_unallocated = [UnallocatedService(r["src"], r["svc"], Decimal(r["amount"]), int(r["lines"]))
-                               for r in _dicts(con, """
+            top_unallocated = [
+                UnallocatedService(r["src"], r["svc"], Decimal(r["amount"]), int(r["lines"]))
+                for r in _dicts(
+                    con,
+                    """
                 select coalesce(provider, vendor, source_system, '') as src,
                        coalesce(service, activity, charge_category, '') as svc,
                        sum(cost) as amount, count(*) as lines
@@ -341,45 +449,74 @@ def build_report(
                 group by all
                 order by amount desc, src, svc
                 limit ?
-            """, [m, TOP_N])]
+            """,
+                    [m, TOP_N],
+                )
+            ]
 
         quality = _quality(con, tables)
         freshness: list[Freshness] = []
         if "marts.data_freshness" in tables:
-            freshness = [Freshness(r["source_system"] or "", r["provider"] or "", r["latest_charge_date"],
-                                   r["latest_loaded_at"]) for r in _dicts(
-                con, "select * from marts.data_freshness order by source_system, provider")]
+            freshness = [
+                Freshness(
+                    r["source_system"] or "",
+                    r["provider"] or "",
+                    r["latest_charge_date"],
+                    r["latest_loaded_at"],
+                )
+                for r in _dicts(con, "select * from marts.data_freshness order by source_system, provider")
+            ]
 
         first = add_months(m, -(HISTORY_MONTHS - 1))
-        hist_rows = {r["month"]: r for r in _dicts(
-            con, f"select month, {stage_cols} from marts.monthly_cost_rollup "
-                 f"where month between ? and ? group by month", [first, m])}
+        hist_rows = {
+            r["month"]: r
+            for r in _dicts(
+                con,
+                f"select month, {stage_cols} from marts.monthly_cost_rollup "
+                f"where month between ? and ? group by month",
+                [first, m],
+            )
+        }
         history = tuple(
-            (add_months(first, i), {s: _dec(hist_rows.get(add_months(first, i), {}).get(f"c_{s}")) for s in STAGES})
+            (
+                add_months(first, i),
+                {s: _dec(hist_rows.get(add_months(first, i), {}).get(f"c_{s}")) for s in STAGES},
+            )
             for i in range(HISTORY_MONTHS)
         )
 
-        rollup_rows = _dicts(con, f"""
-            select month, model_id, scenario, team, {', '.join(MONEY_COLUMNS)}, currency, cost_basis
+        rollup_rows = _dicts(
+            con,
+            f"""
+            select month, model_id, scenario, team, {", ".join(MONEY_COLUMNS)}, currency, cost_basis
             from marts.monthly_cost_rollup where month = ?
-            order by c_total desc, model_id nulls last, scenario, team""", [m])
+            order by c_total desc, model_id nulls last, scenario, team""",
+            [m],
+        )
         for r in rollup_rows:
             r["model_name"] = names.get(r["model_id"], r["model_id"] or "")
         leaf_rows: list[dict[str, Any]] = []
         if "marts.monthly_leaf_cost" in tables:
-            leaf_rows = _dicts(con, """
+            leaf_rows = _dicts(
+                con,
+                """
                 select month, leaf, stage, model_id, scenario, team, cost, billed_cost, effective_cost,
                        line_count, currency
                 from marts.monthly_leaf_cost where month = ?
-                order by stage, leaf, cost desc, model_id nulls last, scenario, team""", [m])
+                order by stage, leaf, cost desc, model_id nulls last, scenario, team""",
+                [m],
+            )
             for r in leaf_rows:
                 r["model_name"] = names.get(r["model_id"], r["model_id"] or "")
                 r["symbol"] = LEAF_SYMBOL.get(r["leaf"], r["leaf"])
 
         run_id, finished = None, None
         if "audit.runs" in tables:
-            runs = _dicts(con, "select run_id, finished_at from audit.runs where finished_at is not null "
-                               "order by finished_at desc limit 1")
+            runs = _dicts(
+                con,
+                "select run_id, finished_at from audit.runs where finished_at is not null "
+                "order by finished_at desc limit 1",
+            )
             if runs:
                 run_id, finished = str(runs[0]["run_id"]), runs[0]["finished_at"]
     finally:
@@ -415,18 +552,29 @@ def build_report(
 def _quality(con, tables: set[str]) -> Quality:
     if "audit.quality_results" not in tables:
         return Quality("not_run", None, None, 0, 0, 0, ())
-    last = _dicts(con, "select run_id, max(checked_at) as last_at from audit.quality_results "
-                       "group by run_id order by last_at desc limit 1")
+    last = _dicts(
+        con,
+        "select run_id, max(checked_at) as last_at from audit.quality_results "
+        "group by run_id order by last_at desc limit 1",
+    )
     if not last:
         return Quality("not_run", None, None, 0, 0, 0, ())
     run_id = last[0]["run_id"]
-    rows = _dicts(con, "select severity, table_name, check_name, success, observed "
-                       "from audit.quality_results where run_id = ? "
-                       "order by severity, table_name, check_name", [run_id])
+    rows = _dicts(
+        con,
+        "select severity, table_name, check_name, success, observed "
+        "from audit.quality_results where run_id = ? "
+        "order by severity, table_name, check_name",
+        [run_id],
+    )
     failed = [r for r in rows if not r["success"]]
     crit = sum(1 for r in failed if r["severity"] == "critical")
     warn = len(failed) - crit
     status = "failed" if crit else ("warnings" if warn else "passed")
-    failures = tuple(QualityFailure(r["severity"] or "", r["table_name"] or "", r["check_name"] or "",
-                                    (r["observed"] or "")[:200]) for r in failed)
+    failures = tuple(
+        QualityFailure(
+            r["severity"] or "", r["table_name"] or "", r["check_name"] or "", (r["observed"] or "")[:200]
+        )
+        for r in failed
+    )
     return Quality(status, str(run_id), last[0]["last_at"], len(rows), crit, warn, failures)

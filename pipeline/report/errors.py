@@ -12,6 +12,14 @@ class ReportError(CostledgerError):
 
 
 class SmtpDeliveryError(CostledgerError):
-    """The SMTP server refused the message, or stayed unreachable after the retries."""
+    """The SMTP server refused the message, or stayed unreachable after the retries.
+
+    `permanent` is True for a refusal (5xx, failed authentication, TLS not possible): retrying
+    later will not help until someone changes the configuration.
+    """
 
     exit_code = 7
+
+    def __init__(self, message: str, permanent: bool):
+        super().__init__(message)
+        self.permanent = permanent

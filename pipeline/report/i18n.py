@@ -17,7 +17,12 @@ _LEAF_NAMES_ZH = {
     "maintenance_time": "维护人力",
     "maintenance_resources": "维护资源（算力）",
 }
-_STAGE_NAMES_ZH = {"pretrain": "预训练阶段", "tuning": "调优阶段", "deploy": "部署阶段", "maintenance": "维护阶段"}
+_STAGE_NAMES_ZH = {
+    "pretrain": "预训练阶段",
+    "tuning": "调优阶段",
+    "deploy": "部署阶段",
+    "maintenance": "维护阶段",
+}
 
 _EN = {
     "title": "AI model cost report",

@@ -45,8 +45,12 @@ class RenderedReport:
         return h.hexdigest()
 
 
-def build_message(rendered: RenderedReport, from_address: str, recipients: list[str] | tuple[str, ...],
-                  message_id: str | None = None) -> EmailMessage:
+def build_message(
+    rendered: RenderedReport,
+    from_address: str,
+    recipients: list[str] | tuple[str, ...],
+    message_id: str | None = None,
+) -> EmailMessage:
     report = rendered.report
     msg = EmailMessage(policy=SMTP)
     msg["Subject"] = rendered.subject
@@ -62,8 +66,14 @@ def build_message(rendered: RenderedReport, from_address: str, recipients: list[
     msg.add_alternative(rendered.html_mail, subtype="html", charset="utf-8")
     html_part = msg.get_payload()[1]
     for name, png in rendered.charts.items():
-        html_part.add_related(png, maintype="image", subtype="png", cid=f"<{chart_cid(report, name)}>",
-                              filename=f"{name}.png", disposition="inline")
+        html_part.add_related(
+            png,
+            maintype="image",
+            subtype="png",
+            cid=f"<{chart_cid(report, name)}>",
+            filename=f"{name}.png",
+            disposition="inline",
+        )
     for filename, (mime, data) in rendered.attachments.items():
         maintype, subtype = mime.split("/", 1)
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)

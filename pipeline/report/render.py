@@ -14,7 +14,15 @@ from pipeline.report.fmt import DASH, display_width, money, pad, pct, signed_mon
 from pipeline.report.i18n import wan_unit
 
 FONT = "Arial,Helvetica,'PingFang SC','Microsoft YaHei',sans-serif"
-RED, GREEN, AMBER, GREY, INK, MUTED, LINE = "#b42318", "#067647", "#b54708", "#667085", "#1f2933", "#667085", "#e4e7ec"
+RED, GREEN, AMBER, GREY, INK, MUTED, LINE = (
+    "#b42318",
+    "#067647",
+    "#b54708",
+    "#667085",
+    "#1f2933",
+    "#667085",
+    "#e4e7ec",
+)
 
 
 def esc(value: object) -> str:
@@ -46,16 +54,20 @@ def budget_line(report: Report) -> str:
     if tot.budget is None:
         return f"{report.t('budget')}: {report.t('no_budget')}"
     word = report.t("over_budget") if tot.variance > 0 else report.t("under_budget")
-    return (f"{report.t('budget')}: {amount_with_unit(report, tot.budget)} · {report.t('variance')}: "
-            f"{signed_money(tot.variance)} ({pct(tot.variance_pct)}, {word})")
+    return (
+        f"{report.t('budget')}: {amount_with_unit(report, tot.budget)} · {report.t('variance')}: "
+        f"{signed_money(tot.variance)} ({pct(tot.variance_pct)}, {word})"
+    )
 
 
 def mom_line(report: Report) -> str:
     tot = report.total
     if tot.previous is None:
         return f"{report.t('vs_last_month')}: {report.t('no_previous')}"
-    return (f"{report.t('vs_last_month')}: {signed_money(tot.mom)} ({pct(tot.mom_pct)}; "
-            f"{report.t('last_month')} {money(tot.previous)})")
+    return (
+        f"{report.t('vs_last_month')}: {signed_money(tot.mom)} ({pct(tot.mom_pct)}; "
+        f"{report.t('last_month')} {money(tot.previous)})"
+    )
 
 
 def quality_line(report: Report) -> str:
@@ -67,7 +79,13 @@ def _equation_cells(report: Report, r: EquationRow) -> list[str]:
     cells = [r.symbol, r.name, money(r.amount)]
     if report.lang == "zh-CN":
         cells.append(wan(r.amount))
-    cells += [money(r.budget), signed_money(r.variance), pct(r.variance_pct), money(r.previous), signed_money(r.mom)]
+    cells += [
+        money(r.budget),
+        signed_money(r.variance),
+        pct(r.variance_pct),
+        money(r.previous),
+        signed_money(r.mom),
+    ]
     return cells
 
 
@@ -75,8 +93,13 @@ def _equation_headers(report: Report) -> list[str]:
     h = [report.t("symbol"), report.t("item"), report.t("amount")]
     if report.lang == "zh-CN":
         h.append(wan_unit(report.lang, report.currency))
-    return h + [report.t("budget"), report.t("variance"), report.t("variance_pct"), report.t("last_month"),
-                report.t("mom")]
+    return h + [
+        report.t("budget"),
+        report.t("variance"),
+        report.t("variance_pct"),
+        report.t("last_month"),
+        report.t("mom"),
+    ]
 
 
 def _breakdown_cells(report: Report, b: BreakdownRow, with_detail: bool) -> list[str]:
@@ -98,25 +121,72 @@ def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]], str
     """(title, headers, rows, alignment) for every table the report shows, in order."""
     zh = report.lang == "zh-CN"
     eq_align = "ll" + "r" * (7 if zh else 6)
-    out = [(report.t("equation"), _equation_headers(report),
-            [_equation_cells(report, r) for r in report.equation], eq_align)]
-    out.append((report.t("by_model"), _breakdown_headers(report, "model", True),
-                [_breakdown_cells(report, b, True) for b in report.by_model], "ll" + "r" * (5 if zh else 4)))
-    out.append((report.t("by_scenario"), _breakdown_headers(report, "scenario", False),
-                [_breakdown_cells(report, b, False) for b in report.by_scenario], "l" + "r" * (5 if zh else 4)))
-    out.append((report.t("top_movers"),
-                [report.t("model"), report.t("symbol"), report.t("leaf"), report.t("amount"),
-                 report.t("last_month"), report.t("change")],
-                [[m.model, m.symbol, m.leaf, money(m.amount), money(m.previous), signed_money(m.change)]
-                 for m in report.movers], "lllrrr"))
-    out.append((report.t("top_unallocated"),
-                [report.t("source"), report.t("service"), report.t("amount"), report.t("lines")],
-                [[u.source, u.service, money(u.amount), str(u.lines)] for u in report.top_unallocated], "llrr"))
-    out.append((report.t("freshness"),
-                [report.t("source"), report.t("provider"), report.t("latest_charge"), report.t("latest_load")],
-                [[f.source, f.provider, f.latest_charge_date.isoformat() if f.latest_charge_date else DASH,
-                  f.latest_loaded_at.isoformat(sep=" ", timespec="minutes") if f.latest_loaded_at else DASH]
-                 for f in report.freshness], "llll"))
+    out = [
+        (
+            report.t("equation"),
+            _equation_headers(report),
+            [_equation_cells(report, r) for r in report.equation],
+            eq_align,
+        )
+    ]
+    out.append(
+        (
+            report.t("by_model"),
+            _breakdown_headers(report, "model", True),
+            [_breakdown_cells(report, b, True) for b in report.by_model],
+            "ll" + "r" * (5 if zh else 4),
+        )
+    )
+    out.append(
+        (
+            report.t("by_scenario"),
+            _breakdown_headers(report, "scenario", False),
+            [_breakdown_cells(report, b, False) for b in report.by_scenario],
+            "l" + "r" * (5 if zh else 4),
+        )
+    )
+    out.append(
+        (
+            report.t("top_movers"),
+            [
+                report.t("model"),
+                report.t("symbol"),
+                report.t("leaf"),
+                report.t("amount"),
+                report.t("last_month"),
+                report.t("change"),
+            ],
+            [
+                [m.model, m.symbol, m.leaf, money(m.amount), money(m.previous), signed_money(m.change)]
+                for m in report.movers
+            ],
+            "lllrrr",
+        )
+    )
+    out.append(
+        (
+            report.t("top_unallocated"),
+            [report.t("source"), report.t("service"), report.t("amount"), report.t("lines")],
+            [[u.source, u.service, money(u.amount), str(u.lines)] for u in report.top_unallocated],
+            "llrr",
+        )
+    )
+    out.append(
+        (
+            report.t("freshness"),
+            [report.t("source"), report.t("provider"), report.t("latest_charge"), report.t("latest_load")],
+            [
+                [
+                    f.source,
+                    f.provider,
+                    f.latest_charge_date.isoformat() if f.latest_charge_date else DASH,
+                    f.latest_loaded_at.isoformat(sep=" ", timespec="minutes") if f.latest_loaded_at else DASH,
+                ]
+                for f in report.freshness
+            ],
+            "llll",
+        )
+    )
     return out
 
 
@@ -131,7 +201,9 @@ def coverage_lines(report: Report) -> list[str]:
 def footer(report: Report) -> str:
     run = ""
     if report.run_id:
-        finished = report.run_finished_at.isoformat(sep=" ", timespec="minutes") if report.run_finished_at else DASH
+        finished = (
+            report.run_finished_at.isoformat(sep=" ", timespec="minutes") if report.run_finished_at else DASH
+        )
         run = report.t("footer_run", run_id=report.run_id, finished=finished)
     return report.t("footer", run=run)
 
@@ -140,20 +212,32 @@ def footer(report: Report) -> str:
 
 
 def text_table(headers: list[str], rows: list[list[str]], align: str) -> str:
-    widths = [max([display_width(headers[i])] + [display_width(r[i]) for r in rows]) for i in range(len(headers))]
+    widths = [
+        max([display_width(headers[i])] + [display_width(r[i]) for r in rows]) for i in range(len(headers))
+    ]
     lines = ["  ".join(pad(h, w, a == "r") for h, w, a in zip(headers, widths, align, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     for r in rows:
-        lines.append("  ".join(pad(c, w, a == "r") for c, w, a in zip(r, widths, align, strict=True)).rstrip())
+        lines.append(
+            "  ".join(pad(c, w, a == "r") for c, w, a in zip(r, widths, align, strict=True)).rstrip()
+        )
     return "\n".join(lines)
 
 
 def render_text(report: Report) -> str:
     """The text/plain body."""
     title = f"{report.t('title')} {report.month_label}"
-    parts = [title, "=" * len(title), report.t("intro"), basis_text(report), "",
-             f"{report.t('headline')}: {amount_with_unit(report, report.total.amount)}",
-             f"  {budget_line(report)}", f"  {mom_line(report)}", ""]
+    parts = [
+        title,
+        "=" * len(title),
+        report.t("intro"),
+        basis_text(report),
+        "",
+        f"{report.t('headline')}: {amount_with_unit(report, report.total.amount)}",
+        f"  {budget_line(report)}",
+        f"  {mom_line(report)}",
+        "",
+    ]
     sections = _sections(report)
     eq = sections[0]
     parts += [eq[0], text_table(eq[1], eq[2], eq[3]), ""]
@@ -177,53 +261,72 @@ def render_text(report: Report) -> str:
 def render_terminal(report: Report) -> str:
     """The CLI's summary: headline, the cost equation (nine leaves, four stages, C_total), buckets."""
     eq = _sections(report)[0]
-    return "\n".join([
-        f"{report.t('title')} {report.month_label} — {basis_text(report)}",
-        f"{report.t('headline')}: {amount_with_unit(report, report.total.amount)}",
-        f"  {budget_line(report)}",
-        f"  {mom_line(report)}",
-        "",
-        text_table(eq[1], eq[2], eq[3]),
-        "",
-        *coverage_lines(report),
-        f"{report.t('quality')}: {quality_line(report)}",
-    ])
+    return "\n".join(
+        [
+            f"{report.t('title')} {report.month_label} — {basis_text(report)}",
+            f"{report.t('headline')}: {amount_with_unit(report, report.total.amount)}",
+            f"  {budget_line(report)}",
+            f"  {mom_line(report)}",
+            "",
+            text_table(eq[1], eq[2], eq[3]),
+            "",
+            *coverage_lines(report),
+            f"{report.t('quality')}: {quality_line(report)}",
+        ]
+    )
 
 
 # ---------------------------------------------------------------- HTML
 
 _TD = f"padding:6px 8px;border-bottom:1px solid {LINE};font-size:13px;line-height:18px;vertical-align:top;"
-_TH = (f"padding:6px 8px;border-bottom:2px solid #98a2b3;font-size:12px;line-height:16px;color:{MUTED};"
-       "font-weight:bold;text-align:left;white-space:nowrap;")
+_TH = (
+    f"padding:6px 8px;border-bottom:2px solid #98a2b3;font-size:12px;line-height:16px;color:{MUTED};"
+    "font-weight:bold;text-align:left;white-space:nowrap;"
+)
 
 
 def _h2(text: str) -> str:
-    return (f'<tr><td style="padding:22px 24px 6px 24px;font-family:{FONT};font-size:16px;font-weight:bold;'
-            f'color:{INK};">{esc(text)}</td></tr>')
+    return (
+        f'<tr><td style="padding:22px 24px 6px 24px;font-family:{FONT};font-size:16px;font-weight:bold;'
+        f'color:{INK};">{esc(text)}</td></tr>'
+    )
 
 
 def _p(text: str, style: str = "") -> str:
-    return (f'<tr><td style="padding:2px 24px;font-family:{FONT};font-size:13px;line-height:19px;'
-            f'color:{INK};{style}">{esc(text)}</td></tr>')
+    return (
+        f'<tr><td style="padding:2px 24px;font-family:{FONT};font-size:13px;line-height:19px;'
+        f'color:{INK};{style}">{esc(text)}</td></tr>'
+    )
 
 
-def _html_table(headers: list[str], rows: list[list[str]], align: str,
-                row_style: list[str] | None = None, cell_style: dict[tuple[int, int], str] | None = None) -> str:
+def _html_table(
+    headers: list[str],
+    rows: list[list[str]],
+    align: str,
+    row_style: list[str] | None = None,
+    cell_style: dict[tuple[int, int], str] | None = None,
+) -> str:
     cell_style = cell_style or {}
     head = "".join(
         f'<th align="{"right" if a == "r" else "left"}" style="{_TH}{"text-align:right;" if a == "r" else ""}">'
-        f"{esc(h)}</th>" for h, a in zip(headers, align, strict=True))
+        f"{esc(h)}</th>"
+        for h, a in zip(headers, align, strict=True)
+    )
     body = []
     for i, r in enumerate(rows):
         rs = row_style[i] if row_style else ""
         tds = "".join(
             f'<td align="{"right" if a == "r" else "left"}" style="{_TD}'
             f'{"text-align:right;white-space:nowrap;" if a == "r" else ""}{rs}{cell_style.get((i, j), "")}">'
-            f"{esc(c)}</td>" for j, (c, a) in enumerate(zip(r, align, strict=True)))
+            f"{esc(c)}</td>"
+            for j, (c, a) in enumerate(zip(r, align, strict=True))
+        )
         body.append(f"<tr>{tds}</tr>")
-    return (f'<tr><td style="padding:4px 24px;"><table role="presentation" width="100%" cellpadding="0" '
-            f'cellspacing="0" border="0" style="border-collapse:collapse;width:100%;font-family:{FONT};'
-            f'color:{INK};"><tr>{head}</tr>{"".join(body)}</table></td></tr>')
+    return (
+        f'<tr><td style="padding:4px 24px;"><table role="presentation" width="100%" cellpadding="0" '
+        f'cellspacing="0" border="0" style="border-collapse:collapse;width:100%;font-family:{FONT};'
+        f'color:{INK};"><tr>{head}</tr>{"".join(body)}</table></td></tr>'
+    )
 
 
 def _variance_color(x: Decimal | None) -> str:
@@ -241,8 +344,10 @@ def render_html(report: Report, image_src: dict[str, str] | None = None) -> str:
     rows: list[str] = []
 
     title = f"{report.t('title')} {report.month_label}"
-    rows.append(f'<tr><td style="padding:20px 24px 4px 24px;font-family:{FONT};font-size:20px;font-weight:bold;'
-                f'color:{INK};">{esc(title)}</td></tr>')
+    rows.append(
+        f'<tr><td style="padding:20px 24px 4px 24px;font-family:{FONT};font-size:20px;font-weight:bold;'
+        f'color:{INK};">{esc(title)}</td></tr>'
+    )
     rows.append(_p(f"{report.t('intro')} {basis_text(report)}", f"color:{MUTED};"))
 
     var_color = _variance_color(tot.variance)
@@ -279,9 +384,11 @@ def render_html(report: Report, image_src: dict[str, str] | None = None) -> str:
         for name, key in ((CHART_STAGES, "chart_stages"), (CHART_LEAVES, "chart_leaves")):
             if name in image_src:
                 rows.append(_p(report.t(key), f"color:{MUTED};"))
-                rows.append(f'<tr><td style="padding:4px 24px 10px 24px;"><img src="{esc(image_src[name])}" '
-                            f'width="632" alt="{esc(report.t(key))}" style="display:block;width:100%;'
-                            f'max-width:632px;height:auto;border:0;"></td></tr>')
+                rows.append(
+                    f'<tr><td style="padding:4px 24px 10px 24px;"><img src="{esc(image_src[name])}" '
+                    f'width="632" alt="{esc(report.t(key))}" style="display:block;width:100%;'
+                    f'max-width:632px;height:auto;border:0;"></td></tr>'
+                )
 
     for t, h, cells, a in sections[1:3]:
         rows += [_h2(t), _html_table(h, cells, a)]
@@ -300,18 +407,24 @@ def render_html(report: Report, image_src: dict[str, str] | None = None) -> str:
     rows.append(_h2(report.t("quality")))
     rows.append(_p(quality_line(report), f"color:{color};font-weight:bold;"))
     if q.failures:
-        rows.append(_html_table(
-            [report.t("severity"), report.t("table"), report.t("check"), report.t("observed")],
-            [[f.severity, f.table, f.check, f.observed] for f in q.failures], "llll",
-            [f"color:{RED};" if f.severity == "critical" else "" for f in q.failures]))
+        rows.append(
+            _html_table(
+                [report.t("severity"), report.t("table"), report.t("check"), report.t("observed")],
+                [[f.severity, f.table, f.check, f.observed] for f in q.failures],
+                "llll",
+                [f"color:{RED};" if f.severity == "critical" else "" for f in q.failures],
+            )
+        )
 
     t, h, cells, a = sections[5]
     rows.append(_h2(t))
     rows.append(_html_table(h, cells, a) if cells else _p(report.t("none")))
 
     rows.append(_p(report.t("attachments"), "padding-top:18px;"))
-    rows.append(f'<tr><td style="padding:12px 24px 20px 24px;font-family:{FONT};font-size:11px;color:{MUTED};">'
-                f"{esc(footer(report))}</td></tr>")
+    rows.append(
+        f'<tr><td style="padding:12px 24px 20px 24px;font-family:{FONT};font-size:11px;color:{MUTED};">'
+        f"{esc(footer(report))}</td></tr>"
+    )
 
     lang = "zh-CN" if zh else "en"
     return (

@@ -1,0 +1,250 @@
+"""The report built from a published ledger: figures equal the marts, every symbol, safe HTML/CSV/XLSX."""
+
+from __future__ import annotations
+
+import io
+import sys
+from decimal import Decimal
+from email import message_from_bytes
+from email.policy import default
+from pathlib import Path
+
+import duckdb
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "report"))
+from published_db import HOSTILE_MODEL, HOSTILE_SCENARIO, make_published_db  # noqa: E402
+
+from pipeline.report import ReportError, build_report, render_terminal, write_report  # noqa: E402
+from pipeline.report.fmt import money  # noqa: E402
+from pipeline.report.message import RenderedReport, build_message  # noqa: E402
+from pipeline.report.render import render_html, render_text, subject  # noqa: E402
+from pipeline.settings import load_settings  # noqa: E402
+
+SYMBOLS = (
+    "C_pretrain",
+    "C_data",
+    "C_labeled",
+    "C_training",
+    "C_tuning",
+    "C_tuning_time",
+    "C_tuning_resources",
+    "C_deploy",
+    "C_hardware",
+    "C_software",
+    "C_maintenance",
+    "C_maintenance_time",
+    "C_maintenance_resources",
+    "C_total",
+)
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory):
+    wh = tmp_path_factory.mktemp("report") / "warehouse"
+    make_published_db(wh / "costledger.duckdb", hostile=True)
+    return load_settings(warehouse=wh)
+
+
+@pytest.fixture(scope="module")
+def report(settings):
+    return build_report(settings, "2026-10")
+
+
+@pytest.fixture(scope="module")
+def rendered(report):
+    return RenderedReport(report)
+
+
+def mart(settings, sql, params=None):
+    con = duckdb.connect(str(settings.published_db), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def test_equation_figures_equal_the_rollup_sums(settings, report):
+    cols = [
+        "c_pretrain",
+        "c_data",
+        "c_labeled",
+        "c_training",
+        "c_tuning",
+        "c_tuning_time",
+        "c_tuning_resources",
+        "c_deploy",
+        "c_hardware",
+        "c_software",
+        "c_maintenance",
+        "c_maintenance_time",
+        "c_maintenance_resources",
+        "c_total",
+    ]
+    sums = mart(
+        settings,
+        f"select {', '.join(f'sum({c})' for c in cols)} from marts.monthly_cost_rollup "
+        "where month = date '2026-10-01'",
+    )[0]
+    assert [r.symbol for r in report.equation] == list(SYMBOLS)
+    for row, expected in zip(report.equation, sums, strict=True):
+        assert row.amount == expected, row.symbol
+    prev_total = mart(
+        settings, "select sum(c_total) from marts.monthly_cost_rollup where month = date '2026-09-01'"
+    )
+    assert report.total.previous == prev_total[0][0]
+    assert report.total.mom == report.total.amount - prev_total[0][0]
+
+
+def test_budget_is_the_all_models_budget_and_variance_is_actual_minus_budget(report):
+    assert report.total.budget == Decimal(150000)
+    assert report.total.variance == report.total.amount - Decimal(150000)
+    assert report.row("C_deploy").budget == Decimal(30000)  # not the per-model row of reco-llm
+    assert report.row("C_labeled").budget == Decimal(7000)
+    assert report.row("C_data").budget is None and report.row("C_data").variance is None
+
+
+def test_unallocated_coverage_out_of_scope_and_quality_of_the_latest_run(settings, report):
+    cov = mart(
+        settings,
+        "select unallocated_cost, out_of_scope_cost, coverage_pct from marts.rule_coverage "
+        "where month = date '2026-10-01'",
+    )[0]
+    assert report.unallocated == cov[0] and report.out_of_scope == cov[1] and report.coverage_pct == cov[2]
+    assert report.top_unallocated[0].service == "Amazon S3"
+    assert report.quality.status == "warnings"  # the older run's critical failure is not this run's
+    assert [f.check for f in report.quality.failures] == ["unallocated_share_below_10pct"]
+
+
+def test_no_data_for_the_month_is_a_one_line_error(settings):
+    with pytest.raises(ReportError, match=r"no published cost for 2031-01 .*2026-08 to 2026-10") as exc:
+        build_report(settings, "2031-01")
+    assert "\n" not in str(exc.value)
+
+
+def test_missing_published_database_says_what_to_run(tmp_path):
+    with pytest.raises(ReportError, match="costledger run"):
+        build_report(load_settings(warehouse=tmp_path / "empty"), "2026-10")
+
+
+def test_terminal_summary_shows_nine_leaves_four_stages_total_budget_variance(report):
+    out = render_terminal(report)
+    for symbol in SYMBOLS:
+        assert symbol in out
+    assert "CNY 209,652.32" in out
+    assert "Budget: CNY 150,000.00" in out and "+59,652.32" in out
+
+
+def test_subject_and_bodies_carry_month_total_and_all_symbols(report, rendered):
+    assert subject(report) == "AI model cost report 2026-10: C_total CNY 209,652.32"
+    for body in (rendered.text, rendered.html_mail):
+        for symbol in SYMBOLS:
+            assert symbol in body
+        assert money(report.total.amount) in body
+        assert "effective" in body and "CNY" in body
+
+
+def test_html_escapes_hostile_data(rendered):
+    html = rendered.html_mail
+    assert "<img src=x" not in html and "<b>svc</b>" not in html and "<b>share</b>" not in html
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&amp;model" in html
+    assert "&lt;b&gt;share&lt;/b&gt;" in html
+
+
+def test_zh_cn_shows_amounts_in_wan_yuan(settings):
+    rep = build_report(settings, "2026-10", lang="zh-CN")
+    assert subject(rep) == "AI 模型成本月报 2026-10：C_total 209,652.32 CNY（20.97 万元）"
+    html = render_html(rep)
+    assert "万元" in html and "20.97" in html and "成本公式" in html
+    assert "20.97 万元" in render_text(rep)
+
+
+def test_csv_attachments_bom_two_decimals_total_row_and_no_formula_cells(report, rendered):
+    import csv
+
+    rollup = rendered.attachments["costledger-2026-10-rollup.csv"][1]
+    assert rollup.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(rollup.decode("utf-8-sig"))))
+    header, body = rows[0], rows[1:]
+    assert body[-1][header.index("c_total")] == "209652.32"
+    for row in rows:
+        for cell in row:
+            if cell[:1] in ("=", "+", "@", "\t", "\r"):
+                pytest.fail(f"formula-like cell {cell!r}")
+            if cell.startswith("-"):
+                Decimal(cell)  # only numbers may start with a minus
+    hostile = next(r for r in body if r[header.index("model_id")] == HOSTILE_MODEL)
+    assert hostile[header.index("scenario")] == "'" + HOSTILE_SCENARIO
+    assert hostile[header.index("team")] == "'+1+2"
+    money_cols = [i for i, h in enumerate(header) if h.startswith("c_")]
+    for row in body:
+        for i in money_cols:
+            assert row[i] == f"{Decimal(row[i]):.2f}" and "," not in row[i]
+
+
+def test_xlsx_has_numeric_cells_and_inert_text(rendered):
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(rendered.attachments["costledger-2026-10.xlsx"][1]))
+    ws = wb["rollup"]
+    header = [c.value for c in ws[1]]
+    last = [c for c in ws[ws.max_row]]
+    total = last[header.index("c_total")]
+    assert total.data_type == "n" and Decimal(str(total.value)) == Decimal("209652.32")
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            if isinstance(cell.value, str):
+                assert cell.data_type == "s" and cell.value[:1] not in ("=", "+", "-", "@")
+    leaves = wb["leaves"]
+    lh = [c.value for c in leaves[1]]
+    assert leaves.cell(row=2, column=lh.index("line_count") + 1).data_type == "n"
+
+
+def test_eml_parses_with_both_bodies_inline_charts_by_cid_and_attachments(report, rendered, tmp_path):
+    msg = build_message(rendered, "costledger@example.com", ["finance@example.com"])
+    parsed = message_from_bytes(msg.as_bytes(), policy=default)
+    assert parsed["Subject"] == "AI model cost report 2026-10: C_total CNY 209,652.32"
+    plain = parsed.get_body(("plain",)).get_content()
+    html = parsed.get_body(("html",)).get_content()
+    assert "C_maintenance_resources" in plain and "C_maintenance_resources" in html
+    cids = {p["Content-ID"].strip("<>"): p for p in parsed.walk() if p.get_content_type() == "image/png"}
+    assert len(cids) == 2
+    for cid, part in cids.items():
+        assert f'src="cid:{cid}"' in html
+        assert part.get_content().startswith(b"\x89PNG")
+    names = sorted(p.get_filename() for p in parsed.iter_attachments())
+    assert names == [
+        "costledger-2026-10-leaves.csv",
+        "costledger-2026-10-rollup.csv",
+        "costledger-2026-10.xlsx",
+    ]
+
+
+def test_write_report_files_and_no_people_data_anywhere(settings, tmp_path):
+    rep = build_report(settings, "2026-10", recipients=["finance@example.com"])
+    paths = write_report(rep, tmp_path / "out")
+    names = {p.name for p in paths}
+    assert {
+        "costledger-report-2026-10.html",
+        "costledger-report-2026-10.eml",
+        "costledger-report-2026-10.txt",
+        "costledger-report-2026-10-stages.png",
+        "costledger-report-2026-10-leaves.png",
+        "costledger-2026-10-rollup.csv",
+        "costledger-2026-10-leaves.csv",
+        "costledger-2026-10.xlsx",
+    } == names
+    html = (tmp_path / "out" / "costledger-report-2026-10.html").read_text(encoding="utf-8")
+    assert 'src="costledger-report-2026-10-stages.png"' in html
+    eml = message_from_bytes(
+        (tmp_path / "out" / "costledger-report-2026-10.eml").read_bytes(), policy=default
+    )
+    assert eml["To"] == "finance@example.com"
+    for p in paths:
+        assert b"emp-should-not-show" not in p.read_bytes(), p.name
+        assert b"employee_key" not in p.read_bytes(), p.name
+
+
+def test_same_data_same_content_hash(settings, rendered):
+    again = RenderedReport(build_report(settings, "2026-10", recipients=["x@example.com"]))
+    assert again.content_hash == rendered.content_hash
