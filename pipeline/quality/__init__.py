@@ -1,23 +1,61 @@
-"""Quality gates: SQL invariants (sql/checks/) and Great Expectations suites.
+"""Quality gates: Great Expectations suites (pipeline/quality/suites.py) and SQL invariants (sql/checks/).
 
-`run_gate(con, settings, run_id, stage)` runs the checks of one stage ('raw' or 'marts'),
-records every outcome in audit.quality_results and raises QualityGateError when a critical
-check fails, naming the check, the table and the offending values.
+`run_gate(con, settings, run_id, stage)` runs the checks of one stage ('raw' after loading,
+'marts' after transform), records every outcome in audit.quality_results and raises
+QualityGateError when a critical check fails, naming the check, the table and the offending
+value class, e.g.
+
+    quality gate failed: expect_column_values_to_be_in_set on staging.stg_focus.billing_currency:
+    no FX rate to CNY for currency 'JPY' (2026-05-03 .. 2026-05-31, first in focus/aws/2026-05.csv)
+
+Warnings (unallocated share above the configured threshold, a charge period outside its billing
+period, ...) are recorded and reported, never block.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
+
 from pipeline.errors import QualityGateError
+from pipeline.quality.model import CRITICAL, WARNING, Outcome, Probe
 from pipeline.settings import SQL_DIR
 
-CHECKS_DIR = SQL_DIR / "checks"
+__all__ = ["CRITICAL", "WARNING", "QualityGateError", "SQL_CHECKS", "run_gate", "run_sql_check"]
 
-# check file -> (stage, table, severity)
-SQL_CHECKS: dict[str, tuple[str, str, str]] = {
-    "assert_cost_conserved_per_file_month": ("marts", "audit.reconciliation", "critical"),
+log = logging.getLogger(__name__)
+# GX logs its own plumbing at INFO; a nightly log should show our checks, not its registry.
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
+
+CHECKS_DIR = SQL_DIR / "checks"
+STAGES = ("raw", "marts")
+
+# check file -> (stage, table it guards, severity, tables it reads). Zero rows = healthy.
+SQL_CHECKS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
+    "assert_cost_conserved_per_file_month": (
+        "marts",
+        "audit.reconciliation",
+        CRITICAL,
+        ("audit.reconciliation",),
+    ),
+    "assert_no_duplicate_lines": ("marts", "core.line_items", CRITICAL, ("core.line_items",)),
+    "assert_allocated_shares_sum_to_line": (
+        "marts",
+        "core.allocated_line_items",
+        CRITICAL,
+        ("core.line_items", "core.allocated_line_items"),
+    ),
+    "assert_leaf_cost_matches_line_items": (
+        "marts",
+        "marts.monthly_leaf_cost",
+        CRITICAL,
+        ("marts.monthly_leaf_cost", "marts.cost_line_items", "config.settings"),
+    ),
 }
 
 
@@ -32,44 +70,164 @@ def _ensure_table(con) -> None:
     )
 
 
-def run_sql_check(con, name: str) -> list[tuple]:
+def run_sql_check(con, name: str) -> tuple[list[str], list[tuple]]:
     """Run one sql/checks/<name>.sql; its rows are the offenders (zero rows = healthy)."""
     sql = Path(CHECKS_DIR / f"{name}.sql").read_text(encoding="utf-8")
-    return con.execute(sql).fetchall()
+    cur = con.execute(sql)
+    cols = [d[0] for d in cur.description]
+    return cols, cur.fetchall()
+
+
+def _fmt(v) -> str:
+    if hasattr(v, "strftime"):
+        return v.strftime("%Y-%m-%d") if not getattr(v, "hour", 0) else v.isoformat(sep=" ")
+    return str(v)
+
+
+def _sql_outcomes(con, stage: str) -> list[Outcome]:
+    from pipeline.quality.suites import relation_exists
+
+    outcomes = []
+    for name, (chk_stage, table, severity, reads) in SQL_CHECKS.items():
+        if chk_stage != stage:
+            continue
+        absent = [r for r in reads if not relation_exists(con, r)]
+        if absent:
+            outcomes.append(
+                Outcome(
+                    stage,
+                    table,
+                    f"{name}.sql",
+                    severity,
+                    False,
+                    f"cannot check: {', '.join(absent)} does not exist",
+                )
+            )
+            continue
+        cols, rows = run_sql_check(con, name)
+        if rows:
+            first = ", ".join(f"{c}={_fmt(v)}" for c, v in zip(cols, rows[0], strict=True))
+            observed = f"{len(rows)} offending rows; first: {first}"
+        else:
+            observed = "ok"
+        outcomes.append(Outcome(stage, table, f"{name}.sql", severity, not rows, observed))
+    return outcomes
+
+
+def _suite_calls(stage: str) -> list[tuple[str, Callable, bool]]:
+    """(table, suite function, required) for one stage."""
+    from functools import partial
+
+    from pipeline.quality import suites
+
+    if stage == "raw":
+        calls = [(t, f, False) for t, f in suites.RAW_SUITES]
+        calls += [(t, partial(suites.fx_coverage, table=t), False) for t in suites.STAGING_CHARGES]
+        return calls
+    return [(t, f, True) for t, f in suites.MARTS_SUITES]
+
+
+def collect_probes(con, settings, stage: str) -> tuple[list[Probe], list[Outcome]]:
+    """Build the stage's probes; a suite that cannot even build its frames is a failed critical check."""
+    from pipeline.quality.suites import STAGING_CHARGES, relation_exists
+
+    probes: list[Probe] = []
+    broken: list[Outcome] = []
+    for table, suite, required in _suite_calls(stage):
+        if table not in STAGING_CHARGES and not relation_exists(con, table):
+            if required:
+                broken.append(
+                    Outcome(
+                        stage,
+                        table,
+                        "expect_table_to_exist",
+                        CRITICAL,
+                        False,
+                        f"{table} does not exist (did the transform run?)",
+                    )
+                )
+            continue
+        try:
+            probes.extend(suite(con, settings))
+        except duckdb.Error as exc:
+            broken.append(
+                Outcome(stage, table, "suite_could_not_run", CRITICAL, False, str(exc).splitlines()[0])
+            )
+    return probes, broken
 
 
 def run_gate(con, settings, run_id: str, stage: str) -> list[dict]:
-    """Run the stage's checks, record them, raise QualityGateError on a critical failure."""
+    """Run the stage's checks, record them, raise QualityGateError on a critical failure.
+
+    Returns one dict per check (the rows written to audit.quality_results).
+    """
+    from pipeline.quality.gx_runner import new_context, validate_probe
+
+    if stage not in STAGES:
+        raise ValueError(f"unknown quality gate stage {stage!r} (one of {', '.join(STAGES)})")
+    started = time.perf_counter()
     _ensure_table(con)
-    results = []
-    for name, (chk_stage, table, severity) in SQL_CHECKS.items():
-        if chk_stage != stage:
-            continue
-        rows = run_sql_check(con, name)
-        observed = f"{len(rows)} offending rows" + (f"; first: {rows[0]}" if rows else "")
-        results.append(
-            {
-                "run_id": run_id,
-                "checked_at": datetime.now(UTC).replace(tzinfo=None),
-                "stage": stage,
-                "table_name": table,
-                "check_name": f"{name}.sql",
-                "severity": severity,
-                "success": not rows,
-                "observed": observed,
-            }
-        )
+    probes, outcomes = collect_probes(con, settings, stage)
+    pulled = time.perf_counter()
+    context = new_context()
+    for probe in probes:
+        outcomes.extend(validate_probe(context, probe, stage))
+    validated = time.perf_counter()
+    outcomes.extend(_sql_outcomes(con, stage))
+    finished = time.perf_counter()
+    log.info(
+        "quality gate %s: %d checks (%d probes) in %.2fs (frames %.2fs, GX %.2fs, SQL checks %.2fs)",
+        stage,
+        len(outcomes),
+        len(probes),
+        finished - started,
+        pulled - started,
+        validated - pulled,
+        finished - validated,
+    )
+
+    checked_at = datetime.now(UTC).replace(tzinfo=None)
+    results = [
+        {
+            "run_id": run_id,
+            "checked_at": checked_at,
+            "stage": stage,
+            "table_name": o.table_name,
+            "check_name": o.check_name,
+            "severity": o.severity,
+            "success": o.success,
+            "observed": o.observed if o.column is None or o.success else f"{o.column}: {o.observed}",
+        }
+        for o in outcomes
+    ]
     con.execute("delete from audit.quality_results where run_id = ? and stage = ?", [run_id, stage])
-    for r in results:
-        con.execute(
+    if results:
+        con.executemany(
             "insert into audit.quality_results values (?, ?, ?, ?, ?, ?, ?, ?)",
-            [r["run_id"], r["checked_at"], r["stage"], r["table_name"], r["check_name"],
-             r["severity"], r["success"], r["observed"]],
+            [
+                [
+                    r["run_id"],
+                    r["checked_at"],
+                    r["stage"],
+                    r["table_name"],
+                    r["check_name"],
+                    r["severity"],
+                    r["success"],
+                    r["observed"],
+                ]
+                for r in results
+            ],
         )
-    failed = [r for r in results if r["severity"] == "critical" and not r["success"]]
+    for o in outcomes:
+        if not o.success and o.severity == WARNING:
+            log.warning("quality warning: %s on %s: %s", o.check_name, o.where, o.observed)
+    failed = [o for o in outcomes if o.severity == CRITICAL and not o.success]
     if failed:
         f = failed[0]
-        raise QualityGateError(
-            f"quality gate failed: {f['check_name']} on {f['table_name']}: {f['observed']}; nothing was published"
+        more = (
+            f" (+{len(failed) - 1} more critical failures in audit.quality_results)"
+            if len(failed) > 1
+            else ""
         )
+        raise QualityGateError(f"quality gate failed: {f.check_name} on {f.where}: {f.observed}{more}")
     return results

@@ -1,0 +1,1049 @@
+"""GX suites as code: one function per table, each next to what it guards.
+
+A suite function takes the open work-database connection and the settings, pulls bounded
+pandas frames from DuckDB (per-file aggregates, distinct-value sets, capped samples) and returns
+`Probe`s: the frame plus the GX expectations it must meet. Full-volume invariants stay in SQL
+(sql/checks/); here DuckDB does the counting and GX judges the counts, so the gate's cost does not
+grow with the number of line items.
+
+Raw tables hold text as read (sql/raw/*.sql, pipeline/ingest/*); staging, core and marts are the
+SQL models under sql/staging, sql/intermediate and sql/marts. People tables (timesheets, HR rates)
+are probed through aggregates only and validated with result_format BOOLEAN_ONLY.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pipeline.ledger import BUCKETS, LEAF_STAGE, LEAVES, OUT_OF_SCOPE, STAGES, UNALLOCATED
+from pipeline.quality.model import CRITICAL, WARNING, Check, Probe
+
+# FOCUS 1.0-1.3, columns ChargeCategory and ChargeClass ("Allowed values" tables of the spec).
+FOCUS_CHARGE_CATEGORIES = ("Adjustment", "Credit", "Purchase", "Tax", "Usage")
+FOCUS_CHARGE_CLASSES = ("Correction",)  # or null: not a correction of an earlier billing period
+SAMPLE_ROWS = 2000  # cap of the row samples GX looks at row by row
+MAX_FRAME_ROWS = 200_000  # a mart bigger than this is probed by aggregates only
+
+
+def iso_currencies() -> frozenset[str]:
+    """ISO-4217 codes as CLDR knows them (babel ships with the pinned install)."""
+    from babel.numbers import list_currencies
+
+    return frozenset(list_currencies())
+
+
+# --- DuckDB helpers ---------------------------------------------------------------------------
+
+
+def relation_exists(con, rel: str) -> bool:
+    schema, name = rel.split(".", 1)
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+    )
+
+
+def relation_columns(con, rel: str) -> list[str]:
+    schema, name = rel.split(".", 1)
+    return [
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+            "order by ordinal_position",
+            [schema, name],
+        ).fetchall()
+    ]
+
+
+def frame(con, sql: str, params=None):
+    """Run a query and fetch it fully into pandas (DuckDB relations keep no result)."""
+    cur = con.execute(sql, params) if params is not None else con.execute(sql)
+    return cur.df()
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _present(con, rel: str, cols) -> list[str]:
+    have = set(relation_columns(con, rel))
+    return [c for c in cols if c in have]
+
+
+# --- explanations: the offending value class, one line ----------------------------------------
+
+
+def _more(n: int, what: str) -> str:
+    return f" (+{n} more {what})" if n > 0 else ""
+
+
+def files_with(col: str, what: str) -> Callable:
+    """Explain a per-file count that should be zero: '<what>: 3 rows in focus/a.csv (+1 more file)'."""
+
+    def explain(df) -> str:
+        bad = df[df[col].fillna(0) != 0].sort_values("source_file")
+        if bad.empty:
+            return f"{what}"
+        first = bad.iloc[0]
+        return f"{what}: {int(first[col])} rows in {first['source_file']}" + _more(len(bad) - 1, "files")
+
+    return explain
+
+
+def values_not_in(col: str, allowed, what: str, count_col: str = "n") -> Callable:
+    """Explain a distinct-value frame: "ChargeCategory 'Refund' is not a FOCUS value (4 rows in a.csv)"."""
+    allowed = set(allowed)
+
+    def explain(df) -> str:
+        bad = df[df[col].notna() & ~df[col].isin(allowed)]
+        if bad.empty:
+            return what
+        values = sorted({str(v) for v in bad[col]})
+        first = bad.sort_values("source_file").iloc[0] if "source_file" in bad else None
+        rows = int(bad[count_col].sum()) if count_col in bad else len(bad)
+        where = f" in {first['source_file']}" if first is not None else ""
+        shown = ", ".join(f"'{v}'" for v in values[:5]) + _more(len(values) - 5, "values")
+        return f"{what} {shown} ({rows} rows{where})"
+
+    return explain
+
+
+def _gxe():
+    import great_expectations.expectations as gxe
+
+    return gxe
+
+
+def _zero(col: str) -> object:
+    return _gxe().ExpectColumnValuesToBeBetween(column=col, min_value=0, max_value=0)
+
+
+def _columns_probe(con, table: str, required: list[str], people: bool = False) -> Probe:
+    """Required columns present (a zero-row frame carries the table's columns)."""
+    import pandas as pd
+
+    gxe = _gxe()
+    cols = relation_columns(con, table)
+    missing = [c for c in required if c not in cols]
+    check = Check(
+        gxe.ExpectTableColumnsToMatchSet(column_set=list(required), exact_match=False),
+        CRITICAL,
+        lambda _df: f"missing column(s) {', '.join(missing)}",
+    )
+    return Probe(table, "columns", pd.DataFrame(columns=cols), [check], people=people)
+
+
+def _per_file_probe(con, table: str, measures: dict[str, str], params=None, people: bool = False) -> Probe:
+    """One row per source file: rows, distinct source rows and named counts of bad rows (SQL filters)."""
+    sel = ",\n".join(f"count(*) filter (where {cond}) as {_q(name)}" for name, cond in measures.items())
+    sql = f"""
+        select source_file, count(*) as rows, count(distinct source_row) as distinct_source_rows,
+               {sel}
+        from {table}
+        group by source_file
+        order by source_file
+    """
+    return Probe(table, "per_file", frame(con, sql, params), [], people=people)
+
+
+def _unique_lines_check() -> Check:
+    """(source_file, source_row) unique: a line read twice would be counted twice."""
+
+    def explain(df) -> str:
+        bad = df[df["rows"] != df["distinct_source_rows"]].sort_values("source_file")
+        first = bad.iloc[0]
+        dup = int(first["rows"] - first["distinct_source_rows"])
+        return f"{dup} duplicate (source_file, source_row) lines in {first['source_file']}" + _more(
+            len(bad) - 1, "files"
+        )
+
+    return Check(
+        _gxe().ExpectColumnPairValuesToBeEqual(column_A="rows", column_B="distinct_source_rows"),
+        CRITICAL,
+        explain,
+        column="source_row",
+    )
+
+
+# --- raw: one suite per source table ----------------------------------------------------------
+
+_TS_BAD = "(nullif(trim({c}), '') is not null and try_cast(trim({c}) as timestamptz) is null)"
+_DATE_BAD = "(nullif(trim({c}), '') is not null and try_cast(trim({c}) as date) is null)"
+_NUM_BAD = "(nullif(trim({c}), '') is not null and try_cast(trim({c}) as decimal(38,10)) is null)"
+_NULL = "nullif(trim({c}), '') is null"
+
+
+def _any(template: str, cols) -> str:
+    return "(" + " or ".join(template.format(c=_q(c)) for c in cols) + ")"
+
+
+def raw_focus_line_items(con, settings) -> list[Probe]:
+    """raw.focus_line_items (pipeline/ingest/focus.py): FOCUS columns, allowed values, keys."""
+    gxe = _gxe()
+    table = "raw.focus_line_items"
+    required = [
+        "BilledCost",
+        "EffectiveCost",
+        "BillingCurrency",
+        "ChargePeriodStart",
+        "ChargePeriodEnd",
+        "ChargeCategory",
+        "source_file",
+        "source_row",
+    ]
+    probes = [_columns_probe(con, table, required)]
+    have = set(relation_columns(con, table))
+    if not set(required) <= have:
+        return probes
+
+    keys = [
+        "BilledCost",
+        "EffectiveCost",
+        "BillingCurrency",
+        "ChargePeriodStart",
+        "ChargePeriodEnd",
+        "ChargeCategory",
+    ]
+    provider = [c for c in ("ServiceProviderName", "ProviderName") if c in have]
+    measures = {
+        "null_keys": _any(_NULL, keys),
+        "unparsable_money": _any(_NUM_BAD, ["BilledCost", "EffectiveCost"]),
+        "unparsable_periods": _any(_TS_BAD, ["ChargePeriodStart", "ChargePeriodEnd"]),
+        "charge_end_before_start": "try_cast(trim(ChargePeriodEnd) as timestamptz) "
+        "< try_cast(trim(ChargePeriodStart) as timestamptz)",
+    }
+    if provider:
+        measures["no_provider"] = (
+            "coalesce(" + ", ".join(f"nullif(trim({_q(c)}), '')" for c in provider) + ") is null"
+        )
+    if {"BillingPeriodStart", "BillingPeriodEnd"} <= have:
+        measures["charge_outside_billing_period"] = (
+            "try_cast(trim(ChargePeriodStart) as timestamptz) < try_cast(trim(BillingPeriodStart) as timestamptz) "
+            "or try_cast(trim(ChargePeriodEnd) as timestamptz) > try_cast(trim(BillingPeriodEnd) as timestamptz)"
+        )
+    per_file = _per_file_probe(con, table, measures)
+    per_file.checks = [
+        _unique_lines_check(),
+        Check(
+            _zero("null_keys"),
+            CRITICAL,
+            files_with("null_keys", "a required FOCUS value is empty"),
+            column="BilledCost",
+        ),
+        Check(
+            _zero("unparsable_money"),
+            CRITICAL,
+            files_with("unparsable_money", "cost is not a number"),
+            column="BilledCost",
+        ),
+        Check(
+            _zero("unparsable_periods"),
+            CRITICAL,
+            files_with("unparsable_periods", "charge period is not an ISO 8601 timestamp"),
+            column="ChargePeriodStart",
+        ),
+        Check(
+            _zero("charge_end_before_start"),
+            CRITICAL,
+            files_with("charge_end_before_start", "ChargePeriodEnd before ChargePeriodStart"),
+            column="ChargePeriodEnd",
+        ),
+    ]
+    if "no_provider" in measures:
+        per_file.checks.append(
+            Check(
+                _zero("no_provider"),
+                WARNING,
+                files_with("no_provider", "no provider name"),
+                column=provider[0],
+            )
+        )
+    if "charge_outside_billing_period" in measures:
+        per_file.checks.append(
+            Check(
+                _zero("charge_outside_billing_period"),
+                WARNING,
+                files_with("charge_outside_billing_period", "charge period outside its billing period"),
+                column="ChargePeriodStart",
+            )
+        )
+    probes.append(per_file)
+
+    charge_class = "ChargeClass" if "ChargeClass" in have else "cast(null as varchar)"
+    distinct = frame(
+        con,
+        f"""
+        select source_file, ChargeCategory, {charge_class} as ChargeClass,
+               trim(BillingCurrency) as BillingCurrency, count(*) as n
+        from {table}
+        group by all
+        order by all
+        """,
+    )
+    probes.append(
+        Probe(
+            table,
+            "distinct_values",
+            distinct,
+            [
+                Check(
+                    gxe.ExpectColumnValuesToBeInSet(
+                        column="ChargeCategory", value_set=list(FOCUS_CHARGE_CATEGORIES)
+                    ),
+                    CRITICAL,
+                    values_not_in(
+                        "ChargeCategory",
+                        FOCUS_CHARGE_CATEGORIES,
+                        "ChargeCategory not in the FOCUS allowed values:",
+                    ),
+                    column="ChargeCategory",
+                ),
+                Check(
+                    gxe.ExpectColumnValuesToBeInSet(
+                        column="ChargeClass", value_set=list(FOCUS_CHARGE_CLASSES)
+                    ),
+                    CRITICAL,
+                    values_not_in(
+                        "ChargeClass", FOCUS_CHARGE_CLASSES, "ChargeClass not null or 'Correction':"
+                    ),
+                    column="ChargeClass",
+                ),
+                _iso_check("BillingCurrency"),
+            ],
+        )
+    )
+    if "Tags" in have:
+        sample = frame(
+            con,
+            f"select Tags from {table} where nullif(trim(Tags), '') is not null "
+            f"using sample reservoir({SAMPLE_ROWS} rows) repeatable (7)",
+        )
+        probes.append(
+            Probe(
+                table,
+                "sample",
+                sample,
+                [
+                    Check(
+                        gxe.ExpectColumnValuesToBeJsonParseable(column="Tags"),
+                        WARNING,
+                        lambda _df: "Tags is not valid JSON in a sampled row",
+                        column="Tags",
+                    ),
+                ],
+            )
+        )
+    return probes
+
+
+def _iso_check(col: str) -> Check:
+    iso = iso_currencies()
+    return Check(
+        _gxe().ExpectColumnValuesToBeInSet(column=col, value_set=sorted(iso)),
+        CRITICAL,
+        values_not_in(col, iso, "not an ISO-4217 currency:"),
+        column=col,
+    )
+
+
+def raw_invoice_lines(con, settings) -> list[Probe]:
+    """raw.invoice_lines (pipeline/ingest/invoices.py): keys, amounts, periods, currencies."""
+    gxe = _gxe()
+    table = "raw.invoice_lines"
+    required = [
+        "vendor",
+        "invoice_number",
+        "invoice_date",
+        "line_number",
+        "service_period_start",
+        "service_period_end",
+        "amount",
+        "currency",
+        "source_file",
+        "source_row",
+    ]
+    probes = [_columns_probe(con, table, required)]
+    have = set(relation_columns(con, table))
+    if not set(required) <= have:
+        return probes
+    per_file = _per_file_probe(
+        con,
+        table,
+        {
+            "null_keys": _any(
+                _NULL,
+                [
+                    "vendor",
+                    "invoice_number",
+                    "line_number",
+                    "amount",
+                    "currency",
+                    "service_period_start",
+                    "service_period_end",
+                ],
+            ),
+            "unparsable_amount": _NUM_BAD.format(c="amount"),
+            "unparsable_dates": _any(
+                _DATE_BAD, ["invoice_date", "service_period_start", "service_period_end"]
+            ),
+            "period_end_before_start": "try_cast(trim(service_period_end) as date) "
+            "< try_cast(trim(service_period_start) as date)",
+        },
+    )
+    per_file.checks = [
+        _unique_lines_check(),
+        Check(
+            _zero("null_keys"),
+            CRITICAL,
+            files_with("null_keys", "a required invoice value is empty"),
+            column="invoice_number",
+        ),
+        Check(
+            _zero("unparsable_amount"),
+            CRITICAL,
+            files_with("unparsable_amount", "amount is not a number"),
+            column="amount",
+        ),
+        Check(
+            _zero("unparsable_dates"),
+            CRITICAL,
+            files_with("unparsable_dates", "a date is not YYYY-MM-DD"),
+            column="service_period_start",
+        ),
+        Check(
+            _zero("period_end_before_start"),
+            CRITICAL,
+            files_with("period_end_before_start", "service_period_end before service_period_start"),
+            column="service_period_end",
+        ),
+    ]
+    probes.append(per_file)
+    doc_type = "lower(trim(document_type))" if "document_type" in have else "cast(null as varchar)"
+    distinct = frame(
+        con,
+        f"""
+        select source_file, trim(currency) as currency, {doc_type} as document_type, count(*) as n
+        from {table} group by all order by all
+    """,
+    )
+    probes.append(
+        Probe(
+            table,
+            "distinct_values",
+            distinct,
+            [
+                _iso_check("currency"),
+                Check(
+                    gxe.ExpectColumnValuesToBeInSet(
+                        column="document_type", value_set=["invoice", "credit_note"]
+                    ),
+                    WARNING,
+                    values_not_in("document_type", {"invoice", "credit_note"}, "unknown document_type:"),
+                    column="document_type",
+                ),
+            ],
+        )
+    )
+    return probes
+
+
+def raw_timesheet_entries(con, settings) -> list[Probe]:
+    """raw.timesheet_entries (people data): aggregates only, BOOLEAN_ONLY results.
+
+    The probe never selects names, e-mails or employee ids: it counts per file.
+    """
+    table = "raw.timesheet_entries"
+    required = ["employee_id", "work_date", "hours", "activity", "source_file", "source_row"]
+    probes = [_columns_probe(con, table, required, people=True)]
+    if not set(required) <= set(relation_columns(con, table)):
+        return probes
+    per_file = _per_file_probe(
+        con,
+        table,
+        {
+            "null_keys": _any(_NULL, ["employee_id", "work_date", "hours", "activity"]),
+            "unparsable_values": f"{_NUM_BAD.format(c='hours')} or {_DATE_BAD.format(c='work_date')}",
+            "hours_out_of_range": "try_cast(trim(hours) as decimal(38,10)) <= 0 "
+            "or try_cast(trim(hours) as decimal(38,10)) > 24",
+            "unknown_activity": "not list_contains($activities, trim(activity))",
+        },
+        params={"activities": sorted(settings.activities)},
+        people=True,
+    )
+    per_file.checks = [
+        _unique_lines_check(),
+        Check(
+            _zero("null_keys"),
+            CRITICAL,
+            files_with("null_keys", "a required time-log value is empty"),
+            column="work_date",
+        ),
+        Check(
+            _zero("unparsable_values"),
+            CRITICAL,
+            files_with("unparsable_values", "hours or work_date does not parse"),
+            column="hours",
+        ),
+        Check(
+            _zero("hours_out_of_range"),
+            CRITICAL,
+            files_with("hours_out_of_range", "hours outside (0, 24]"),
+            column="hours",
+        ),
+        Check(
+            _zero("unknown_activity"),
+            WARNING,
+            files_with("unknown_activity", "activity not in config/activities.yaml"),
+            column="activity",
+        ),
+    ]
+    probes.append(per_file)
+    return probes
+
+
+def raw_hr_rates(con, settings) -> list[Probe]:
+    """raw.hr_rates (people data): aggregates only, BOOLEAN_ONLY results; no rate value leaves SQL."""
+    table = "raw.hr_rates"
+    required = [
+        "employee_id",
+        "role",
+        "effective_from",
+        "hourly_rate",
+        "currency",
+        "source_file",
+        "source_row",
+    ]
+    probes = [_columns_probe(con, table, required, people=True)]
+    if not set(required) <= set(relation_columns(con, table)):
+        return probes
+    per_file = _per_file_probe(
+        con,
+        table,
+        {
+            "no_subject": "nullif(trim(employee_id), '') is null and nullif(trim(role), '') is null",
+            "unparsable_values": f"{_NUM_BAD.format(c='hourly_rate')} or {_DATE_BAD.format(c='effective_from')} "
+            f"or {_NULL.format(c='hourly_rate')} or {_NULL.format(c='effective_from')}",
+            "non_positive_rate": "try_cast(trim(hourly_rate) as decimal(38,10)) <= 0",
+            "not_iso_currency": "not list_contains($iso, trim(currency))",
+        },
+        params={"iso": sorted(iso_currencies())},
+        people=True,
+    )
+    per_file.checks = [
+        _unique_lines_check(),
+        Check(
+            _zero("no_subject"),
+            CRITICAL,
+            files_with("no_subject", "neither employee_id nor role is filled"),
+            column="employee_id",
+        ),
+        Check(
+            _zero("unparsable_values"),
+            CRITICAL,
+            files_with("unparsable_values", "hourly_rate or effective_from missing or not parsable"),
+            column="hourly_rate",
+        ),
+        Check(
+            _zero("non_positive_rate"),
+            CRITICAL,
+            files_with("non_positive_rate", "hourly_rate not above 0"),
+            column="hourly_rate",
+        ),
+        Check(
+            _zero("not_iso_currency"),
+            CRITICAL,
+            files_with("not_iso_currency", "currency is not an ISO-4217 code"),
+            column="currency",
+        ),
+    ]
+    probes.append(per_file)
+    return probes
+
+
+def raw_fx_rates(con, settings) -> list[Probe]:
+    """raw.fx_rates (pipeline/ingest/fx_rates.py): positive rates between ISO currencies."""
+    table = "raw.fx_rates"
+    required = ["rate_date", "from_currency", "to_currency", "rate", "source_file", "source_row"]
+    probes = [_columns_probe(con, table, required)]
+    if not set(required) <= set(relation_columns(con, table)):
+        return probes
+    per_file = _per_file_probe(
+        con,
+        table,
+        {
+            "null_keys": _any(_NULL, ["rate_date", "from_currency", "to_currency", "rate"]),
+            "unparsable_values": f"{_NUM_BAD.format(c='rate')} or {_DATE_BAD.format(c='rate_date')}",
+            "non_positive_rate": "try_cast(trim(rate) as decimal(38,10)) <= 0",
+        },
+    )
+    per_file.checks = [
+        _unique_lines_check(),
+        Check(
+            _zero("null_keys"),
+            CRITICAL,
+            files_with("null_keys", "a required rate value is empty"),
+            column="rate",
+        ),
+        Check(
+            _zero("unparsable_values"),
+            CRITICAL,
+            files_with("unparsable_values", "rate or rate_date does not parse"),
+            column="rate",
+        ),
+        Check(
+            _zero("non_positive_rate"),
+            CRITICAL,
+            files_with("non_positive_rate", "rate not above 0 (it would zero the converted cost)"),
+            column="rate",
+        ),
+    ]
+    probes.append(per_file)
+    distinct = frame(
+        con,
+        f"""
+        select source_file, trim(from_currency) as from_currency, trim(to_currency) as to_currency, count(*) as n
+        from {table} group by all order by all
+    """,
+    )
+    probes.append(
+        Probe(table, "distinct_values", distinct, [_iso_check("from_currency"), _iso_check("to_currency")])
+    )
+    return probes
+
+
+def raw_budgets(con, settings) -> list[Probe]:
+    """raw.budgets (pipeline/ingest/budgets.py): stages and leaves of the accounting model."""
+    gxe = _gxe()
+    table = "raw.budgets"
+    required = ["month", "stage", "leaf", "model_id", "currency", "amount", "source_file", "source_row"]
+    probes = [_columns_probe(con, table, required)]
+    if not set(required) <= set(relation_columns(con, table)):
+        return probes
+    distinct = frame(
+        con,
+        f"""
+        select source_file, trim(stage) as stage, nullif(trim(leaf), '') as leaf,
+               nullif(trim(model_id), '') as model_id, trim(currency) as currency, count(*) as n
+        from {table} group by all order by all
+    """,
+    )
+    probes.append(
+        Probe(
+            table,
+            "distinct_values",
+            distinct,
+            [
+                Check(
+                    gxe.ExpectColumnValuesToBeInSet(column="stage", value_set=list(STAGES)),
+                    WARNING,
+                    values_not_in("stage", STAGES, "not a stage:"),
+                    column="stage",
+                ),
+                Check(
+                    gxe.ExpectColumnValuesToBeInSet(column="leaf", value_set=list(LEAVES)),
+                    WARNING,
+                    values_not_in("leaf", LEAVES, "not a leaf:"),
+                    column="leaf",
+                ),
+                Check(
+                    gxe.ExpectColumnValuesToBeInSet(column="model_id", value_set=list(settings.model_ids)),
+                    WARNING,
+                    values_not_in("model_id", settings.model_ids, "model not in config/models.yaml:"),
+                    column="model_id",
+                ),
+                _iso_check("currency"),
+            ],
+        )
+    )
+    return probes
+
+
+# --- staging: every charge has a rate to the reporting currency ------------------------------
+
+STAGING_CHARGES = ("staging.stg_focus", "staging.stg_invoices", "staging.stg_timesheets")
+
+
+def _fx_first_rates_sql(con) -> str | None:
+    """First date each currency has a rate to or from the reporting currency (a rate holds until the next)."""
+    if relation_exists(con, "staging.stg_fx_rates"):
+        src = "select rate_date, from_currency, to_currency from staging.stg_fx_rates"
+    elif relation_exists(con, "raw.fx_rates"):
+        src = (
+            "select try_cast(trim(rate_date) as date) as rate_date, trim(from_currency) as from_currency, "
+            "trim(to_currency) as to_currency from raw.fx_rates"
+        )
+    else:
+        src = "select cast(null as date) as rate_date, '' as from_currency, '' as to_currency where false"
+    return f"""
+        select currency, min(rate_date) as rate_from from (
+            select from_currency as currency, rate_date from ({src}) where to_currency = $ccy
+            union all
+            select to_currency as currency, rate_date from ({src}) where from_currency = $ccy
+        ) group by currency
+    """
+
+
+# Before the first transform the staging views may not exist yet: read the raw text instead.
+RAW_CHARGES = {
+    "staging.stg_focus": (
+        "raw.focus_line_items",
+        "BillingCurrency",
+        "select trim(BillingCurrency) as billing_currency, "
+        "try_cast(trim(ChargePeriodStart) as timestamptz) as charge_period_start, source_file "
+        "from raw.focus_line_items",
+    ),
+    "staging.stg_invoices": (
+        "raw.invoice_lines",
+        "currency",
+        "select trim(currency) as billing_currency, "
+        "try_cast(trim(service_period_start) as date) as charge_period_start, source_file "
+        "from raw.invoice_lines",
+    ),
+}
+
+
+def fx_coverage(con, settings, table: str) -> list[Probe]:
+    """Every charge's currency has a rate to the reporting currency in force on its charge date.
+
+    Frame: distinct (currency, charge day) with the first date a rate exists: its size is
+    currencies x days, whatever the number of line items.
+    """
+    gxe = _gxe()
+    column = "billing_currency"
+    if relation_exists(con, table):
+        charges = f"select billing_currency, charge_period_start, source_file from {table}"
+    elif table in RAW_CHARGES and relation_exists(con, RAW_CHARGES[table][0]):
+        table, column, charges = RAW_CHARGES[table]
+    else:
+        return []
+    ccy = settings.reporting_currency
+    df = frame(
+        con,
+        f"""
+        with
+        charges as (
+            select billing_currency, cast(charge_period_start as date) as charge_date,
+                   min(source_file) as source_file, count(*) as n
+            from ({charges})
+            group by all
+        ),
+        first_rates as ({_fx_first_rates_sql(con)})
+        select c.billing_currency, c.charge_date, c.source_file, c.n,
+               case when c.billing_currency = $ccy then date '0001-01-01' else r.rate_from end as rate_from
+        from charges c left join first_rates r on r.currency = c.billing_currency
+        order by c.billing_currency, c.charge_date
+    """,
+        {"ccy": ccy},
+    )
+    with_rate = sorted({ccy, *df.loc[df["rate_from"].notna(), "billing_currency"].dropna()})
+
+    def no_rate(d) -> str:
+        bad = d[d["rate_from"].isna()]
+        first_ccy = sorted(bad["billing_currency"].astype(str))[0]
+        rows = bad[bad["billing_currency"] == first_ccy]
+        others = sorted(set(bad["billing_currency"].astype(str)) - {first_ccy})
+        more = f"; also {', '.join(repr(o) for o in others)}" if others else ""
+        return (
+            f"no FX rate to {ccy} for currency '{first_ccy}' ({rows['charge_date'].min():%Y-%m-%d} .. "
+            f"{rows['charge_date'].max():%Y-%m-%d}, first in {rows.sort_values('source_file').iloc[0]['source_file']})"
+            f"{more}"
+        )
+
+    def too_early(d) -> str:
+        bad = d[d["rate_from"].notna() & (d["charge_date"] < d["rate_from"])]
+        c = sorted(bad["billing_currency"].astype(str))[0]
+        rows = bad[bad["billing_currency"] == c]
+        return (
+            f"no FX rate to {ccy} for currency '{c}' before {rows['rate_from'].iloc[0]:%Y-%m-%d} "
+            f"({rows['charge_date'].min():%Y-%m-%d} .. {rows['charge_date'].max():%Y-%m-%d}, "
+            f"first in {rows.sort_values('source_file').iloc[0]['source_file']})"
+        )
+
+    return [
+        Probe(
+            table,
+            "fx_coverage",
+            df,
+            [
+                Check(
+                    gxe.ExpectColumnValuesToBeInSet(column="billing_currency", value_set=with_rate),
+                    CRITICAL,
+                    no_rate,
+                    column=column,
+                ),
+                Check(
+                    gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                        column_A="charge_date",
+                        column_B="rate_from",
+                        or_equal=True,
+                        ignore_row_if="either_value_is_missing",
+                    ),
+                    CRITICAL,
+                    too_early,
+                    column=column,
+                ),
+            ],
+        )
+    ]
+
+
+# --- core -------------------------------------------------------------------------------------
+
+
+def core_line_items(con, settings) -> list[Probe]:
+    """core.line_items (sql/intermediate): converted money never null, per file and month."""
+    table = "core.line_items"
+    money = _present(con, table, ["billed_cost", "effective_cost", "fx_rate"])
+    df = frame(
+        con,
+        f"""
+        select source_file, month, count(*) as rows,
+               count(*) filter (where {" or ".join(f"{c} is null" for c in money) or "false"}) as null_money
+        from {table} group by all order by all
+    """,
+    )
+
+    def explain(d) -> str:
+        bad = d[d["null_money"] > 0].sort_values(["source_file", "month"])
+        f = bad.iloc[0]
+        return (
+            f"{int(f['null_money'])} lines without {'/'.join(money)} in {f['source_file']} "
+            f"({f['month']:%Y-%m})" + _more(len(bad) - 1, "file-months")
+        )
+
+    return [
+        Probe(
+            table,
+            "per_file_month",
+            df,
+            [
+                Check(_zero("null_money"), CRITICAL, explain, column="effective_cost"),
+            ],
+        )
+    ]
+
+
+def core_allocated_line_items(con, settings) -> list[Probe]:
+    """core.allocated_line_items: leaf from the allowed set, stage of that leaf, a model config knows."""
+    gxe = _gxe()
+    table = "core.allocated_line_items"
+    money = _present(con, table, ["billed_cost", "effective_cost"])
+    df = frame(
+        con,
+        f"""
+        select leaf, stage, model_id, leaf not in ($unalloc, $oos) as allocated,
+               min(source_file) as source_file, count(*) as n,
+               count(*) filter (where {" or ".join(f"{c} is null" for c in money) or "false"}) as null_money
+        from {table} group by all order by all nulls first
+    """,
+        {"unalloc": UNALLOCATED, "oos": OUT_OF_SCOPE},
+    )
+    df["allocated_model_id"] = df["model_id"].where(df["allocated"].fillna(True).astype(bool))
+    df.loc[df["allocated"].fillna(True).astype(bool) & df["model_id"].isna(), "allocated_model_id"] = "<none>"
+    pairs = [(leaf, stage) for leaf, stage in LEAF_STAGE.items()]
+
+    def bad_pairs(d) -> str:
+        ok = {p for p in pairs}
+        bad = d[d["leaf"].isin(LEAF_STAGE) & ~d.apply(lambda r: (r["leaf"], r["stage"]) in ok, axis=1)]
+        r = bad.iloc[0]
+        return f"leaf '{r['leaf']}' booked under stage '{r['stage']}' ({int(bad['n'].sum())} lines)"
+
+    def null_money(d) -> str:
+        return f"{int(d['null_money'].sum())} allocated lines without a cost"
+
+    return [
+        Probe(
+            table,
+            "distinct_values",
+            df,
+            [
+                Check(
+                    gxe.ExpectColumnValuesToBeInSet(column="leaf", value_set=list(BUCKETS)),
+                    CRITICAL,
+                    values_not_in("leaf", BUCKETS, "unknown leaf:"),
+                    column="leaf",
+                ),
+                Check(
+                    gxe.ExpectColumnValuesToNotBeNull(column="leaf"),
+                    CRITICAL,
+                    lambda d: f"{int(d.loc[d['leaf'].isna(), 'n'].sum())} lines without a leaf",
+                    column="leaf",
+                ),
+                Check(
+                    gxe.ExpectColumnPairValuesToBeInSet(
+                        column_A="leaf",
+                        column_B="stage",
+                        value_pairs_set=pairs,
+                        ignore_row_if="either_value_is_missing",
+                    ),
+                    CRITICAL,
+                    bad_pairs,
+                    column="stage",
+                ),
+                Check(
+                    gxe.ExpectColumnValuesToBeInSet(
+                        column="allocated_model_id", value_set=list(settings.model_ids)
+                    ),
+                    CRITICAL,
+                    values_not_in(
+                        "allocated_model_id",
+                        settings.model_ids,
+                        "allocated to a model config/models.yaml does not know:",
+                    ),
+                    column="model_id",
+                ),
+                Check(_zero("null_money"), CRITICAL, null_money, column="effective_cost"),
+            ],
+        )
+    ]
+
+
+# --- marts ------------------------------------------------------------------------------------
+
+_LEAF_COLS = [f"c_{leaf}" for leaf in LEAVES]
+_STAGE_LEAVES = {stage: [f"c_{leaf}" for leaf, s in LEAF_STAGE.items() if s == stage] for stage in STAGES}
+
+
+def marts_monthly_cost_rollup(con, settings) -> list[Probe]:
+    """marts.monthly_cost_rollup: stages = sums of their leaves, total = sum of stages, to the cent."""
+    table = "marts.monthly_cost_rollup"
+    all_cols = [*_LEAF_COLS, *(f"c_{s}" for s in STAGES), "c_total", "c_unallocated", "c_out_of_scope"]
+    diffs = ",\n".join(
+        f"cast(round(c_{stage} - ({' + '.join(cols)}), 2) as double) as {stage}_diff"
+        for stage, cols in _STAGE_LEAVES.items()
+    )
+    total_diff = f"cast(round(c_total - ({' + '.join(f'c_{s}' for s in STAGES)}), 2) as double) as total_diff"
+    missing = " + ".join(f"cast({c} is null as integer)" for c in all_cols)
+    df = frame(
+        con,
+        f"""
+        select month, model_id, scenario, {diffs}, {total_diff}, {missing} as missing_amounts
+        from {table}
+        order by month, model_id, scenario
+        limit {MAX_FRAME_ROWS}
+    """,
+    )
+
+    def diff_explain(col: str, what: str):
+        def explain(d) -> str:
+            bad = d[d[col].fillna(1) != 0]
+            r = bad.iloc[0]
+            return f"{what} differs by {r[col]:.2f} for {r['month']:%Y-%m} model {r['model_id']}" + _more(
+                len(bad) - 1, "rows"
+            )
+
+        return explain
+
+    checks = [
+        Check(
+            _zero(f"{stage}_diff"),
+            CRITICAL,
+            diff_explain(f"{stage}_diff", f"c_{stage} vs {' + '.join(cols)}"),
+            column=f"c_{stage}",
+        )
+        for stage, cols in _STAGE_LEAVES.items()
+    ]
+    checks.append(
+        Check(
+            _zero("total_diff"),
+            CRITICAL,
+            diff_explain("total_diff", "c_total vs the sum of the four stages"),
+            column="c_total",
+        )
+    )
+    checks.append(Check(_zero("missing_amounts"), CRITICAL, files_missing_amounts, column="c_total"))
+    return [Probe(table, "rows", df, checks)]
+
+
+def files_missing_amounts(d) -> str:
+    bad = d[d["missing_amounts"] > 0]
+    r = bad.iloc[0]
+    return f"{int(r['missing_amounts'])} cost columns are NULL for {r['month']:%Y-%m} model {r['model_id']}"
+
+
+def marts_monthly_leaf_cost(con, settings) -> list[Probe]:
+    """marts.monthly_leaf_cost: every published month shows all nine leaves (zero is fine, missing is not)."""
+    table = "marts.monthly_leaf_cost"
+    df = frame(
+        con,
+        f"""
+        with
+        months as (select distinct month from {table}),
+        expected as (select month, unnest($leaves) as leaf from months),
+        present as (select distinct month, leaf from {table})
+        select e.month, count(*) filter (where p.leaf is null) as missing_leaves,
+               string_agg(e.leaf, ', ' order by e.leaf) filter (where p.leaf is null) as which
+        from expected e left join present p using (month, leaf)
+        group by e.month order by e.month
+    """,
+        {"leaves": list(LEAVES)},
+    )
+
+    def explain(d) -> str:
+        bad = d[d["missing_leaves"] > 0]
+        r = bad.iloc[0]
+        return f"month {r['month']:%Y-%m} has no row for leaf {r['which']}" + _more(len(bad) - 1, "months")
+
+    return [Probe(table, "per_month", df, [Check(_zero("missing_leaves"), CRITICAL, explain, column="leaf")])]
+
+
+def unallocated_share(con, settings) -> list[Probe]:
+    """Unallocated cost above the configured share of in-scope cost: a warning, shown in reports."""
+    table = "marts.monthly_cost_rollup"
+    limit = settings.unallocated_warning_share
+    df = frame(
+        con,
+        f"""
+        select month,
+               cast(sum(c_unallocated) / nullif(sum(c_total) + sum(c_unallocated), 0) as double)
+                   as unallocated_share
+        from {table} group by month order by month
+    """,
+    )
+
+    def explain(d) -> str:
+        bad = d[d["unallocated_share"] > limit]
+        r = bad.iloc[0]
+        return (
+            f"unallocated is {r['unallocated_share']:.1%} of in-scope cost in {r['month']:%Y-%m} "
+            f"(threshold {limit:.0%})" + _more(len(bad) - 1, "months")
+        )
+
+    return [
+        Probe(
+            table,
+            "unallocated_share",
+            df,
+            [
+                Check(
+                    _gxe().ExpectColumnValuesToBeBetween(column="unallocated_share", max_value=limit),
+                    WARNING,
+                    explain,
+                    column="c_unallocated",
+                ),
+            ],
+        )
+    ]
+
+
+# --- what runs at each gate -------------------------------------------------------------------
+
+# (table, suite function); a table that does not exist yet (no file of that source) is skipped.
+RAW_SUITES = (
+    ("raw.focus_line_items", raw_focus_line_items),
+    ("raw.invoice_lines", raw_invoice_lines),
+    ("raw.timesheet_entries", raw_timesheet_entries),
+    ("raw.hr_rates", raw_hr_rates),
+    ("raw.fx_rates", raw_fx_rates),
+    ("raw.budgets", raw_budgets),
+)
+# Tables the marts gate requires: a missing one fails the gate.
+MARTS_SUITES = (
+    ("core.line_items", core_line_items),
+    ("core.allocated_line_items", core_allocated_line_items),
+    ("marts.monthly_cost_rollup", marts_monthly_cost_rollup),
+    ("marts.monthly_leaf_cost", marts_monthly_leaf_cost),
+    ("marts.monthly_cost_rollup", unallocated_share),
+)
