@@ -346,6 +346,8 @@ def build_report(
                     {s: _dec(r[f"c_{s}"]) for s in STAGES},
                 )
             )
+        # Rows that only carry unallocated/out-of-scope buckets have no C_total in either month.
+        by_model = [b for b in by_model if b.amount != 0 or b.previous]
         by_model.sort(key=lambda b: (-b.amount, b.label))
 
         by_scen_now = _dicts(
@@ -377,6 +379,7 @@ def build_report(
             ),
             key=lambda b: (-b.amount, b.label),
         )
+        by_scenario = [b for b in by_scenario if b.amount != 0 or b.previous]
 
         movers: list[Mover] = []
         if before is not None and "marts.monthly_leaf_cost" in tables:

@@ -25,7 +25,13 @@ RED, GREEN, AMBER, GREY, INK, MUTED, LINE = (
 )
 
 
+class Safe(str):
+    """HTML built here from escaped parts; `esc` passes it through unchanged."""
+
+
 def esc(value: object) -> str:
+    if isinstance(value, Safe):
+        return value
     return escape("" if value is None else str(value), quote=True)
 
 
@@ -278,7 +284,7 @@ def render_terminal(report: Report) -> str:
 
 # ---------------------------------------------------------------- HTML
 
-_TD = f"padding:6px 8px;border-bottom:1px solid {LINE};font-size:13px;line-height:18px;vertical-align:top;"
+_TD = f"padding:5px 6px;border-bottom:1px solid {LINE};font-size:12px;line-height:17px;vertical-align:top;"
 _TH = (
     f"padding:6px 8px;border-bottom:2px solid #98a2b3;font-size:12px;line-height:16px;color:{MUTED};"
     "font-weight:bold;text-align:left;white-space:nowrap;"
@@ -363,9 +369,17 @@ def render_html(report: Report, image_src: dict[str, str] | None = None) -> str:
     )
     rows.append(headline)
 
+    # The equation: symbol and human name share the first column, so the numbers keep their room.
     t, h, cells, a = sections[0]
+    h = [f"{h[0]} / {h[1]}", *h[2:]]
+    a = "l" + a[2:]
+    cells = [
+        [Safe(f'<span style="white-space:nowrap;">{esc(c[0])}</span><br>'
+              f'<span style="font-weight:normal;color:{MUTED};font-size:11px;">{esc(c[1])}</span>'), *c[2:]]
+        for c in cells
+    ]
     styles, cstyle = [], {}
-    var_col = 5 if zh else 4
+    var_col = 3 if zh else 2
     for i, r in enumerate(report.equation):
         if r.level == "total":
             styles.append("font-weight:bold;border-top:2px solid #98a2b3;background:#f2f4f7;")
@@ -374,7 +388,6 @@ def render_html(report: Report, image_src: dict[str, str] | None = None) -> str:
         else:
             styles.append("")
             cstyle[(i, 0)] = "padding-left:22px;"
-            cstyle[(i, 1)] = "padding-left:22px;"
         cstyle[(i, var_col)] = _variance_color(r.variance)
         cstyle[(i, var_col + 1)] = _variance_color(r.variance)
     rows += [_h2(t), _html_table(h, cells, a, styles, cstyle)]
@@ -434,8 +447,8 @@ def render_html(report: Report, image_src: dict[str, str] | None = None) -> str:
         f'<body style="margin:0;padding:0;background:#eef0f3;">'
         f'<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" '
         f'style="background:#eef0f3;"><tr><td align="center" style="padding:16px 8px;">'
-        f'<table role="presentation" width="680" cellpadding="0" cellspacing="0" border="0" '
-        f'style="width:680px;max-width:680px;background:#ffffff;border:1px solid {LINE};">'
+        f'<table role="presentation" width="800" cellpadding="0" cellspacing="0" border="0" '
+        f'style="width:800px;max-width:800px;background:#ffffff;border:1px solid {LINE};">'
         + "\n".join(rows)
         + "</table></td></tr></table></body></html>\n"
     )

@@ -1,0 +1,260 @@
+"""`costledger` — the command line.
+
+    costledger demo                         make the demo company and run everything
+    costledger run [--month M | --from M --to M]
+    costledger report --month M [--send] [--to ADDR ...] [--out DIR] [--lang en|zh-CN] [--force]
+    costledger query "select ..."
+    costledger status
+
+Every command takes --landing, --warehouse (folder) and --config; COSTLEDGER_LANDING,
+COSTLEDGER_WAREHOUSE and COSTLEDGER_CONFIG are the defaults. Exit 0 on success; on failure a
+one-line reason on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from decimal import Decimal
+
+import duckdb
+
+from pipeline.errors import CostledgerError
+
+DEMO_PII_KEY = "costledger-demo-key-not-a-secret"
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("locations")
+    g.add_argument("--landing", help="landing folder (default: $COSTLEDGER_LANDING or config paths.landing)")
+    g.add_argument("--warehouse", help="warehouse folder (default: $COSTLEDGER_WAREHOUSE or config paths.warehouse)")
+    g.add_argument("--config", help="config folder (default: $COSTLEDGER_CONFIG or ./config)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="costledger",
+        description="The monthly cost ledger of e-commerce AI models: billing exports, vendor invoices "
+        "and time logs into nine leaf costs, published to DuckDB.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="generate the demo company into the landing folder and run everything")
+    _common(p)
+    p.add_argument("--seed", type=int, default=20261, help="random seed of the demo company (default 20261)")
+    p.add_argument("--no-report", action="store_true", help="do not write the latest month's report")
+
+    p = sub.add_parser("run", help="ingest, check, transform and publish")
+    _common(p)
+    p.add_argument("--month", help="rebuild only this month (YYYY-MM)")
+    p.add_argument("--from", dest="month_from", help="first month to rebuild (YYYY-MM)")
+    p.add_argument("--to", dest="month_to", help="last month to rebuild (YYYY-MM)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--json", action="store_true", help="print the run summary as JSON")
+
+    p = sub.add_parser("report", help="the month's cost report (terminal, files, or e-mail)")
+    _common(p)
+    p.add_argument("--month", required=True, help="the month to report (YYYY-MM)")
+    p.add_argument("--send", action="store_true", help="e-mail the report over SMTP (COSTLEDGER_SMTP_*)")
+    p.add_argument("--to", nargs="+", metavar="ADDR", help="recipients (default: config report.recipients)")
+    p.add_argument("--out", metavar="DIR", help="write .html, .eml and attachments to DIR")
+    p.add_argument("--lang", choices=["en", "zh-CN"], help="report language (default: config report.language)")
+    p.add_argument("--force", action="store_true", help="send again even if this month was sent to these recipients")
+
+    p = sub.add_parser("query", help="run SQL against the published ledger (read-only)")
+    _common(p)
+    p.add_argument("sql", help="the SQL to run, e.g. \"select * from marts.monthly_cost_rollup\"")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+    p = sub.add_parser("status", help="files, runs, checks and what was refused")
+    _common(p)
+    return parser
+
+
+def _settings(args):
+    from pipeline.settings import load_settings
+
+    return load_settings(config=args.config, landing=args.landing, warehouse=args.warehouse)
+
+
+def _progress(quiet: bool):
+    if quiet:
+        return None
+    t0 = time.perf_counter()
+
+    def say(msg: str) -> None:
+        print(f"[{time.perf_counter() - t0:7.1f}s] {msg}", file=sys.stderr, flush=True)
+
+    return say
+
+
+def _print_run_summary(summary) -> None:
+    print(f"run {summary.run_id}: {summary.status}")
+    print(f"{'source':<12}{'loaded':>8}{'unchanged':>11}{'refused':>9}{'missing':>9}{'pending':>9}{'rows read':>12}{'rejected':>10}")
+    for s in summary.loads:
+        print(
+            f"{s['source']:<12}{s['files_loaded']:>8}{s['files_unchanged']:>11}{s['files_refused']:>9}"
+            f"{s['files_missing']:>9}{s['files_pending']:>9}{s['rows_read']:>12,}{s['rows_rejected']:>10,}"
+        )
+    for rel, why in summary.unsupported.items():
+        print(f"not read: {rel}: {why}")
+    if summary.months:
+        print(f"months: {summary.months[0]} .. {summary.months[-1]} ({len(summary.months)}); allocated lines: {summary.lines:,}")
+    if summary.published:
+        print(f"published: {summary.published}")
+    print("timings (s): " + ", ".join(f"{k}={v}" for k, v in summary.timings.items()))
+
+
+def cmd_run(args) -> int:
+    from pipeline import steps
+
+    settings = _settings(args)
+    if args.month and (args.month_from or args.month_to):
+        raise CostledgerError("use either --month or --from/--to")
+    lo, hi = (args.month, args.month) if args.month else (args.month_from, args.month_to)
+    summary = steps.run_all(settings, lo, hi, progress=_progress(args.quiet or args.json))
+    if args.json:
+        print(json.dumps(summary.__dict__, default=str, indent=2))
+    else:
+        _print_run_summary(summary)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from pipeline import demo, steps
+
+    os.environ.setdefault("COSTLEDGER_PII_KEY", DEMO_PII_KEY)
+    settings = _settings(args)
+    say = _progress(False)
+    say(f"generating the demo company into {settings.landing}")
+    demo.generate(settings.landing, seed=args.seed)
+    summary = steps.run_all(settings, progress=say)
+    _print_run_summary(summary)
+    print()
+    latest = summary.months[-1] if summary.months else None
+    print(_terminal(settings, latest))
+    if latest and not args.no_report:
+        written = _write_report(settings, latest, settings.reports)
+        if written:
+            print(f"\nreport for {latest} written to {settings.reports}/")
+    return 0
+
+
+def _terminal(settings, month: str | None) -> str:
+    try:
+        from pipeline import report as report_pkg
+
+        return report_pkg.render_terminal(report_pkg.build_report(settings, month))
+    except (ImportError, AttributeError):
+        from pipeline.report_text import terminal_summary
+
+        return terminal_summary(settings, month)
+
+
+def _write_report(settings, month: str, out_dir, lang: str | None = None):
+    try:
+        from pipeline import report as report_pkg
+
+        build, write = report_pkg.build_report, report_pkg.write_report
+    except (ImportError, AttributeError):
+        return None
+    report = build(settings, month, lang=lang) if lang else build(settings, month)
+    return write(report, out_dir)
+
+
+def cmd_report(args) -> int:
+    settings = _settings(args)
+    if args.send:
+        from pipeline import report as report_pkg
+
+        result = report_pkg.send_monthly_report(settings, args.month, to=args.to, force=args.force, lang=args.lang)
+        print(result.get("message") if isinstance(result, dict) else result)
+        return 0
+    if args.out:
+        written = _write_report(settings, args.month, args.out, args.lang)
+        if written is None:
+            raise CostledgerError("report files are not available in this build")
+        for p in written:
+            print(p)
+        return 0
+    print(_terminal(settings, args.month))
+    return 0
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, Decimal):
+        return f"{v:.2f}" if v == v.quantize(Decimal("0.01")) or abs(v) >= 1 else str(v.normalize())
+    return str(v)
+
+
+def cmd_query(args) -> int:
+    settings = _settings(args)
+    if not settings.published_db.exists():
+        raise CostledgerError(f"{settings.published_db}: nothing published yet; run `costledger run` first")
+    con = duckdb.connect(str(settings.published_db), read_only=True)
+    try:
+        try:
+            cur = con.execute(args.sql)
+        except duckdb.Error as exc:
+            raise CostledgerError(f"query failed: {str(exc).splitlines()[0]}") from None
+        cols = [d[0] for d in cur.description] if cur.description else []
+        rows = cur.fetchall()
+    finally:
+        con.close()
+    if args.format == "json":
+        print(json.dumps([dict(zip(cols, r, strict=True)) for r in rows], default=str, indent=2))
+    elif args.format == "csv":
+        import csv
+
+        w = csv.writer(sys.stdout)
+        w.writerow(cols)
+        w.writerows([[_fmt(v) for v in r] for r in rows])
+    else:
+        cells = [[_fmt(v) for v in r] for r in rows]
+        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(cols)]
+        print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
+        print("  ".join("-" * w for w in widths))
+        for r in cells:
+            print("  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(r, widths, strict=True)))
+        print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return 0
+
+
+def _numeric(v: str) -> bool:
+    try:
+        Decimal(v)
+        return True
+    except ArithmeticError:
+        return False
+
+
+def cmd_status(args) -> int:
+    from pipeline.status import status_text
+
+    settings = _settings(args)
+    print(status_text(settings))
+    return 0
+
+
+COMMANDS = {"demo": cmd_demo, "run": cmd_run, "report": cmd_report, "query": cmd_query, "status": cmd_status}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except CostledgerError as exc:
+        print(f"costledger: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("costledger: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Write the validated configuration into the work database's `config` schema, so SQL can
+join to it: rules, rule conditions, models and their aliases, vendors, activities, leaves."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import duckdb
+
+from pipeline.ledger import LEAF_TABLE, LEAVES
+from pipeline.rules import rule_rows
+from pipeline.settings import VENDOR_KIND_LEAF, Settings
+
+_DDL = """
+create or replace table config.settings (key varchar primary key, value varchar);
+create or replace table config.leaves (
+    leaf varchar primary key, stage varchar, symbol varchar, name varchar, sort_order integer);
+create or replace table config.models (
+    model_id varchar primary key, name varchar, scenario varchar, team varchar);
+create or replace table config.model_aliases (alias varchar primary key, model_id varchar);
+create or replace table config.vendors (vendor_id varchar primary key, name varchar, kind varchar, leaf varchar);
+create or replace table config.vendor_aliases (alias varchar primary key, vendor_id varchar);
+create or replace table config.activities (activity varchar primary key, leaf varchar);
+create or replace table config.rules (
+    rule_id varchar primary key, priority integer, description varchar, out_of_scope boolean,
+    n_fields integer, split_by varchar, split_models varchar[], split_metric varchar,
+    leaf_kind varchar, leaf_value varchar, model_id_kind varchar, model_id_value varchar,
+    scenario_kind varchar, scenario_value varchar, team_kind varchar, team_value varchar);
+create or replace table config.rule_conditions (rule_id varchar, field varchar, op varchar, pattern varchar)
+"""
+
+
+def config_fingerprint(settings: Settings, *parts: str) -> str:
+    """A hash of the config a source's row checks depend on (vendors, activities)."""
+    data = {
+        "vendors": [v.model_dump() for v in settings.vendors] if "vendors" in parts else None,
+        "activities": settings.activities if "activities" in parts else None,
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def sync_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Replace the config schema's tables with the current settings (cheap; every run)."""
+    for stmt in _DDL.split(";"):
+        if stmt.strip():
+            con.execute(stmt)
+    con.executemany(
+        "insert into config.settings values (?, ?)",
+        [["reporting_currency", settings.reporting_currency], ["cost_basis", settings.cost_basis]],
+    )
+    con.executemany(
+        "insert into config.leaves values (?, ?, ?, ?, ?)",
+        [[leaf, stage, sym, name, i] for i, (stage, leaf, sym, name) in enumerate(LEAF_TABLE)],
+    )
+    con.executemany(
+        "insert into config.models values (?, ?, ?, ?)",
+        [[m.id, m.name, m.scenario, m.team] for m in settings.models],
+    )
+    aliases = [[m.id.lower(), m.id] for m in settings.models]
+    aliases += [[a.lower(), m.id] for m in settings.models for a in m.aliases]
+    if aliases:
+        con.executemany("insert into config.model_aliases values (?, ?)", aliases)
+    if settings.vendors:
+        con.executemany(
+            "insert into config.vendors values (?, ?, ?, ?)",
+            [[v.id, v.name or v.id, v.kind, VENDOR_KIND_LEAF[v.kind]] for v in settings.vendors],
+        )
+        con.executemany(
+            "insert into config.vendor_aliases values (?, ?)",
+            [[a.lower(), v.id] for v in settings.vendors for a in (v.id, *v.aliases)],
+        )
+    if settings.activities:
+        con.executemany(
+            "insert into config.activities values (?, ?)",
+            [[a.lower(), leaf] for a, leaf in settings.activities.items()],
+        )
+    rows, conds = rule_rows(settings.rules)
+    cols = [
+        "rule_id", "priority", "description", "out_of_scope", "n_fields", "split_by", "split_models",
+        "split_metric", "leaf_kind", "leaf_value", "model_id_kind", "model_id_value", "scenario_kind",
+        "scenario_value", "team_kind", "team_value",
+    ]
+    if rows:
+        con.executemany(
+            f"insert into config.rules ({', '.join(cols)}) values ({', '.join('?' for _ in cols)})",
+            [[r[c] for c in cols] for r in rows],
+        )
+    if conds:
+        con.executemany(
+            "insert into config.rule_conditions values (?, ?, ?, ?)",
+            [[c["rule_id"], c["field"], c["op"], c["pattern"]] for c in conds],
+        )
+    assert set(LEAVES) == {r[0] for r in con.execute("select leaf from config.leaves").fetchall()}

@@ -1,0 +1,89 @@
+"""The work database: one writer at a time (a file lock), schemas, and running SQL files."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from pipeline.errors import LockBusyError
+from pipeline.settings import SQL_DIR, Settings
+
+SCHEMAS = ("raw", "config", "staging", "core", "marts", "audit")
+
+
+@contextlib.contextmanager
+def run_lock(settings: Settings, timeout: float | None = None) -> Iterator[None]:
+    """Hold the warehouse's run lock; wait up to `timeout` seconds, then raise LockBusyError.
+
+    The lock is an flock on warehouse/.work.lock, so a crashed run never leaves it held.
+    """
+    settings.warehouse.mkdir(parents=True, exist_ok=True)
+    timeout = settings.lock_timeout_seconds if timeout is None else timeout
+    fd = os.open(settings.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = Path(settings.lock_file).read_text(errors="replace").strip() or "unknown"
+                    raise LockBusyError(
+                        f"another costledger run holds {settings.work_db} ({holder}); "
+                        f"waited {timeout:.0f}s — try again when it has finished"
+                    ) from None
+                time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}".encode())
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def connect_work(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """Open the work database read-write with its schemas and audit tables in place."""
+    settings.warehouse.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(settings.work_db))
+    con.execute("set TimeZone = 'UTC'")
+    for schema in SCHEMAS:
+        con.execute(f"create schema if not exists {schema}")
+    run_sql_script(con, SQL_DIR / "audit" / "create_audit_tables.sql")
+    return con
+
+
+@contextlib.contextmanager
+def work_db(settings: Settings, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The run lock plus an open work-database connection, closed on exit."""
+    with run_lock(settings, timeout):
+        con = connect_work(settings)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+def read_sql(path: Path) -> str:
+    return Path(path).read_text(encoding="utf-8")
+
+
+def run_sql_script(con: duckdb.DuckDBPyConnection, path: Path, params: dict | None = None) -> None:
+    """Run a file of `;`-separated statements (DDL); statements here never contain literal `;`."""
+    for stmt in read_sql(path).split(";"):
+        body = "\n".join(line for line in stmt.splitlines() if not line.strip().startswith("--")).strip()
+        if body:
+            con.execute(body, params or {}) if params else con.execute(body)
+
+
+def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> list[dict]:
+    cur = con.execute(sql, params) if params is not None else con.execute(sql)
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]

@@ -1,0 +1,250 @@
+"""What every source shares: reading a file into a temp table with line numbers, rejecting
+rows with a reason, and replacing what the file contributed before, in one transaction.
+
+A source module provides `RAW_TABLE`, `RAW_DDL` (sql/raw/<table>.sql) and
+`read(con, settings, f, load_id) -> Incoming`: it leaves the temp tables `_incoming`
+(raw columns + lineage) and `_rejects` (source_row, field, reason) behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+
+from pipeline.errors import InputError
+from pipeline.landing import LandingFile
+
+LINEAGE = ("load_id", "source_file", "source_row", "file_sha256")
+
+
+@dataclass
+class Incoming:
+    rows_in_file: int
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str  # canonical name in raw
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    """A row is rejected when `invalid` (SQL over the canonical columns) is true."""
+
+    field: str
+    invalid: str
+    reason: str  # SQL expression giving the reason text
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def q(name: str) -> str:
+    """Quote an identifier (names come from our own column lists or from a file header)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(value: str) -> str:
+    """A SQL string literal for text from our own code (never user data)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _csv_header(con: duckdb.DuckDBPyConnection, f: LandingFile) -> list[str]:
+    if f.size == 0 or not f.path.read_bytes()[:4096].strip():
+        raise InputError(f"{f.rel}: the file is empty (expected a header line)")
+    try:
+        cur = con.execute(
+            "select * from read_csv(?, header = true, all_varchar = true, delim = ',', quote = '\"', "
+            "escape = '\"', auto_detect = true) limit 0",
+            [str(f.path)],
+        )
+    except duckdb.Error as exc:
+        raise InputError(f"{f.rel}: not a readable CSV file: {str(exc).splitlines()[0]}") from None
+    return [d[0] for d in cur.description]
+
+
+def _resolve_columns(header, columns, f: LandingFile, fmt: str, header_check=None) -> dict[str, str]:
+    by_lower = {h.strip().lstrip("\ufeff").lower(): h for h in header}
+    if header_check is not None:
+        problem = header_check(set(by_lower))
+        if problem:
+            raise InputError(f"{f.rel}: header fits no known {fmt} format: {problem}")
+    found: dict[str, str] = {}
+    missing = []
+    for col in columns:
+        for cand in (col.name, *col.aliases):
+            if cand.lower() in by_lower:
+                found[col.name] = by_lower[cand.lower()]
+                break
+        else:
+            if col.required:
+                missing.append(col.name)
+    if missing:
+        expected = ", ".join(c.name for c in columns if c.required)
+        raise InputError(
+            f"{f.rel}: header fits no known {fmt} format: missing column(s) {', '.join(missing)} "
+            f"(expected at least: {expected})"
+        )
+    return found
+
+
+def read_table_file(
+    con: duckdb.DuckDBPyConnection,
+    f: LandingFile,
+    columns: tuple[Column, ...],
+    fmt: str,
+    load_id: int,
+    checks: tuple[RowCheck, ...] = (),
+    extra_select: str = "",
+    header_check=None,
+) -> Incoming:
+    """Read a CSV (plain or .gz) or Parquet file into `_incoming` + `_rejects`.
+
+    Every column is kept as text, as read; parsing happens in checks (to reject) and in
+    staging (to type). `source_row` is the physical line (CSV, header = 1) or record number.
+    """
+    name = f.path.name.lower()
+    con.execute("drop table if exists _read")
+    con.execute("drop table if exists _parse_rejects")
+    if name.endswith(".parquet"):
+        try:
+            cur = con.execute("select * from read_parquet(?) limit 0", [str(f.path)])
+        except duckdb.Error as exc:
+            raise InputError(f"{f.rel}: not a readable Parquet file: {str(exc).splitlines()[0]}") from None
+        header = [d[0] for d in cur.description]
+        mapping = _resolve_columns(header, columns, f, fmt, header_check)
+        sel = ", ".join(f"cast({q(src)} as varchar) as {q(canon)}" for canon, src in mapping.items())
+        con.execute(
+            f"create temp table _read as select {sel}, file_row_number + 1 as __row "
+            "from read_parquet(?, file_row_number = true)",
+            [str(f.path)],
+        )
+        con.execute("create temp table _parse_rejects (source_row bigint, field varchar, reason varchar)")
+    elif name.endswith((".csv", ".csv.gz")):
+        header = _csv_header(con, f)
+        mapping = _resolve_columns(header, columns, f, fmt, header_check)
+        con.execute("drop table if exists _rej_errors")
+        con.execute("drop table if exists _rej_scans")
+        try:
+            con.execute(
+                "create temp table _read_raw as select * from read_csv(?, header = true, all_varchar = true, "
+                "delim = ',', quote = '\"', escape = '\"', store_rejects = true, "
+                "rejects_table = '_rej_errors', rejects_scan = '_rej_scans')",
+                [str(f.path)],
+            )
+        except duckdb.Error as exc:
+            raise InputError(f"{f.rel}: not a readable CSV file: {str(exc).splitlines()[0]}") from None
+        # Lines the CSV parser refused (wrong number of fields, bad quoting, bad UTF-8).
+        con.execute(
+            """
+            create temp table _parse_rejects as
+            select line as source_row, any_value(column_name) as field,
+                   'malformed CSV row: ' || string_agg(distinct error_message, '; ') as reason
+            from _rej_errors group by line
+            """
+        )
+        # Good row k (in file order) sits on line 1 + k + (number of refused lines before it).
+        sel = ", ".join(f"{q(src)} as {q(canon)}" for canon, src in mapping.items())
+        con.execute(
+            f"""
+            create temp table _read as
+            with
+            good as (select *, rowid + 1 as k from _read_raw),
+            rej as (
+                select source_row, row_number() over (order by source_row) as j from _parse_rejects
+            ),
+            rej_before as (
+                -- a refused line j has (line - 1 - j) good rows before it
+                select source_row - 1 - j as good_before, max(j) as j from rej group by all
+            ),
+            placed as (
+                select good.*, 1 + good.k + coalesce(rb.j, 0) as __row
+                from good asof left join rej_before rb on good.k > rb.good_before
+            )
+            select {sel}, __row from placed
+            """
+        )
+        con.execute("drop table _read_raw")
+    else:
+        raise InputError(f"{f.rel}: unsupported file type (expected .csv, .csv.gz or .parquet)")
+
+    for col in columns:  # optional columns absent from this file are NULL
+        if col.name not in mapping:
+            con.execute(f"alter table _read add column {q(col.name)} varchar")
+
+    parsed = con.execute("select count(*) from _read").fetchone()[0]
+    parse_rejected = con.execute("select count(*) from _parse_rejects").fetchone()[0]
+
+    if checks:
+        bad_field = "case " + " ".join(f"when {c.invalid} then {lit(c.field)}" for c in checks) + " end"
+        bad_reason = "case " + " ".join(f"when {c.invalid} then {c.reason}" for c in checks) + " end"
+    else:
+        bad_field = bad_reason = "cast(null as varchar)"
+    con.execute(f"create or replace temp table _checked as select *, {bad_field} as __bad_field, {bad_reason} as __bad_reason from _read")
+    cols = ", ".join(q(c.name) for c in columns)
+    con.execute("drop table if exists _incoming")
+    con.execute(
+        f"""
+        create temp table _incoming as
+        select {cols}{extra_select},
+               cast(? as bigint) as load_id, cast(? as varchar) as source_file,
+               cast(__row as bigint) as source_row, cast(? as varchar) as file_sha256
+        from _checked where __bad_field is null
+        """,
+        [load_id, f.rel, f.sha256],
+    )
+    con.execute("drop table if exists _rejects")
+    con.execute(
+        """
+        create temp table _rejects as
+        select source_row, field, reason from _parse_rejects
+        union all
+        select __row, __bad_field, __bad_reason from _checked where __bad_field is not null
+        """
+    )
+    for t in ("_checked", "_read", "_parse_rejects", "_rej_errors", "_rej_scans"):
+        con.execute(f"drop table if exists {t}")
+    return Incoming(rows_in_file=parsed + parse_rejected)
+
+
+# Reusable row checks (SQL over text columns) ------------------------------------------------
+
+def _shown(col: str) -> str:
+    return f" || {q(col)} || "
+
+
+def not_number(col: str, required: bool = True, show_value: bool = True) -> RowCheck:
+    shown = f"'{col}: ' || {_shown(col)} || ' is not a number'" if show_value else f"'{col}: not a number'"
+    bad = f"try_cast(trim({q(col)}) as decimal(38,10)) is null"
+    if required:
+        return RowCheck(
+            col,
+            f"(nullif(trim({q(col)}), '') is null or {bad})",
+            f"case when nullif(trim({q(col)}), '') is null then '{col}: missing' else {shown} end",
+        )
+    return RowCheck(col, f"(nullif(trim({q(col)}), '') is not null and {bad})", shown)
+
+
+def not_date(col: str, required: bool = True) -> RowCheck:
+    cond = f"try_cast(trim({q(col)}) as date) is null"
+    if required:
+        return RowCheck(col, f"({q(col)} is null or trim({q(col)}) = '' or {cond})",
+                        f"case when {q(col)} is null or trim({q(col)}) = '' then '{col}: missing' "
+                        f"else '{col}: ' || {_shown(col)} || ' is not a date (YYYY-MM-DD)' end")
+    return RowCheck(col, f"(nullif(trim({q(col)}), '') is not null and {cond})",
+                    f"'{col}: ' || {_shown(col)} || ' is not a date (YYYY-MM-DD)'")
+
+
+def missing(col: str) -> RowCheck:
+    return RowCheck(col, f"({q(col)} is null or trim({q(col)}) = '')", f"'{col}: missing'")
+
+
+def not_currency(col: str) -> RowCheck:
+    return RowCheck(col, f"not regexp_full_match(coalesce(trim({q(col)}), ''), '[A-Z]{{3}}')",
+                    f"'{col}: ' || '''' || coalesce({q(col)}, '') || '''' || ' is not an ISO-4217 currency code'")

@@ -1,0 +1,151 @@
+"""FOCUS 1.0 - 1.3 cost and usage exports (CSV, CSV.gz, Parquet) from any provider.
+
+Every column the spec defines (1.0 to 1.3) is kept as text in raw.focus_line_items; columns
+a version lacks are NULL. 1.3 renamed ProviderName/PublisherName to ServiceProviderName/
+HostProviderName: either is accepted, staging coalesces them.
+
+Exports in the AWS Data Exports layout (`<export>/data/BILLING_PERIOD=YYYY-MM/*` plus
+`<export>/metadata/BILLING_PERIOD=YYYY-MM/*Manifest.json`) load a billing period only when
+every data file its manifest lists is present; data files of the period that the newest
+manifest does not list are dropped (a new manifest replaces the period).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path, PurePosixPath
+
+from pipeline.ingest.common import Column, RowCheck, missing, not_currency, not_number, q, read_table_file
+
+RAW_TABLE = "raw.focus_line_items"
+FORMAT = "FOCUS"
+
+_REQUIRED = ("BilledCost", "EffectiveCost", "BillingCurrency", "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory")
+_OPTIONAL = (
+    # 1.0
+    "AvailabilityZone", "BillingAccountId", "BillingAccountName", "BillingPeriodEnd", "BillingPeriodStart",
+    "ChargeClass", "ChargeDescription", "ChargeFrequency", "CommitmentDiscountCategory",
+    "CommitmentDiscountId", "CommitmentDiscountName", "CommitmentDiscountStatus", "CommitmentDiscountType",
+    "ConsumedQuantity", "ConsumedUnit", "ContractedCost", "ContractedUnitPrice", "InvoiceIssuerName",
+    "ListCost", "ListUnitPrice", "PricingCategory", "PricingQuantity", "PricingUnit", "ProviderName",
+    "PublisherName", "RegionId", "RegionName", "ResourceId", "ResourceName", "ResourceType",
+    "ServiceCategory", "ServiceName", "SkuId", "SkuPriceId", "SubAccountId", "SubAccountName", "Tags",
+    # 1.1
+    "CapacityReservationId", "CapacityReservationStatus", "CommitmentDiscountQuantity",
+    "CommitmentDiscountUnit", "ServiceSubcategory", "SkuMeter", "SkuPriceDetails",
+    # 1.2
+    "BillingAccountType", "SubAccountType", "InvoiceId", "PricingCurrency",
+    "PricingCurrencyContractedUnitPrice", "PricingCurrencyEffectiveCost", "PricingCurrencyListUnitPrice",
+    # 1.3
+    "ServiceProviderName", "HostProviderName", "AllocatedMethodId", "AllocatedMethodDetails",
+    "AllocatedResourceId", "AllocatedResourceName", "AllocatedTags", "ContractApplied",
+)
+COLUMNS = tuple(Column(c, required=True) for c in _REQUIRED) + tuple(Column(c) for c in _OPTIONAL)
+RAW_COLUMNS = tuple(c.name for c in COLUMNS) + ("focus_version",)
+
+_TS = "try_cast(trim({c}) as timestamptz) is null"
+
+
+def _ts_check(col: str) -> RowCheck:
+    return RowCheck(
+        col,
+        f"(nullif(trim({q(col)}), '') is null or {_TS.format(c=q(col))})",
+        f"case when nullif(trim({q(col)}), '') is null then '{col}: missing' "
+        f"else '{col}: ''' || {q(col)} || ''' is not an ISO 8601 timestamp' end",
+    )
+
+
+CHECKS = (
+    not_number("BilledCost"),
+    not_number("EffectiveCost"),
+    not_currency("BillingCurrency"),
+    _ts_check("ChargePeriodStart"),
+    _ts_check("ChargePeriodEnd"),
+    missing("ChargeCategory"),
+    RowCheck(
+        "Tags",
+        "(nullif(trim(\"Tags\"), '') is not null and nullif(trim(\"Tags\"), '') <> '{}' "
+        "and (try_cast(\"Tags\" as json) is null or json_type(try_cast(\"Tags\" as json)) <> 'OBJECT'))",
+        "'Tags: not a JSON object'",
+    ),
+)
+
+_VERSION_SQL = (
+    "case when \"ServiceProviderName\" is not null or \"HostProviderName\" is not null then '1.3' "
+    "when \"InvoiceId\" is not null or \"PricingCurrency\" is not null or \"BillingAccountType\" is not null then '1.2' "
+    "when \"ServiceSubcategory\" is not null or \"SkuMeter\" is not null or \"CapacityReservationId\" is not null then '1.1' "
+    "else '1.0' end"
+)
+
+
+def read(con, settings, f, load_id):
+    incoming = read_table_file(con, f, COLUMNS, FORMAT, load_id, CHECKS, header_check=check_header)
+    # Provider: ProviderName (1.0-1.2) or ServiceProviderName (1.3); a file with neither is no FOCUS file.
+    con.execute("alter table _incoming add column focus_version varchar")
+    con.execute(f"update _incoming set focus_version = {_VERSION_SQL}")
+    return incoming
+
+
+def check_header(header_cols: set[str]) -> str | None:
+    if not ({"providername", "serviceprovidername"} & header_cols):
+        return "missing column ProviderName (FOCUS 1.0-1.2) or ServiceProviderName (FOCUS 1.3)"
+    return None
+
+
+# --- manifests (AWS Data Exports layout) ------------------------------------------------------
+
+_PERIOD = re.compile(r"^(?P<export>.*)/data/(?P<period>BILLING_PERIOD=[^/]+)/(?P<name>[^/]+)$")
+
+
+def plan(settings, files):
+    """Split data files into loadable, pending (manifest incomplete/absent) and dropped.
+
+    Returns (loadable files, {rel: why pending}, {rel: why dropped}).
+    """
+    loadable, pending, dropped = [], {}, {}
+    groups: dict[tuple[str, str], list] = {}
+    for f in files:
+        m = _PERIOD.match(f.rel)
+        if not m:
+            loadable.append(f)
+            continue
+        groups.setdefault((m["export"], m["period"]), []).append((m["name"], f))
+    for (export, period), members in groups.items():
+        meta_dir = settings.landing / export / "metadata" / period
+        manifests = sorted(meta_dir.glob("*.json"), key=lambda p: (p.stat().st_mtime, p.name)) if meta_dir.is_dir() else []
+        if not manifests:
+            for _, f in members:
+                pending[f.rel] = f"waiting for the manifest under {export}/metadata/{period}/"
+            continue
+        listed = _manifest_files(manifests[-1])
+        if listed is None:
+            for _, f in members:
+                pending[f.rel] = f"manifest {manifests[-1].name} lists no dataFiles"
+            continue
+        present = {name for name, _ in members}
+        absent = sorted(listed - present)
+        for name, f in members:
+            if name not in listed:
+                dropped[f.rel] = f"not listed in the newest manifest {manifests[-1].name}"
+            elif absent:
+                pending[f.rel] = f"manifest {manifests[-1].name} lists {len(absent)} file(s) not yet delivered, e.g. {absent[0]}"
+            else:
+                loadable.append(f)
+    return loadable, pending, dropped
+
+
+def _manifest_files(path: Path) -> set[str] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    files = data.get("dataFiles") or data.get("reportKeys")
+    if not isinstance(files, list) or not files:
+        return None
+    names = set()
+    for entry in files:
+        key = entry.get("key") if isinstance(entry, dict) else entry
+        if isinstance(key, str):
+            names.add(PurePosixPath(key).name)
+    return names or None

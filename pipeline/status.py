@@ -1,0 +1,89 @@
+"""`costledger status`: what the ledger holds, what was refused, what is missing, how checks went.
+
+Reads the work database read-only when no run holds it, else the published file, so status
+never waits for (or blocks) a run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+
+from pipeline.settings import Settings
+
+
+def _open(settings: Settings) -> tuple[duckdb.DuckDBPyConnection | None, str]:
+    if settings.work_db.exists():
+        try:
+            return duckdb.connect(str(settings.work_db), read_only=True), "work database"
+        except duckdb.Error:
+            pass  # a run holds it for writing
+    if settings.published_db.exists():
+        return duckdb.connect(str(settings.published_db), read_only=True), "published file (a run is in progress)"
+    return None, ""
+
+
+def status_text(settings: Settings) -> str:
+    out = [f"landing:   {settings.landing}", f"warehouse: {settings.warehouse}"]
+    if settings.published_db.exists():
+        ts = datetime.fromtimestamp(settings.published_db.stat().st_mtime).strftime("%Y-%m-%d %H:%M:%S")
+        out.append(f"published: {settings.published_db} ({ts})")
+    else:
+        out.append("published: nothing yet")
+    con, where = _open(settings)
+    if con is None:
+        out.append("no run yet: `costledger run` (or `costledger demo`)")
+        return "\n".join(out)
+    try:
+        out.append(f"(read from the {where})")
+        out.append("")
+        out.append("files by source and status:")
+        for source, status, n, size in con.execute(
+            "select source, status, count(*), sum(size_bytes) from audit.files group by all order by 1, 2"
+        ).fetchall():
+            out.append(f"  {source:<12}{status:<10}{n:>6} file(s) {int(size or 0):>14,} bytes")
+        problems = con.execute(
+            "select status, source_file, message from audit.files where status in ('refused', 'missing', 'dropped') order by 1, 2"
+        ).fetchall()
+        if problems:
+            out.append("")
+            out.append("needs attention:")
+            for status, rel, msg in problems:
+                out.append(f"  {status:<8} {rel}: {msg}")
+        rej = con.execute(
+            "select source_file, count(*), min(source_row), any_value(reason) from audit.rejected_rows group by 1 order by 1"
+        ).fetchall()
+        if rej:
+            out.append("")
+            out.append("rejected rows (audit.rejected_rows):")
+            for rel, n, first, reason in rej:
+                out.append(f"  {rel}: {n} row(s), first at line {first}: {reason}")
+        runs = con.execute(
+            "select run_id, status, started_at, finished_at, message from audit.runs order by started_at desc limit 5"
+        ).fetchall()
+        if runs:
+            out.append("")
+            out.append("last runs:")
+            for run_id, status, started, finished, msg in runs:
+                out.append(f"  {run_id}  {status:<10} {started:%Y-%m-%d %H:%M:%S}  {msg or ''}")
+            last = runs[0][0]
+            q = con.execute(
+                "select severity, success, count(*) from audit.quality_results where run_id = ? group by all order by 1, 2",
+                [last],
+            ).fetchall()
+            if q:
+                out.append("")
+                out.append(f"quality checks of {last}:")
+                for severity, success, n in q:
+                    out.append(f"  {severity:<9}{'passed' if success else 'FAILED':<8}{n:>4}")
+                for name, table, observed in con.execute(
+                    "select check_name, table_name, observed from audit.quality_results where run_id = ? and not success order by severity, check_name",
+                    [last],
+                ).fetchall():
+                    out.append(f"    failed: {name} on {table}: {observed}")
+    except duckdb.Error as exc:
+        out.append(f"(status incomplete: {str(exc).splitlines()[0]})")
+    finally:
+        con.close()
+    return "\n".join(out)

@@ -1,0 +1,67 @@
+-- Per source file and month: the cost read against where it went. Conservation holds when
+-- input = superseded + nine leaves + unallocated + out_of_scope, to the cent, and when
+-- rows read + rows rejected = rows in the file.
+with
+line_items as (select * from core.line_items),
+allocated as (select * from core.allocated_line_items),
+files as (select * from audit.files),
+last_loads as (
+    select * from audit.load_log
+    where action in ('loaded', 'replaced')
+    qualify row_number() over (partition by source_file order by load_id desc) = 1
+),
+raw_rows as (
+    select source_file, count(*) as rows_in_raw from raw.focus_line_items group by all
+    union all select source_file, count(*) from raw.invoice_lines group by all
+    union all select source_file, count(*) from raw.timesheet_entries group by all
+),
+settings as (select max(value) filter (key = 'cost_basis') as cost_basis from config.settings),
+
+inputs as (
+    select
+        l.source_file,
+        l.month,
+        any_value(l.source_system) as source_system,
+        sum(case when s.cost_basis = 'billed' then l.billed_cost else l.effective_cost end) as input_cost,
+        coalesce(sum(case when s.cost_basis = 'billed' then l.billed_cost else l.effective_cost end)
+                 filter (l.is_superseded), 0) as superseded_cost,
+        count(distinct l.source_row) as rows_in_core
+    from line_items l cross join settings s
+    group by l.source_file, l.month
+),
+
+outputs as (
+    select
+        source_file,
+        month,
+        coalesce(sum(cost) filter (stage in ('pretrain', 'tuning', 'deploy', 'maintenance')), 0) as leaves_cost,
+        coalesce(sum(cost) filter (leaf = 'unallocated'), 0) as unallocated_cost,
+        coalesce(sum(cost) filter (leaf = 'out_of_scope'), 0) as out_of_scope_cost
+    from allocated
+    group by all
+),
+
+final as (
+    select
+        i.source_file,
+        i.month,
+        i.source_system,
+        cast(i.input_cost as decimal(38,10)) as input_cost,
+        cast(i.superseded_cost as decimal(38,10)) as superseded_cost,
+        cast(coalesce(o.leaves_cost, 0) as decimal(38,10)) as leaves_cost,
+        cast(coalesce(o.unallocated_cost, 0) as decimal(38,10)) as unallocated_cost,
+        cast(coalesce(o.out_of_scope_cost, 0) as decimal(38,10)) as out_of_scope_cost,
+        cast(i.input_cost - i.superseded_cost - coalesce(o.leaves_cost, 0) - coalesce(o.unallocated_cost, 0)
+             - coalesce(o.out_of_scope_cost, 0) as decimal(38,10)) as difference,
+        ll.rows_in_file,
+        ll.rows_read,
+        ll.rows_rejected,
+        r.rows_in_raw,
+        i.rows_in_core
+    from inputs i
+    left join outputs o using (source_file, month)
+    left join last_loads ll using (source_file)
+    left join raw_rows r using (source_file)
+)
+
+select * from final

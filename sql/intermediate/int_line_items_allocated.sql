@@ -1,0 +1,151 @@
+-- Every line placed on a leaf (or unallocated / out_of_scope), shared costs split across
+-- models. A split line becomes one row per share; the shares sum exactly to the line
+-- (integer arithmetic in units of 1e-10, the remainder on the last share).
+with
+line_items as (select * from core.line_items where not is_superseded),
+matches as (select * from core.int_rule_matches),
+models as (select * from config.models),
+leaves as (select * from config.leaves),
+metrics as (select * from staging.stg_usage_metrics),
+settings as (select value as cost_basis from config.settings where key = 'cost_basis'),
+
+placed as (
+    select l.*, m.* exclude (match_key)
+    from line_items l join matches m using (match_key)
+),
+
+direct as (
+    select
+        p.* exclude (scenario_override, team_override, split_by, split_models, split_metric),
+        coalesce(p.scenario_override, md.scenario) as scenario,
+        coalesce(p.team_override, md.team) as team,
+        cast(null as varchar) as split_basis,
+        cast(null as varchar) as split_weight
+    from placed p
+    left join models md on md.model_id = p.model_id
+    where p.split_by is null or p.leaf in ('unallocated', 'out_of_scope')
+),
+
+-- what each model was allocated directly in a month: the weights of cost-proportional splits
+direct_cost as (
+    select d.month, d.model_id,
+           sum(case when s.cost_basis = 'billed' then d.billed_cost else d.effective_cost end) as cost
+    from direct d cross join settings s
+    where d.model_id is not null and d.leaf not in ('unallocated', 'out_of_scope')
+    group by all
+),
+
+split_lines as (
+    select * from placed where split_by is not null and leaf not in ('unallocated', 'out_of_scope')
+),
+
+targets as (
+    select s.line_id, s.month, s.split_by, s.split_metric, md.model_id
+    from split_lines s
+    join models md on s.split_models is null or list_contains(s.split_models, md.model_id)
+),
+
+weighted as (
+    select
+        t.*,
+        -- weights as integers (1e-4 precision) so the shares can be computed exactly
+        case t.split_by
+            when 'even' then cast(1 as hugeint)
+            when 'cost' then cast(round(greatest(coalesce(dc.cost, 0), 0) * 10000) as hugeint)
+            when 'metric' then cast(round(coalesce(mt.value, 0) * 10000) as hugeint)
+        end as w
+    from targets t
+    left join direct_cost dc on dc.month = t.month and dc.model_id = t.model_id
+    left join metrics mt on mt.month = t.month and mt.model_id = t.model_id and mt.metric = t.split_metric
+),
+
+weight_totals as (
+    select line_id, sum(w) as w_total from weighted group by line_id
+),
+
+-- a split with nothing to weigh by (no metric, no allocated cost) stays unallocated, visibly
+unsplittable as (
+    select
+        s.* exclude (scenario_override, team_override, split_by, split_models, split_metric, leaf, unallocated_reason),
+        'unallocated' as leaf,
+        'rule ' || s.rule_id || ': split by ' || s.split_by || coalesce(' ' || s.split_metric, '')
+            || ' has no weights for ' || strftime(s.month, '%Y-%m') as unallocated_reason,
+        cast(null as varchar) as scenario,
+        cast(null as varchar) as team,
+        cast(null as varchar) as split_basis,
+        cast(null as varchar) as split_weight
+    from split_lines s
+    left join weight_totals wt using (line_id)
+    where coalesce(wt.w_total, 0) = 0
+),
+
+shares as (
+    select
+        s.* exclude (scenario_override, team_override, split_by, split_models, split_metric, model_id,
+                     billed_cost, effective_cost, billed_cost_original, effective_cost_original),
+        w.model_id,
+        coalesce(s.scenario_override, md.scenario) as scenario,
+        coalesce(s.team_override, md.team) as team,
+        s.split_by || coalesce(':' || s.split_metric, '') as split_basis,
+        cast(w.w as varchar) || '/' || cast(wt.w_total as varchar) as split_weight,
+        w.w,
+        wt.w_total,
+        row_number() over (partition by s.line_id order by w.model_id desc) = 1 as is_last,
+        s.billed_cost as line_billed_cost,
+        s.effective_cost as line_effective_cost,
+        s.billed_cost_original as line_billed_cost_original,
+        s.effective_cost_original as line_effective_cost_original
+    from split_lines s
+    join weighted w using (line_id)
+    join weight_totals wt using (line_id)
+    join models md on md.model_id = w.model_id
+    where wt.w_total > 0
+),
+
+share_floors as (
+    select
+        *,
+        cast(cast(cast(line_billed_cost * 10000000000 as hugeint) * w // w_total as decimal(38,0))
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as billed_floor,
+        cast(cast(cast(line_effective_cost * 10000000000 as hugeint) * w // w_total as decimal(38,0))
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as effective_floor,
+        cast(cast(cast(line_billed_cost_original * 10000000000 as hugeint) * w // w_total as decimal(38,0))
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as billed_orig_floor,
+        cast(cast(cast(line_effective_cost_original * 10000000000 as hugeint) * w // w_total as decimal(38,0))
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as effective_orig_floor
+    from shares
+),
+
+split_rows as (
+    select
+        * exclude (w, w_total, is_last, line_billed_cost, line_effective_cost, line_billed_cost_original,
+                   line_effective_cost_original, billed_floor, effective_floor, billed_orig_floor, effective_orig_floor),
+        case when is_last then line_billed_cost - coalesce(sum(billed_floor) over others, 0) else billed_floor end as billed_cost,
+        case when is_last then line_effective_cost - coalesce(sum(effective_floor) over others, 0) else effective_floor end as effective_cost,
+        case when is_last then line_billed_cost_original - coalesce(sum(billed_orig_floor) over others, 0) else billed_orig_floor end as billed_cost_original,
+        case when is_last then line_effective_cost_original - coalesce(sum(effective_orig_floor) over others, 0) else effective_orig_floor end as effective_cost_original
+    from share_floors
+    window others as (partition by line_id order by model_id rows between unbounded preceding and 1 preceding)
+),
+
+unioned as (
+    select * from direct
+    union all by name
+    select * from unsplittable
+    union all by name
+    select * from split_rows
+),
+
+final as (
+    select
+        u.* exclude (leaf),
+        u.leaf,
+        coalesce(lf.stage, u.leaf) as stage,
+        u.line_id || coalesce('/' || case when u.split_basis is not null then u.model_id end, '') as share_id,
+        case when s.cost_basis = 'billed' then u.billed_cost else u.effective_cost end as cost
+    from unioned u
+    cross join settings s
+    left join leaves lf on lf.leaf = u.leaf
+)
+
+select * from final

@@ -1,0 +1,61 @@
+-- FOCUS line items, typed and renamed to the unified columns. One row per export row.
+with
+source as (select * from raw.focus_line_items),
+
+renamed as (
+    select
+        -- lineage
+        'focus' as source_system,
+        source_file,
+        source_row,
+        load_id,
+        focus_version,
+        -- who and where
+        coalesce(nullif(trim(ServiceProviderName), ''), nullif(trim(ProviderName), '')) as provider,
+        coalesce(nullif(trim(HostProviderName), ''), nullif(trim(PublisherName), '')) as publisher,
+        nullif(trim(InvoiceIssuerName), '') as invoice_issuer,
+        nullif(trim(BillingAccountId), '') as billing_account_id,
+        nullif(trim(SubAccountId), '') as sub_account_id,
+        nullif(trim(InvoiceId), '') as invoice_number,
+        -- what
+        nullif(trim(ServiceName), '') as service_name,
+        nullif(trim(ServiceCategory), '') as service_category,
+        nullif(trim(SkuId), '') as sku_id,
+        nullif(trim(ResourceId), '') as resource_id,
+        nullif(trim(ResourceName), '') as resource_name,
+        nullif(trim(RegionId), '') as region_id,
+        nullif(trim(ChargeCategory), '') as charge_category,
+        nullif(trim(ChargeClass), '') as charge_class,
+        nullif(trim(ChargeDescription), '') as charge_description,
+        cast(try_cast(trim(PricingQuantity) as decimal(38,10)) as decimal(38,10)) as pricing_quantity,
+        nullif(trim(PricingUnit), '') as pricing_unit,
+        -- when (UTC)
+        cast(cast(trim(ChargePeriodStart) as timestamptz) at time zone 'UTC' as timestamp) as charge_period_start,
+        cast(cast(trim(ChargePeriodEnd) as timestamptz) at time zone 'UTC' as timestamp) as charge_period_end,
+        cast(cast(try_cast(trim(BillingPeriodStart) as timestamptz) at time zone 'UTC' as timestamp) as date) as billing_period_start,
+        cast(cast(try_cast(trim(BillingPeriodEnd) as timestamptz) at time zone 'UTC' as timestamp) as date) as billing_period_end,
+        -- money, in the billing currency
+        upper(trim(BillingCurrency)) as billing_currency,
+        cast(trim(BilledCost) as decimal(38,10)) as billed_cost_original,
+        cast(trim(EffectiveCost) as decimal(38,10)) as effective_cost_original,
+        -- tags: a JSON object, '{}' when absent
+        coalesce(nullif(nullif(trim(Tags), ''), 'null'), '{}') as tags
+    from source
+),
+
+final as (
+    select
+        *,
+        cast(date_trunc('month', charge_period_start) as date) as month,
+        cast(null as varchar) as vendor,
+        cast(null as varchar) as vendor_kind,
+        cast(null as varchar) as activity,
+        cast(null as varchar) as employee_key,
+        cast(null as decimal(38,10)) as hours,
+        cast(null as varchar) as model_hint,
+        cast(null as varchar) as leaf_hint,
+        false as is_superseded
+    from renamed
+)
+
+select * from final
