@@ -35,7 +35,7 @@ CHECKS = (
     ),
     RowCheck(
         "leaf",
-        "nullif(trim(leaf), '') is not null and (select stage from config.leaves l where l.leaf = lower(trim(leaf))) <> lower(trim(stage))",
+        "nullif(trim(leaf), '') is not null and (select l.stage from config.leaves l where l.leaf = lower(trim(_read.leaf))) <> lower(trim(_read.stage))",
         "'leaf: ''' || leaf || ''' does not belong to stage ''' || stage || ''''",
     ),
     RowCheck(

@@ -216,7 +216,7 @@ def read_table_file(
 # Reusable row checks (SQL over text columns) ------------------------------------------------
 
 def _shown(col: str) -> str:
-    return f" || {q(col)} || "
+    return "'''' || " + q(col) + " || ''''"
 
 
 def not_number(col: str, required: bool = True, show_value: bool = True) -> RowCheck:
