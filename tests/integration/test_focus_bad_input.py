@@ -1,0 +1,111 @@
+"""Bad FOCUS files: each one gets a one-line error naming the file, or its bad lines land in
+audit.rejected_rows with file, line and reason — and what was published before never changes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipeline.errors import CostledgerError
+from pipeline.settings import load_settings
+from pipeline.steps import run_all
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "focus"
+EXPECTED = json.loads((FIXTURES / "expected_totals.json").read_text())
+BAD = EXPECTED["bad"]
+USD_CNY = Decimal(EXPECTED["fx_to_cny"]["USD"])
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch):
+    for var in ("COSTLEDGER_LANDING", "COSTLEDGER_WAREHOUSE", "COSTLEDGER_CONFIG", "COSTLEDGER_REPORTING_CURRENCY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("COSTLEDGER_PII_KEY", "focus-fixture-test-key")
+
+
+@pytest.fixture
+def baseline(tmp_path):
+    """A landing with one good FOCUS 1.3 export, run and published once."""
+    landing = tmp_path / "landing"
+    shutil.copytree(FIXTURES / "v1_3", landing / "focus" / "v1_3")
+    (landing / "fx_rates").mkdir(parents=True)
+    shutil.copy(FIXTURES / "fx_rates" / "rates.csv", landing / "fx_rates" / "rates.csv")
+    settings = load_settings(landing=landing, warehouse=tmp_path / "warehouse")
+    run_all(settings)
+    return settings
+
+
+def drop_in(settings, rel: str) -> str:
+    """Copy tests/fixtures/focus/<rel> to landing/focus/<rel>; return its path under landing."""
+    dest = settings.landing / "focus" / rel
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(FIXTURES / rel, dest)
+    return f"focus/{rel}"
+
+
+def published_rows(settings, sql, params=None):
+    con = duckdb.connect(str(settings.published_db), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+FILE_LEVEL = sorted(k for k, v in BAD.items() if v["kind"] == "file")
+ROW_LEVEL = sorted(k for k, v in BAD.items() if v["kind"] in ("rows", "rows_or_file"))
+
+
+@pytest.mark.parametrize("rel", FILE_LEVEL)
+def test_unusable_file_fails_the_run_with_one_line_naming_it_and_leaves_the_published_ledger(baseline, rel):
+    before = baseline.published_db.read_bytes()
+    path = drop_in(baseline, rel)
+    with pytest.raises(CostledgerError) as err:
+        run_all(baseline)
+    msg = str(err.value)
+    assert "\n" not in msg.strip(), f"error is not one line: {msg!r}"
+    assert path in msg, f"error does not name the file {path}: {msg!r}"
+    for word in BAD[rel]["mentions"]:
+        assert word.lower() in msg.lower(), f"error does not say {word!r}: {msg!r}"
+    assert baseline.published_db.read_bytes() == before, "a failed run changed the published file"
+
+
+@pytest.mark.parametrize("rel", ROW_LEVEL)
+def test_bad_rows_are_kept_with_file_line_and_reason_and_the_rest_is_booked(baseline, rel):
+    spec = BAD[rel]
+    path = drop_in(baseline, rel)
+    try:
+        run_all(baseline)
+    except CostledgerError as exc:
+        if spec["kind"] != "rows_or_file":
+            raise
+        msg = str(exc)
+        assert path in msg and "\n" not in msg.strip(), msg
+        return
+    rejected = published_rows(
+        baseline, "select source_row, field, reason from audit.rejected_rows where source_file = ? order by 1", [path]
+    )
+    assert [r[0] for r in rejected] == spec["rejected_lines"], f"rejected lines of {path}: {rejected}"
+    for word in spec["mentions"]:
+        assert any(word.lower() in f"{field} {reason}".lower() for _, field, reason in rejected), rejected
+    (booked,) = published_rows(
+        baseline,
+        "select sum(billed_cost_original), sum(billed_cost), count(distinct source_row) from marts.cost_line_items "
+        "where source_file = ? and strftime(month, '%Y-%m') = ?",
+        [path, spec["loaded_month"]],
+    )
+    assert booked[0] == Decimal(spec["loaded_billed"])
+    assert booked[1].quantize(Decimal("0.01")) == (Decimal(spec["loaded_billed"]) * USD_CNY).quantize(Decimal("0.01"))
+    assert booked[2] == spec["rows_in_file"] - len(spec["rejected_lines"])
+    (rec,) = published_rows(
+        baseline, "select rows_in_file, rows_read, rows_rejected, difference from audit.reconciliation "
+                  "where source_file = ?", [path]
+    )
+    assert rec[0] == spec["rows_in_file"] and rec[1] + rec[2] == rec[0] and rec[2] == len(spec["rejected_lines"])
+    assert abs(rec[3]) < Decimal("0.01")
