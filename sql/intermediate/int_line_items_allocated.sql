@@ -59,8 +59,13 @@ weighted as (
     left join metrics mt on mt.month = t.month and mt.model_id = t.model_id and mt.metric = t.split_metric
 ),
 
+-- a model with no weight gets no share (and no zero row)
+positive as (
+    select * from weighted where w > 0
+),
+
 weight_totals as (
-    select line_id, sum(w) as w_total from weighted group by line_id
+    select line_id, sum(w) as w_total from positive group by line_id
 ),
 
 -- a split with nothing to weigh by (no metric, no allocated cost) stays unallocated, visibly
@@ -96,7 +101,7 @@ shares as (
         s.billed_cost_original as line_billed_cost_original,
         s.effective_cost_original as line_effective_cost_original
     from split_lines s
-    join weighted w using (line_id)
+    join positive w using (line_id)
     join weight_totals wt using (line_id)
     join models md on md.model_id = w.model_id
     where wt.w_total > 0

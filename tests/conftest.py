@@ -1,0 +1,39 @@
+"""Shared test helpers: a small landing zone in the real formats, and settings pointing at tmp dirs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
+SMALL_LANDING = FIXTURES / "ledger" / "landing"
+TEST_PII_KEY = "test-pii-key"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch):
+    """Tests never read the developer's COSTLEDGER_* settings, and always have a PII key."""
+    for var in ("COSTLEDGER_LANDING", "COSTLEDGER_WAREHOUSE", "COSTLEDGER_CONFIG", "COSTLEDGER_REPORTING_CURRENCY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("COSTLEDGER_PII_KEY", TEST_PII_KEY)
+
+
+@pytest.fixture
+def small_landing(tmp_path) -> Path:
+    """A copy of tests/fixtures/ledger/landing (a tiny company: every source, every leaf)."""
+    dest = tmp_path / "landing"
+    shutil.copytree(SMALL_LANDING, dest)
+    return dest
+
+
+@pytest.fixture
+def settings_for(tmp_path):
+    from pipeline.settings import load_settings
+
+    def make(landing: Path, warehouse: Path | None = None, **kw):
+        return load_settings(landing=landing, warehouse=warehouse or tmp_path / "warehouse", **kw)
+
+    return make
