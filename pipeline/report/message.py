@@ -76,7 +76,8 @@ def build_message(
         )
     for filename, (mime, data) in rendered.attachments.items():
         maintype, subtype = mime.split("/", 1)
-        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+        params = {"charset": "utf-8"} if maintype == "text" else None
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename, params=params)
     return msg
 
 

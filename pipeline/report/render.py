@@ -374,12 +374,17 @@ def render_html(report: Report, image_src: dict[str, str] | None = None) -> str:
     h = [f"{h[0]} / {h[1]}", *h[2:]]
     a = "l" + a[2:]
     cells = [
-        [Safe(f'<span style="white-space:nowrap;">{esc(c[0])}</span><br>'
-              f'<span style="font-weight:normal;color:{MUTED};font-size:11px;">{esc(c[1])}</span>'), *c[2:]]
+        [
+            Safe(
+                f'<span style="white-space:nowrap;">{esc(c[0])}</span><br>'
+                f'<span style="font-weight:normal;color:{MUTED};font-size:11px;">{esc(c[1])}</span>'
+            ),
+            *c[2:],
+        ]
         for c in cells
     ]
     styles, cstyle = [], {}
-    var_col = 3 if zh else 2
+    var_col = 4 if zh else 3
     for i, r in enumerate(report.equation):
         if r.level == "total":
             styles.append("font-weight:bold;border-top:2px solid #98a2b3;background:#f2f4f7;")

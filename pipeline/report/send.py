@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
-from email.utils import make_msgid, parseaddr
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,8 @@ def send_monthly_report(
     from_address = target.from_address or report.from_address
     key = recipients_key(recipients)
     domain = from_address.rpartition("@")[2] or "costledger.localhost"
-    message_id = make_msgid(idstring=f"costledger-{report.month_label}", domain=domain)
+    # Short enough never to be folded: the same Message-ID goes into the record and the message.
+    message_id = f"<costledger.{report.month_label}.{uuid.uuid4().hex[:20]}@{domain}>"
     to_text = ", ".join(recipients)
     base = {
         "month": report.month_label,
