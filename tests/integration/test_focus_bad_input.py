@@ -79,6 +79,7 @@ def test_unusable_file_fails_the_run_with_one_line_naming_it_and_leaves_the_publ
 @pytest.mark.parametrize("rel", ROW_LEVEL)
 def test_bad_rows_are_kept_with_file_line_and_reason_and_the_rest_is_booked(baseline, rel):
     spec = BAD[rel]
+    before = baseline.published_db.read_bytes()
     path = drop_in(baseline, rel)
     try:
         run_all(baseline)
@@ -87,6 +88,8 @@ def test_bad_rows_are_kept_with_file_line_and_reason_and_the_rest_is_booked(base
             raise
         msg = str(exc)
         assert path in msg and "\n" not in msg.strip(), msg
+        assert all(word.lower() in msg.lower() for word in spec["mentions"]), msg
+        assert baseline.published_db.read_bytes() == before, "a failed run changed the published file"
         return
     rejected = published_rows(
         baseline, "select source_row, field, reason from audit.rejected_rows where source_file = ? order by 1", [path]
