@@ -84,12 +84,12 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def _sql_outcomes(con, stage: str) -> list[Outcome]:
+def _sql_outcomes(con, stage: str, tables=None) -> list[Outcome]:
     from pipeline.quality.suites import relation_exists
 
     outcomes = []
     for name, (chk_stage, table, severity, reads) in SQL_CHECKS.items():
-        if chk_stage != stage:
+        if chk_stage != stage or (tables is not None and table not in tables):
             continue
         absent = [r for r in reads if not relation_exists(con, r)]
         if absent:
@@ -127,13 +127,15 @@ def _suite_calls(stage: str) -> list[tuple[str, Callable, bool]]:
     return [(t, f, True) for t, f in suites.MARTS_SUITES]
 
 
-def collect_probes(con, settings, stage: str) -> tuple[list[Probe], list[Outcome]]:
+def collect_probes(con, settings, stage: str, tables=None) -> tuple[list[Probe], list[Outcome]]:
     """Build the stage's probes; a suite that cannot even build its frames is a failed critical check."""
     from pipeline.quality.suites import STAGING_CHARGES, relation_exists
 
     probes: list[Probe] = []
     broken: list[Outcome] = []
     for table, suite, required in _suite_calls(stage):
+        if tables is not None and table not in tables:
+            continue
         if table not in STAGING_CHARGES and not relation_exists(con, table):
             if required:
                 broken.append(
@@ -156,10 +158,12 @@ def collect_probes(con, settings, stage: str) -> tuple[list[Probe], list[Outcome
     return probes, broken
 
 
-def run_gate(con, settings, run_id: str, stage: str) -> list[dict]:
+def run_gate(con, settings, run_id: str, stage: str, tables=None) -> list[dict]:
     """Run the stage's checks, record them, raise QualityGateError on a critical failure.
 
-    Returns one dict per check (the rows written to audit.quality_results).
+    `tables` limits the gate to the checks guarding those tables (re-checking one table);
+    the default runs them all. Returns one dict per check (the rows written to
+    audit.quality_results).
     """
     from pipeline.quality.gx_runner import new_context, validate_probe
 
@@ -167,13 +171,14 @@ def run_gate(con, settings, run_id: str, stage: str) -> list[dict]:
         raise ValueError(f"unknown quality gate stage {stage!r} (one of {', '.join(STAGES)})")
     started = time.perf_counter()
     _ensure_table(con)
-    probes, outcomes = collect_probes(con, settings, stage)
+    tables = None if tables is None else set(tables)
+    probes, outcomes = collect_probes(con, settings, stage, tables)
     pulled = time.perf_counter()
-    context = new_context()
+    batch_definition = new_context()
     for probe in probes:
-        outcomes.extend(validate_probe(context, probe, stage))
+        outcomes.extend(validate_probe(batch_definition, probe, stage))
     validated = time.perf_counter()
-    outcomes.extend(_sql_outcomes(con, stage))
+    outcomes.extend(_sql_outcomes(con, stage, tables))
     finished = time.perf_counter()
     log.info(
         "quality gate %s: %d checks (%d probes) in %.2fs (frames %.2fs, GX %.2fs, SQL checks %.2fs)",
@@ -200,7 +205,13 @@ def run_gate(con, settings, run_id: str, stage: str) -> list[dict]:
         }
         for o in outcomes
     ]
-    con.execute("delete from audit.quality_results where run_id = ? and stage = ?", [run_id, stage])
+    if tables is None:
+        con.execute("delete from audit.quality_results where run_id = ? and stage = ?", [run_id, stage])
+    else:
+        con.execute(
+            "delete from audit.quality_results where run_id = ? and stage = ? and list_contains(?, table_name)",
+            [run_id, stage, sorted(tables)],
+        )
     if results:
         con.executemany(
             "insert into audit.quality_results values (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -611,7 +611,12 @@ def raw_fx_rates(con, settings) -> list[Probe]:
     """,
     )
     probes.append(
-        Probe(table, "distinct_values", distinct, [_iso_check("from_currency", distinct), _iso_check("to_currency", distinct)])
+        Probe(
+            table,
+            "distinct_values",
+            distinct,
+            [_iso_check("from_currency", distinct), _iso_check("to_currency", distinct)],
+        )
     )
     return probes
 
@@ -845,11 +850,15 @@ def core_allocated_line_items(con, settings) -> list[Probe]:
     )
     df["allocated_model_id"] = df["model_id"].where(df["allocated"].fillna(True).astype(bool))
     df.loc[df["allocated"].fillna(True).astype(bool) & df["model_id"].isna(), "allocated_model_id"] = "<none>"
-    pairs = [(leaf, stage) for leaf, stage in LEAF_STAGE.items()] + [(b, b) for b in (UNALLOCATED, OUT_OF_SCOPE)]
+    pairs = [(leaf, stage) for leaf, stage in LEAF_STAGE.items()] + [
+        (b, b) for b in (UNALLOCATED, OUT_OF_SCOPE)
+    ]
 
     def bad_pairs(d) -> str:
         ok = {p for p in pairs}
-        bad = d[d["leaf"].notna() & d["stage"].notna() & ~d.apply(lambda r: (r["leaf"], r["stage"]) in ok, axis=1)]
+        bad = d[
+            d["leaf"].notna() & d["stage"].notna() & ~d.apply(lambda r: (r["leaf"], r["stage"]) in ok, axis=1)
+        ]
         r = bad.iloc[0]
         return f"leaf '{r['leaf']}' booked under stage '{r['stage']}' ({int(bad['n'].sum())} lines)"
 
