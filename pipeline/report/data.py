@@ -140,7 +140,7 @@ class Report:
     rollup_rows: tuple[dict[str, Any], ...]
     leaf_rows: tuple[dict[str, Any], ...]
     run_id: str | None = None
-    run_finished_at: datetime | None = None
+    run_started_at: datetime | None = None
     recipients: tuple[str, ...] = ()
     from_address: str = "costledger@localhost"
     model_names: dict[str, str] = field(default_factory=dict)
@@ -513,15 +513,12 @@ def build_report(
                 r["model_name"] = names.get(r["model_id"], r["model_id"] or "")
                 r["symbol"] = LEAF_SYMBOL.get(r["leaf"], r["leaf"])
 
-        run_id, finished = None, None
+        # The run that published this file is still 'running' in its own copy of audit.runs.
+        run_id, run_started = None, None
         if "audit.runs" in tables:
-            runs = _dicts(
-                con,
-                "select run_id, finished_at from audit.runs where finished_at is not null "
-                "order by finished_at desc limit 1",
-            )
+            runs = _dicts(con, "select run_id, started_at from audit.runs order by started_at desc limit 1")
             if runs:
-                run_id, finished = str(runs[0]["run_id"]), runs[0]["finished_at"]
+                run_id, run_started = str(runs[0]["run_id"]), runs[0]["started_at"]
     finally:
         con.close()
 
@@ -545,7 +542,7 @@ def build_report(
         rollup_rows=tuple(rollup_rows),
         leaf_rows=tuple(leaf_rows),
         run_id=run_id,
-        run_finished_at=finished,
+        run_started_at=run_started,
         recipients=tuple(recipients) if recipients else tuple(settings.report.recipients),
         from_address=settings.smtp.from_address or settings.report.from_address,
         model_names=names,

@@ -207,10 +207,10 @@ def coverage_lines(report: Report) -> list[str]:
 def footer(report: Report) -> str:
     run = ""
     if report.run_id:
-        finished = (
-            report.run_finished_at.isoformat(sep=" ", timespec="minutes") if report.run_finished_at else DASH
+        started = (
+            report.run_started_at.isoformat(sep=" ", timespec="minutes") if report.run_started_at else DASH
         )
-        run = report.t("footer_run", run_id=report.run_id, finished=finished)
+        run = report.t("footer_run", run_id=report.run_id, started=started)
     return report.t("footer", run=run)
 
 

@@ -169,6 +169,7 @@ def run_report_command(
     out: str | Path | None = None,
     lang: str | None = None,
     force: bool = False,
+    smtp: Any = None,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """What `costledger report` does: print the summary; write files with --out; e-mail with --send."""
@@ -181,7 +182,7 @@ def run_report_command(
         echo(f"wrote {len(paths)} files to {Path(out).resolve()} ({paths[0].name}, {paths[4].name}, ...)")
         result["files"] = [str(p) for p in paths]
     if send:
-        sent = send_monthly_report(settings, month, to=to, force=force, lang=lang, log=echo)
+        sent = send_monthly_report(settings, month, to=to, smtp=smtp, force=force, lang=lang, log=echo)
         echo(sent["message"])
         result["send"] = sent
     elif force:
