@@ -25,7 +25,12 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(autouse=True)
 def _env(monkeypatch):
-    for var in ("COSTLEDGER_LANDING", "COSTLEDGER_WAREHOUSE", "COSTLEDGER_CONFIG", "COSTLEDGER_REPORTING_CURRENCY"):
+    for var in (
+        "COSTLEDGER_LANDING",
+        "COSTLEDGER_WAREHOUSE",
+        "COSTLEDGER_CONFIG",
+        "COSTLEDGER_REPORTING_CURRENCY",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("COSTLEDGER_PII_KEY", "focus-fixture-test-key")
 
@@ -92,7 +97,9 @@ def test_bad_rows_are_kept_with_file_line_and_reason_and_the_rest_is_booked(base
         assert baseline.published_db.read_bytes() == before, "a failed run changed the published file"
         return
     rejected = published_rows(
-        baseline, "select source_row, field, reason from audit.rejected_rows where source_file = ? order by 1", [path]
+        baseline,
+        "select source_row, field, reason from audit.rejected_rows where source_file = ? order by 1",
+        [path],
     )
     assert [r[0] for r in rejected] == spec["rejected_lines"], f"rejected lines of {path}: {rejected}"
     for word in spec["mentions"]:
@@ -104,11 +111,17 @@ def test_bad_rows_are_kept_with_file_line_and_reason_and_the_rest_is_booked(base
         [path, spec["loaded_month"]],
     )
     assert booked[0] == Decimal(spec["loaded_billed"])
-    assert booked[1].quantize(Decimal("0.01")) == (Decimal(spec["loaded_billed"]) * USD_CNY).quantize(Decimal("0.01"))
+    assert booked[1].quantize(Decimal("0.01")) == (Decimal(spec["loaded_billed"]) * USD_CNY).quantize(
+        Decimal("0.01")
+    )
     assert booked[2] == spec["rows_in_file"] - len(spec["rejected_lines"])
     (rec,) = published_rows(
-        baseline, "select rows_in_file, rows_read, rows_rejected, difference from audit.reconciliation "
-                  "where source_file = ?", [path]
+        baseline,
+        "select rows_in_file, rows_read, rows_rejected, difference from audit.reconciliation "
+        "where source_file = ?",
+        [path],
     )
-    assert rec[0] == spec["rows_in_file"] and rec[1] + rec[2] == rec[0] and rec[2] == len(spec["rejected_lines"])
+    assert (
+        rec[0] == spec["rows_in_file"] and rec[1] + rec[2] == rec[0] and rec[2] == len(spec["rejected_lines"])
+    )
     assert abs(rec[3]) < Decimal("0.01")

@@ -30,7 +30,12 @@ pytestmark = pytest.mark.slow
 
 
 def _clear_env(monkeypatch):
-    for var in ("COSTLEDGER_LANDING", "COSTLEDGER_WAREHOUSE", "COSTLEDGER_CONFIG", "COSTLEDGER_REPORTING_CURRENCY"):
+    for var in (
+        "COSTLEDGER_LANDING",
+        "COSTLEDGER_WAREHOUSE",
+        "COSTLEDGER_CONFIG",
+        "COSTLEDGER_REPORTING_CURRENCY",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("COSTLEDGER_PII_KEY", "focus-fixture-test-key")
 
@@ -103,8 +108,10 @@ def test_run_publishes_every_file_and_month_of_the_export(published, tree):
     settings = _settings(published, tree)
     got = {
         (f, m.isoformat()[:7])
-        for f, m in query(settings, "select distinct source_file, month from marts.cost_line_items "
-                                    "where source_system = 'focus'")
+        for f, m in query(
+            settings,
+            "select distinct source_file, month from marts.cost_line_items where source_system = 'focus'",
+        )
     }
     assert got == set(expected_for(tree)), "published (file, month) pairs differ from the fixture README"
 
@@ -112,8 +119,11 @@ def test_run_publishes_every_file_and_month_of_the_export(published, tree):
 @pytest.mark.parametrize("tree", GOOD_TREES)
 def test_no_row_of_a_valid_export_is_rejected(published, tree):
     settings = _settings(published, tree)
-    rejected = query(settings, "select source_file, source_row, reason from audit.rejected_rows "
-                               "where source_file like 'focus/%' order by 1, 2 limit 5")
+    rejected = query(
+        settings,
+        "select source_file, source_row, reason from audit.rejected_rows "
+        "where source_file like 'focus/%' order by 1, 2 limit 5",
+    )
     assert rejected == [], f"valid FOCUS rows were rejected, e.g. {rejected}"
 
 
@@ -165,29 +175,45 @@ def test_reconciliation_conserves_every_file_and_month(published, tree):
     for f, m, input_cost, difference, in_file, read, rejected in rows:
         t = expected_for(tree)[(f, m)]
         assert abs(difference) < CENT, f"{f} {m}: cost not conserved, difference {difference}"
-        assert cents(input_cost) == cents(Decimal(t["effective_cost"]) * FX[t["currency"]]), (f, m, input_cost)
-        assert read + rejected == in_file, f"{f}: {read} read + {rejected} rejected != {in_file} rows in the file"
+        assert cents(input_cost) == cents(Decimal(t["effective_cost"]) * FX[t["currency"]]), (
+            f,
+            m,
+            input_cost,
+        )
+        assert read + rejected == in_file, (
+            f"{f}: {read} read + {rejected} rejected != {in_file} rows in the file"
+        )
         assert in_file == EXPECTED["file_meta"][f.removeprefix("focus/")]["rows"]
 
 
 def test_aws_manifest_period_loads_all_its_chunks_and_a_correction_books_to_its_charge_month(published):
     settings = _settings(published, "aws")
-    jan = query(settings, "select distinct source_file from marts.cost_line_items where month = date '2026-01-01' "
-                          "order by 1")
+    jan = query(
+        settings,
+        "select distinct source_file from marts.cost_line_items where month = date '2026-01-01' order by 1",
+    )
     assert [r[0].rsplit("/", 2)[-2:] for r in jan] == [
         ["BILLING_PERIOD=2026-01", "focus-ai-prod-00001.csv.gz"],
         ["BILLING_PERIOD=2026-01", "focus-ai-prod-00002.csv.gz"],
         ["BILLING_PERIOD=2026-02", "focus-ai-prod-00001.csv.gz"],
     ]
-    (corr,) = query(settings, "select charge_class, effective_cost_original from marts.cost_line_items "
-                              "where source_file like '%BILLING_PERIOD=2026-02%' and month = date '2026-01-01'")
+    (corr,) = query(
+        settings,
+        "select charge_class, effective_cost_original from marts.cost_line_items "
+        "where source_file like '%BILLING_PERIOD=2026-02%' and month = date '2026-01-01'",
+    )
     assert corr == ("Correction", Decimal("-9.0000000000"))
 
 
 def test_focus_1_3_export_without_provider_name_takes_the_provider_from_service_provider_name(published):
     settings = _settings(published, "v1_3")
-    providers = dict(query(settings, "select provider, sum(effective_cost_original) from marts.cost_line_items "
-                                     "where source_system = 'focus' group by 1"))
+    providers = dict(
+        query(
+            settings,
+            "select provider, sum(effective_cost_original) from marts.cost_line_items "
+            "where source_system = 'focus' group by 1",
+        )
+    )
     assert None not in providers, "lines of a FOCUS 1.3 export were published without a provider"
     assert cents(providers["Zhipu AI"]) == Decimal("356.42")  # seller, not the host (Alibaba Cloud)
     assert cents(providers["Alibaba Cloud"]) == Decimal("9048.29")
@@ -199,14 +225,21 @@ def test_focus_1_3_export_without_provider_name_takes_the_provider_from_service_
         # FOCUS 1.3, CNY: two days of the tagged PAI-EAS endpoint.
         ("v1_3", "ads-ctr-dcn", "hardware", Decimal("3686.40")),
         # Azure, EUR -> CNY: reservation-amortised + on-demand training VM days.
-        ("azure", "reco-llm", "training", (Decimal("48.5521") * 2 + Decimal("630.5831") + Decimal("315.29155"))
-         * FX["EUR"]),
+        (
+            "azure",
+            "reco-llm",
+            "training",
+            (Decimal("48.5521") * 2 + Decimal("630.5831") + Decimal("315.29155")) * FX["EUR"],
+        ),
     ],
 )
 def test_tagged_cloud_lines_land_on_the_model_and_leaf_of_their_tags(published, tree, model_id, leaf, amount):
     settings = _settings(published, tree)
-    (got,) = query(settings, "select sum(effective_cost) from marts.cost_line_items where model_id = ? and leaf = ?",
-                   [model_id, leaf])[0]
+    (got,) = query(
+        settings,
+        "select sum(effective_cost) from marts.cost_line_items where model_id = ? and leaf = ?",
+        [model_id, leaf],
+    )[0]
     assert got is not None and cents(got) == cents(amount)
 
 
@@ -220,15 +253,38 @@ def test_tagged_cloud_lines_land_on_the_model_and_leaf_of_their_tags(published, 
 )
 def test_web_shop_lines_are_out_of_scope_but_still_reconciled(published, tree, amount_original):
     settings = _settings(published, tree)
-    (got,) = query(settings, "select sum(effective_cost_original) from marts.cost_line_items where leaf = 'out_of_scope'")[0]
+    (got,) = query(
+        settings, "select sum(effective_cost_original) from marts.cost_line_items where leaf = 'out_of_scope'"
+    )[0]
     assert got is not None and cents(got) == cents(amount_original)
+
+
+def test_aws_cost_allocation_tags_are_matched_by_the_tag_name_people_gave_them(published):
+    """AWS Data Exports write a user tag `cl-model` as `user:cl-model` in Tags; a rule on
+    tag.cl-model (config/cost_rules.yaml) must still place the line."""
+    settings = _settings(published, "aws")
+    placed = dict(
+        query(
+            settings,
+            "select leaf, sum(effective_cost_original) from marts.cost_line_items "
+            "where model_id = 'reco-llm' group by 1",
+        )
+    )
+    assert cents(placed.get("hardware", 0)) == Decimal("181.80"), placed  # SageMaker endpoint, Jan + Feb
+    (oos,) = query(
+        settings, "select sum(effective_cost_original) from marts.cost_line_items where leaf = 'out_of_scope'"
+    )[0]
+    assert oos is not None and cents(oos) == Decimal("27.65")  # the web shop instance, Jan + Feb
 
 
 def test_gcp_labels_from_the_focus_view_tags_place_the_line(published):
     """The BigQuery FOCUS view delivers Tags as a repeated {key, value} struct, not JSON text."""
     settings = _settings(published, "gcp")
-    (got,) = query(settings, "select sum(effective_cost_original) from marts.cost_line_items "
-                             "where model_id = 'ads-ctr-dcn' and leaf = 'hardware'")[0]
+    (got,) = query(
+        settings,
+        "select sum(effective_cost_original) from marts.cost_line_items "
+        "where model_id = 'ads-ctr-dcn' and leaf = 'hardware'",
+    )[0]
     assert got is not None and cents(got) == Decimal("141.12")
 
 

@@ -82,15 +82,24 @@ def test_aws_manifests_list_exactly_the_data_files_of_their_period():
 
 def test_focus_1_3_fixture_has_the_new_provider_columns_and_not_the_deprecated_ones():
     cols = set(header_of(next((FIXTURES / "v1_3").glob("*.csv"))))
-    assert {"ServiceProviderName", "HostProviderName", "AllocatedMethodId", "AllocatedMethodDetails",
-            "AllocatedResourceId", "AllocatedResourceName", "AllocatedTags", "ContractApplied"} <= cols
+    assert {
+        "ServiceProviderName",
+        "HostProviderName",
+        "AllocatedMethodId",
+        "AllocatedMethodDetails",
+        "AllocatedResourceId",
+        "AllocatedResourceName",
+        "AllocatedTags",
+        "ContractApplied",
+    } <= cols
     assert not {"ProviderName", "PublisherName"} & cols
 
 
 def test_gcp_fixture_keeps_the_bigquery_view_types():
     con = duckdb.connect()
     types = dict(
-        (name, typ) for name, typ, *_ in con.execute(
+        (name, typ)
+        for name, typ, *_ in con.execute(
             "describe select * from read_parquet(?)", [str(next((FIXTURES / "gcp").rglob("*.parquet")))]
         ).fetchall()
     )
