@@ -53,10 +53,11 @@ def test_report_command_prints_summary_writes_files_and_sends_once(warehouse, tm
             send=True,
             to=["finance@example.com"],
             out=tmp_path / "out",
+            smtp=smtp,
             echo=lines.append,
         )
         again = run_report_command(
-            settings, "2026-10", send=True, to=["finance@example.com"], echo=lines.append
+            settings, "2026-10", send=True, to=["finance@example.com"], smtp=smtp, echo=lines.append
         )
     assert "C_total" in lines[0] and "C_maintenance_resources" in lines[0]
     assert result["send"]["status"] == "sent" and again["send"]["status"] == "already_sent"
