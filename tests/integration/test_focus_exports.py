@@ -24,7 +24,7 @@ EXPECTED = json.loads((FIXTURES / "expected_totals.json").read_text())
 FX = {k: Decimal(v) for k, v in EXPECTED["fx_to_cny"].items()}
 CENT = Decimal("0.01")
 
-GOOD_TREES = ["aws", "gcp", "azure", "v1_3", "sandbox"]
+GOOD_TREES = ["aws", "aws_parquet", "gcp", "azure", "v1_3", "sandbox"]
 
 pytestmark = pytest.mark.slow
 

@@ -73,11 +73,31 @@ def test_aws_export_has_the_focus_1_0_with_aws_columns_header():
 
 
 def test_aws_manifests_list_exactly_the_data_files_of_their_period():
-    for manifest in (FIXTURES / "aws").rglob("*-Manifest.json"):
+    manifests = [
+        *(FIXTURES / "aws").rglob("*-Manifest.json"),
+        *(FIXTURES / "aws_parquet").rglob("*-Manifest.json"),
+    ]
+    assert len(manifests) == 3
+    for manifest in manifests:
         period = manifest.parent.name
+        export_dir = manifest.parents[2]
         listed = sorted(k.rsplit("/", 1)[-1] for k in json.loads(manifest.read_text())["dataFiles"])
-        present = sorted(p.name for p in (FIXTURES / "aws" / "focus-ai-prod" / "data" / period).iterdir())
+        present = sorted(p.name for p in (export_dir / "data" / period).iterdir())
         assert listed == present, period
+
+
+def test_aws_parquet_export_keeps_the_data_exports_types():
+    con = duckdb.connect()
+    path = next((FIXTURES / "aws_parquet").rglob("*.snappy.parquet"))
+    types = {
+        name: typ
+        for name, typ, *_ in con.execute(
+            "describe select * from read_parquet(?, hive_partitioning = false)", [str(path)]
+        ).fetchall()
+    }
+    assert len(types) == 57 + 3
+    assert types["BilledCost"] == "DOUBLE" and types["ChargePeriodStart"] == "TIMESTAMP"
+    assert types["Tags"] == "MAP(VARCHAR, VARCHAR)"
 
 
 def test_focus_1_3_fixture_has_the_new_provider_columns_and_not_the_deprecated_ones():
