@@ -450,6 +450,7 @@ def build_report(
                 from marts.cost_line_items
                 where month = ? and leaf = 'unallocated'
                 group by all
+                having sum(cost) > 0
                 order by amount desc, src, svc
                 limit ?
             """,
