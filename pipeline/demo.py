@@ -306,6 +306,7 @@ ALI_REGION_NAMES = {
     "cn-shanghai": "China (Shanghai)",
     "cn-beijing": "China (Beijing)",
 }
+ALI_INSTANCE_PREFIX = {"cn-hangzhou": "bp1", "cn-shanghai": "uf6", "cn-beijing": "2ze"}  # as ECS ids look
 AWS_REGION_NAMES = {"us-east-1": "US East (N. Virginia)", "us-west-2": "US West (Oregon)"}
 SAVINGS_PLAN_RATE = Decimal("0.72")  # Savings Plan price / on-demand price
 ALI_CONTRACT_DISCOUNT = Decimal("0.92")  # Alibaba enterprise discount on list prices
@@ -541,7 +542,7 @@ class _Company:
         acct = r.account[0]
         if r in ALI_RESOURCES:
             if r.resource_type == "Instance" and r.service == ECS:
-                return f"i-{ {'cn-hangzhou': 'bp1', 'cn-shanghai': 'uf6', 'cn-beijing': '2ze'}[r.region] }{_hex(rng, 17)}"
+                return f"i-{ALI_INSTANCE_PREFIX[r.region]}{_hex(rng, 17)}"
             if r.resource_type == "Bucket":
                 return f"acs:oss:{r.region}:{acct}:{r.key}"
             return f"acs:{r.service.lower().replace(' ', '-')}:{r.region}:{acct}:{r.resource_type.lower()}/{r.key}-{i + 1}"
