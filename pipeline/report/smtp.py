@@ -116,7 +116,12 @@ def _classify(exc: BaseException, target: SmtpTarget) -> tuple[bool, str]:
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return True, f"{where} closed the connection: {_one_line(exc) or 'no reason given'}"
     if isinstance(exc, TimeoutError | socket.timeout):
-        return True, f"{where} timed out"
+        hint = (
+            " (port 465 expects SSL: set COSTLEDGER_SMTP_SSL=true)"
+            if target.port == 465 and not target.ssl
+            else ""
+        )
+        return True, f"{where} timed out{hint}"
     if isinstance(exc, ConnectionError | OSError):
         return True, f"{where} unreachable: {_one_line(exc.strerror or exc)}"
     if isinstance(exc, smtplib.SMTPException):

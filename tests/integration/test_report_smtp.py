@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 import sys
 import threading
 from decimal import Decimal
@@ -41,10 +42,16 @@ SYMBOLS = (
 )
 
 
+@pytest.fixture(scope="module")
+def published_template(tmp_path_factory) -> Path:
+    return make_published_db(tmp_path_factory.mktemp("published") / "costledger.duckdb")
+
+
 @pytest.fixture
-def settings(tmp_path):
+def settings(tmp_path, published_template):
     wh = tmp_path / "warehouse"
-    make_published_db(wh / "costledger.duckdb")
+    wh.mkdir()
+    shutil.copy(published_template, wh / "costledger.duckdb")
     return load_settings(warehouse=wh)
 
 
@@ -210,6 +217,26 @@ def test_starttls_with_login_over_a_trusted_certificate(settings, tmp_path):
                 smtp=smtp_cfg(srv, starttls=True, user="reports", password="s3cret"),
             )
     assert len(handler.messages) == 1
+
+
+def test_implicit_tls_ssl_port(settings, tmp_path):
+    cert, key = self_signed_cert(tmp_path)
+    handler = Recorder()
+    with SmtpServer(handler, tls_cert=(cert, key), implicit_tls=True) as srv:
+        ok = send_monthly_report(
+            settings,
+            "2026-10",
+            to=["finance@example.com"],
+            **FAST,
+            smtp=smtp_cfg(srv, ssl=True, ca_file=str(cert)),
+        )
+        # A plain client on a TLS port gets a clear one-line error, not a hang.
+        with pytest.raises(SmtpDeliveryError) as exc:
+            send_monthly_report(
+                settings, "2026-10", to=["cfo@example.com"], attempts=1, timeout=1, smtp=smtp_cfg(srv)
+            )
+    assert ok["status"] == "sent" and len(handler.messages) == 1
+    assert "\n" not in str(exc.value) and f":{srv.port}" in str(exc.value)
 
 
 def test_interrupted_send_blocks_until_forced(settings):
