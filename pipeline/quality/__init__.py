@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -79,6 +80,8 @@ def run_sql_check(con, name: str) -> tuple[list[str], list[tuple]]:
 
 
 def _fmt(v) -> str:
+    if isinstance(v, Decimal):
+        return format(v.normalize(), "f")
     if hasattr(v, "strftime"):
         return v.strftime("%Y-%m-%d") if not getattr(v, "hour", 0) else v.isoformat(sep=" ")
     return str(v)

@@ -850,7 +850,8 @@ def core_allocated_line_items(con, settings) -> list[Probe]:
     )
     df["allocated_model_id"] = df["model_id"].where(df["allocated"].fillna(True).astype(bool))
     df.loc[df["allocated"].fillna(True).astype(bool) & df["model_id"].isna(), "allocated_model_id"] = "<none>"
-    pairs = [(leaf, stage) for leaf, stage in LEAF_STAGE.items()] + [
+    # the two buckets are their own stage in the allocated lines
+    pairs = [*LEAF_STAGE.items(), (UNALLOCATED, UNALLOCATED), (OUT_OF_SCOPE, OUT_OF_SCOPE)] + [
         (b, b) for b in (UNALLOCATED, OUT_OF_SCOPE)
     ]
 

@@ -1,7 +1,8 @@
 -- Every line item is allocated exactly once (zero rows = healthy): the shares of a split line
 -- sum to the line, to the cent, for both cost bases; no line is dropped by the rules.
+-- Lines a later revision superseded are kept in core for reconciliation, never allocated.
 with
-line_items as (select * from core.line_items),
+line_items as (select * from core.line_items where not is_superseded),
 allocated as (select * from core.allocated_line_items),
 shares as (
     select

@@ -417,17 +417,18 @@ CRITICAL_CASES = [
     (
         "conservation_broken",
         "marts",
-        "update audit.reconciliation set leaves_cost = leaves_cost - 0.01 where source_file like 'invoices%'",
+        "update audit.reconciliation set leaves_cost = leaves_cost - 0.01 where source_file = 'invoices/labelco/inv7.csv'",
         [
             "assert_cost_conserved_per_file_month.sql on audit.reconciliation",
             "1 offending rows",
             "source_file=invoices/labelco/inv7.csv",
+            "input_cost=700, superseded_cost=0, leaves_cost=699.99",
         ],
     ),
     (
         "rows_not_conserved",
         "marts",
-        "update audit.reconciliation set rows_rejected = 1 where source_file like 'invoices%'",
+        "update audit.reconciliation set rows_rejected = 1 where source_file = 'invoices/labelco/inv7.csv'",
         ["assert_cost_conserved_per_file_month.sql", "rows_rejected=1"],
     ),
     (
