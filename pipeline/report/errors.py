@@ -20,6 +20,7 @@ class SmtpDeliveryError(CostledgerError):
 
     exit_code = 7
 
-    def __init__(self, message: str, permanent: bool):
+    def __init__(self, message: str, permanent: bool, attempts: int = 1):
         super().__init__(message)
         self.permanent = permanent
+        self.attempts = attempts

@@ -13,7 +13,7 @@ from pipeline.report.errors import ReportError, SmtpDeliveryError
 from pipeline.report.fmt import month_label
 from pipeline.report.message import RenderedReport, build_message, write_report
 from pipeline.report.render import render_terminal
-from pipeline.report.sent import claim_send, finish_send, recipients_key
+from pipeline.report.sent import claim_send, finish_send, recipients_key, utcnow
 from pipeline.report.smtp import DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, DEFAULT_TIMEOUT, deliver, smtp_target
 
 
@@ -94,9 +94,10 @@ def send_monthly_report(
     if not claim.claimed:
         prev = claim.previous
         if prev["status"] == "sending":
+            started, mid = _iso(prev["claimed_at"]), prev["message_id"]
             raise ReportError(
-                f"a send of the {report.month_label} report to {to_text} started at {_iso(prev['claimed_at'])} UTC "
-                f"has not finished (still running, or interrupted); it may have been delivered (Message-ID {prev['message_id']}) — "
+                f"a send of the {report.month_label} report to {to_text} started at {started} UTC has not "
+                f"finished (still running, or interrupted); it may have been delivered (Message-ID {mid}) — "
                 f"check the mailbox, then use --force to send again"
             )
         changed = prev["content_hash"] != rendered.content_hash
@@ -128,29 +129,34 @@ def send_monthly_report(
             log=log,
         )
     except SmtpDeliveryError as exc:
-        finish_send(settings, claim.send_id, status="failed", attempts=attempts, error=str(exc))
+        # The server answered, and not with acceptance: nothing was delivered, a later send may retry.
+        finish_send(settings, claim.send_id, status="failed", attempts=exc.attempts, error=str(exc))
         raise
-    except BaseException as exc:
-        # Not an SMTP answer (a bug, an interrupt): the outcome is unknown, keep the claim as 'sending'.
-        raise exc
+    # Anything else (a bug, an interrupt) leaves the claim 'sending': the outcome is unknown, a person decides.
+    sent_at = utcnow()
     refused = "; ".join(f"{a}: {r}" for a, r in result["refused"].items()) or None
     try:
-        finish_send(settings, claim.send_id, status="sent", attempts=result["attempts"], refused=refused)
+        finish_send(
+            settings,
+            claim.send_id,
+            status="sent",
+            attempts=result["attempts"],
+            refused=refused,
+            sent_at=sent_at,
+        )
     except Exception as exc:
         raise ReportError(
-            f"the {report.month_label} report WAS delivered (Message-ID {message_id}) but could not be recorded: "
-            f"{exc}; do not resend"
+            f"the {report.month_label} report WAS delivered (Message-ID {message_id}) but could not be "
+            f"recorded: {exc}; do not resend"
         ) from None
     forced = " (forced)" if force and claim.previous else ""
     warn = f"; the server refused {refused}" if refused else ""
-    from pipeline.report.sent import utcnow
-
     return {
         **base,
         "status": "sent",
         "sent": True,
         "message_id": message_id,
-        "sent_at": _iso(utcnow()),
+        "sent_at": _iso(sent_at),
         "attempts": result["attempts"],
         "refused": result["refused"],
         "message": (

@@ -142,14 +142,18 @@ def finish_send(
     attempts: int | None = None,
     refused: str | None = None,
     error: str | None = None,
+    sent_at: datetime | None = None,
 ) -> None:
-    """Mark a claimed send 'sent' or 'failed'. Waits longer than a claim: a delivered message must be recorded."""
+    """Mark a claimed send 'sent' or 'failed'.
+
+    Waits longer for the lock than a claim does: a delivered message must be recorded.
+    """
 
     def tx(con) -> None:
         con.execute(
             "update audit.sent_reports set status = ?, sent_at = ?, attempts = ?, refused = ?, error = ? "
             "where send_id = ?",
-            [status, utcnow() if status == "sent" else None, attempts, refused, error, send_id],
+            [status, (sent_at or utcnow()) if status == "sent" else None, attempts, refused, error, send_id],
         )
 
     _with_work_db(settings, tx, timeout=max(300.0, settings.lock_timeout_seconds * 5))

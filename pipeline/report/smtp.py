@@ -183,11 +183,11 @@ def deliver(
         except Exception as exc:  # classified below; anything unknown is re-raised as a bug
             transient, reason = _classify(exc, target)
             if not transient:
-                raise SmtpDeliveryError(reason, permanent=True) from None
+                raise SmtpDeliveryError(reason, permanent=True, attempts=attempt) from None
             last = reason
             if attempt < attempts:
                 delay = min(MAX_DELAY, backoff * 2 ** (attempt - 1))
                 if log:
                     log(f"{reason}; retrying in {delay:.1f}s (attempt {attempt + 1} of {attempts})")
                 sleep(delay)
-    raise SmtpDeliveryError(f"{last} (gave up after {attempts} attempts)", permanent=False)
+    raise SmtpDeliveryError(f"{last} (gave up after {attempts} attempts)", permanent=False, attempts=attempts)

@@ -146,6 +146,7 @@ def test_transient_451_is_retried_then_delivered_once(settings):
     assert result["status"] == "sent" and result["attempts"] == 2
     assert srv_handler.data_attempts == 2 and len(srv_handler.messages) == 1
     assert logs and "451" in logs[0] and "retrying" in logs[0]
+    assert sent_reports(settings)[0]["attempts"] == 2
 
 
 def test_refusal_is_one_line_not_retried_and_a_later_send_may_try_again(settings):
@@ -157,7 +158,8 @@ def test_refusal_is_one_line_not_retried_and_a_later_send_may_try_again(settings
         assert exc.value.permanent
         text = str(exc.value)
         assert "\n" not in text and "550" in text and "rejected by policy" in text and f":{srv.port}" in text
-        assert sent_reports(settings)[0]["status"] == "failed"
+        failed = sent_reports(settings)[0]
+        assert failed["status"] == "failed" and failed["attempts"] == 1 and "550" in failed["error"]
         # The failed attempt did not deliver, so the next send goes out.
         again = send_monthly_report(
             settings, "2026-10", to=["finance@example.com"], smtp=smtp_cfg(srv), **FAST
