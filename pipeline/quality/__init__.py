@@ -15,6 +15,7 @@ period, ...) are recorded and reported, never block.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from pipeline.errors import QualityGateError
 from pipeline.quality.model import CRITICAL, WARNING, Outcome, Probe
 from pipeline.settings import SQL_DIR
 
-__all__ = ["CRITICAL", "WARNING", "QualityGateError", "SQL_CHECKS", "run_gate", "run_sql_check"]
+__all__ = ["CRITICAL", "WARNING", "QualityGateError", "SQL_CHECKS", "run_gate", "run_sql_check", "warm_up"]
 
 log = logging.getLogger(__name__)
 # GX logs its own plumbing at INFO; a nightly log should show our checks, not its registry.
@@ -58,6 +59,28 @@ SQL_CHECKS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
         ("marts.monthly_leaf_cost", "marts.cost_line_items", "config.settings"),
     ),
 }
+
+
+_warm_up: threading.Thread | None = None
+
+
+def _import_gx() -> None:
+    try:
+        import great_expectations.expectations  # noqa: F401
+    except Exception:  # the gate imports it again and reports a real failure there
+        log.debug("background import of great_expectations failed", exc_info=True)
+
+
+def warm_up() -> None:
+    """Import GX (~4-7 s) in a background thread so the first gate does not wait for it.
+
+    Call it when a run starts: the import then overlaps with loading the landing files,
+    which spends its time in DuckDB (outside the GIL). Safe to call more than once.
+    """
+    global _warm_up
+    if _warm_up is None:
+        _warm_up = threading.Thread(target=_import_gx, name="costledger-gx-import", daemon=True)
+        _warm_up.start()
 
 
 def _ensure_table(con) -> None:
