@@ -35,16 +35,38 @@ def _env(monkeypatch):
     monkeypatch.setenv("COSTLEDGER_PII_KEY", "focus-fixture-test-key")
 
 
-@pytest.fixture
-def baseline(tmp_path):
-    """A landing with one good FOCUS 1.3 export, run and published once."""
-    landing = tmp_path / "landing"
+@pytest.fixture(scope="module")
+def _published_once(tmp_path_factory):
+    """A landing with one good FOCUS 1.3 export, run and published once for the module."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("COSTLEDGER_PII_KEY", "focus-fixture-test-key")
+    for var in (
+        "COSTLEDGER_LANDING",
+        "COSTLEDGER_WAREHOUSE",
+        "COSTLEDGER_CONFIG",
+        "COSTLEDGER_REPORTING_CURRENCY",
+    ):
+        mp.delenv(var, raising=False)
+    root = tmp_path_factory.mktemp("focus_baseline")
+    landing = root / "landing"
     shutil.copytree(FIXTURES / "v1_3", landing / "focus" / "v1_3")
     (landing / "fx_rates").mkdir(parents=True)
     shutil.copy(FIXTURES / "fx_rates" / "rates.csv", landing / "fx_rates" / "rates.csv")
-    settings = load_settings(landing=landing, warehouse=tmp_path / "warehouse")
-    run_all(settings)
-    return settings
+    try:
+        run_all(load_settings(landing=landing, warehouse=root / "warehouse"))
+    finally:
+        mp.undo()
+    return root
+
+
+@pytest.fixture
+def baseline(_published_once, tmp_path):
+    """A private copy of the published baseline (landing + warehouse) for one test."""
+    shutil.copytree(_published_once / "landing", tmp_path / "landing")
+    shutil.copytree(
+        _published_once / "warehouse", tmp_path / "warehouse", ignore=shutil.ignore_patterns("*.lock")
+    )
+    return load_settings(landing=tmp_path / "landing", warehouse=tmp_path / "warehouse")
 
 
 def drop_in(settings, rel: str) -> str:
