@@ -294,3 +294,21 @@ def test_missing_smtp_host_and_recipients_are_config_errors(settings):
         send_monthly_report(settings, "2026-10", to=["finance@example.com"], smtp={"host": None})
     with pytest.raises(ReportError, match="not an e-mail address"):
         send_monthly_report(settings, "2026-10", to=["finance at example"], smtp={"host": "127.0.0.1"})
+
+
+def test_send_waits_for_a_running_pipeline_then_gives_up_without_sending(settings):
+    import dataclasses
+
+    from pipeline.db import run_lock
+    from pipeline.errors import LockBusyError
+
+    impatient = dataclasses.replace(settings, lock_timeout_seconds=0.5)
+    with SmtpServer(Recorder()) as srv, run_lock(settings):  # a nightly run holds the work database
+        with pytest.raises(LockBusyError, match="another costledger run holds"):
+            send_monthly_report(impatient, "2026-10", to=["finance@example.com"], smtp=smtp_cfg(srv), **FAST)
+        assert srv.handler.messages == []
+        assert srv.handler.data_attempts == 0
+    # Once the run has finished, the same send goes out.
+    with SmtpServer(Recorder()) as srv:
+        ok = send_monthly_report(impatient, "2026-10", to=["finance@example.com"], smtp=smtp_cfg(srv), **FAST)
+    assert ok["status"] == "sent" and len(srv.handler.messages) == 1
