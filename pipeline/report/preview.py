@@ -1,6 +1,6 @@
 """Render the month's report HTML once in headless Chromium to a PNG, so a person can look at it.
 
-    python -m pipeline.report.preview --month 2026-10 [--lang zh-CN] [--out reports/preview]
+    python -m pipeline.report.preview [--month 2026-10] [--lang zh-CN] [--out reports/preview]
 
 Writes the report files (as `costledger report --out` does) and `<stem>.png` next to them.
 Needs a Chromium binary (Debian: `apt-get install chromium`); the report itself does not.
@@ -71,12 +71,28 @@ def _crop_to_content(png: Path) -> None:
     rgb.crop((0, 0, rgb.width, min(rgb.height, bottom + 16))).save(png)
 
 
+def latest_month(settings) -> str:
+    """The newest month in the published ledger, as YYYY-MM."""
+    import duckdb
+
+    if not settings.published_db.is_file():
+        raise CostledgerError(f"{settings.published_db}: nothing published yet; run `costledger demo` first")
+    con = duckdb.connect(str(settings.published_db), read_only=True)
+    try:
+        (month,) = con.execute("select max(month) from marts.monthly_cost_rollup").fetchone()
+    finally:
+        con.close()
+    if month is None:
+        raise CostledgerError(f"{settings.published_db}: the published ledger holds no month yet")
+    return f"{month:%Y-%m}"
+
+
 def main(argv: list[str] | None = None) -> int:
     from pipeline.report import build_report, write_report
     from pipeline.settings import load_settings
 
     p = argparse.ArgumentParser(prog="python -m pipeline.report.preview", description=__doc__.splitlines()[0])
-    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--month", help="YYYY-MM (default: the latest published month)")
     p.add_argument("--lang", choices=["en", "zh-CN"])
     p.add_argument("--out", help="folder for the files (default: <reports>/preview)")
     p.add_argument(
@@ -88,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         settings = load_settings(config=args.config, landing=args.landing, warehouse=args.warehouse)
-        report = build_report(settings, args.month, lang=args.lang)
+        report = build_report(settings, args.month or latest_month(settings), lang=args.lang)
         out = Path(args.out) if args.out else settings.reports / "preview"
         paths = write_report(report, out)
         html = next(p for p in paths if p.suffix == ".html")

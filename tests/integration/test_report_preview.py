@@ -32,7 +32,7 @@ def test_html_renders_in_headless_chromium_to_a_full_page_png(warehouse, tmp_pat
     from PIL import Image
 
     out = tmp_path / "preview"
-    assert main(["--month", "2026-10", "--warehouse", str(warehouse), "--out", str(out)]) == 0
+    assert main(["--warehouse", str(warehouse), "--out", str(out)]) == 0  # the latest month: 2026-10
     png = out / "costledger-report-2026-10.png"
     assert capsys.readouterr().out.strip() == str(png)
     with Image.open(png) as im:
