@@ -72,7 +72,10 @@ def validate_probe(batch_definition, probe: Probe, stage: str) -> list[Outcome]:
             kw = res.expectation_config.kwargs
             judged = kw.get("column") or "/".join(str(kw[k]) for k in ("column_A", "column_B") if k in kw)
             success = True
-            observed = f"ok: {judged or 'table'} over {len(probe.frame)} {probe.name} rows"
+            if judged:
+                observed = f"ok: {judged} over {len(probe.frame)} {probe.name} rows"
+            else:
+                observed = f"ok: {len(probe.frame.columns)} columns"
         else:
             success = False
             try:

@@ -557,3 +557,16 @@ def test_people_tables_are_validated_with_boolean_only_results(con, settings, ga
         assert not {"employee_name", "employee_email", "hourly_rate", "employee_id"} & set(
             p.frame.columns if p.name != "columns" else []
         )
+
+
+def test_warm_up_imports_gx_in_the_background_once():
+    import sys
+
+    from pipeline import quality
+
+    quality.warm_up()
+    first = quality._warm_up
+    quality.warm_up()
+    assert quality._warm_up is first
+    first.join(timeout=60)
+    assert "great_expectations.expectations" in sys.modules
