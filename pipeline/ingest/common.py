@@ -8,6 +8,8 @@ A source module provides `RAW_TABLE`, `RAW_DDL` (sql/raw/<table>.sql) and
 
 from __future__ import annotations
 
+import csv
+import gzip
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -56,17 +58,19 @@ def lit(value: str) -> str:
 
 
 def _csv_header(con: duckdb.DuckDBPyConnection, f: LandingFile) -> list[str]:
-    if f.size == 0 or not f.path.read_bytes()[:4096].strip():
-        raise InputError(f"{f.rel}: the file is empty (expected a header line)")
+    """The header line, parsed as CSV (only the first line is read here)."""
+    opener = gzip.open if f.path.name.lower().endswith(".gz") else open
     try:
-        cur = con.execute(
-            "select * from read_csv(?, header = true, all_varchar = true, delim = ',', quote = '\"', "
-            "escape = '\"', auto_detect = true) limit 0",
-            [str(f.path)],
-        )
-    except duckdb.Error as exc:
-        raise InputError(f"{f.rel}: not a readable CSV file: {str(exc).splitlines()[0]}") from None
-    return [d[0] for d in cur.description]
+        with opener(f.path, "rt", encoding="utf-8-sig", newline="") as fh:
+            first = next(csv.reader(fh), None)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{f.rel}: not a readable CSV file: {exc}") from None
+    if not first or not any(c.strip() for c in first):
+        raise InputError(f"{f.rel}: the file is empty (expected a header line)")
+    if len(set(first)) != len(first):
+        dup = next(c for c in first if first.count(c) > 1)
+        raise InputError(f"{f.rel}: header names column '{dup}' twice")
+    return first
 
 
 def _resolve_columns(header, columns, f: LandingFile, fmt: str, header_check=None) -> dict[str, str]:
@@ -132,11 +136,12 @@ def read_table_file(
         con.execute("drop table if exists _rej_errors")
         con.execute("drop table if exists _rej_scans")
         try:
+            # The header is known: no sniffing, every column text, bad lines to the rejects table.
             con.execute(
-                "create temp table _read_raw as select * from read_csv(?, header = true, all_varchar = true, "
-                "delim = ',', quote = '\"', escape = '\"', store_rejects = true, "
+                "create temp table _read_raw as select * from read_csv(?, header = true, auto_detect = false, "
+                "columns = ?, delim = ',', quote = '\"', escape = '\"', store_rejects = true, "
                 "rejects_table = '_rej_errors', rejects_scan = '_rej_scans')",
-                [str(f.path)],
+                [str(f.path), {h: "VARCHAR" for h in header}],
             )
         except duckdb.Error as exc:
             raise InputError(f"{f.rel}: not a readable CSV file: {str(exc).splitlines()[0]}") from None

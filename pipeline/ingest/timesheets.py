@@ -70,8 +70,9 @@ def read(con, settings, f, load_id):
     ids = [r[0] for r in con.execute("select distinct trim(employee_id) from _incoming").fetchall()]
     # One HMAC per person (tens of rows), not per line.
     con.execute("create table if not exists raw.employee_keys (employee_id varchar primary key, employee_key varchar)")
-    con.executemany(
-        "insert or replace into raw.employee_keys values (?, ?)",
-        [[i, pseudonym(settings.pii_key, i)] for i in ids],
-    )
+    if ids:
+        con.executemany(
+            "insert or replace into raw.employee_keys values (?, ?)",
+            [[i, pseudonym(settings.pii_key, i)] for i in ids],
+        )
     return incoming
