@@ -52,7 +52,9 @@ def sha256_of(path: Path) -> str:
 
 
 def _is_manifest(rel: str) -> bool:
-    return "/metadata/" in f"/{rel}" and rel.lower().endswith(".json")
+    # AWS Data Exports keep manifests under metadata/; Azure exports put manifest.json beside the data.
+    name = rel.rsplit("/", 1)[-1].lower()
+    return ("/metadata/" in f"/{rel}" and name.endswith(".json")) or name == "manifest.json"
 
 
 def scan(settings: Settings, source: str) -> list[LandingFile]:

@@ -57,6 +57,21 @@ def lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _parquet_text(col: str, dtype: str) -> str:
+    """A Parquet column as text: maps and key/value lists (tags, labels) as a JSON object."""
+    t = dtype.upper()
+    if t.startswith("MAP("):
+        return f"cast(to_json({col}) as varchar)"
+    if t.startswith("STRUCT(") and t.endswith("[]") and "KEY" in t and "VALUE" in t:
+        # GCP labels: [{key, value}, ...]; the first occurrence of a key wins
+        return (
+            f"cast(to_json(map_from_entries(list_transform(list_filter({col}, "
+            f"lambda t, i: list_position(list_transform({col}, lambda x: x.key), t.key) = i), "
+            f"lambda t: struct_pack(k := t.key, v := t.value)))) as varchar)"
+        )
+    return f"cast({col} as varchar)"
+
+
 def _csv_header(con: duckdb.DuckDBPyConnection, f: LandingFile) -> list[str]:
     """The header line, parsed as CSV (only the first line is read here)."""
     opener = gzip.open if f.path.name.lower().endswith(".gz") else open
@@ -107,6 +122,7 @@ def read_table_file(
     checks: tuple[RowCheck, ...] = (),
     extra_select: str = "",
     header_check=None,
+    null_strings: tuple[str, ...] = ("",),
 ) -> Incoming:
     """Read a CSV (plain or .gz) or Parquet file into `_incoming` + `_rejects`.
 
@@ -123,7 +139,8 @@ def read_table_file(
             raise InputError(f"{f.rel}: not a readable Parquet file: {str(exc).splitlines()[0]}") from None
         header = [d[0] for d in cur.description]
         mapping = _resolve_columns(header, columns, f, fmt, header_check)
-        sel = ", ".join(f"cast({q(src)} as varchar) as {q(canon)}" for canon, src in mapping.items())
+        types = {r[0]: r[1] for r in con.execute("describe select * from read_parquet(?)", [str(f.path)]).fetchall()}
+        sel = ", ".join(f"{_parquet_text(q(src), types.get(src, ''))} as {q(canon)}" for canon, src in mapping.items())
         con.execute(
             f"create temp table _read as select {sel}, file_row_number + 1 as __row "
             "from read_parquet(?, file_row_number = true)",
@@ -139,9 +156,9 @@ def read_table_file(
             # The header is known: no sniffing, every column text, bad lines to the rejects table.
             con.execute(
                 "create temp table _read_raw as select * from read_csv(?, header = true, auto_detect = false, "
-                "columns = ?, delim = ',', quote = '\"', escape = '\"', store_rejects = true, "
+                "columns = ?, delim = ',', quote = '\"', escape = '\"', nullstr = ?, store_rejects = true, "
                 "rejects_table = '_rej_errors', rejects_scan = '_rej_scans')",
-                [str(f.path), {h: "VARCHAR" for h in header}],
+                [str(f.path), {h: "VARCHAR" for h in header}, list(null_strings)],
             )
         except duckdb.Error as exc:
             raise InputError(f"{f.rel}: not a readable CSV file: {str(exc).splitlines()[0]}") from None

@@ -33,6 +33,11 @@ key_values as (
     select k.match_key, 'tag.' || lower(j.key), j.value ->> '$'
     from keys k, json_each(k.tags) j
     where j.value ->> '$' is not null
+    union all
+    -- AWS writes user-defined cost allocation tags as user:<key>: tag.<key> matches them too
+    select k.match_key, 'tag.' || lower(substr(j.key, 6)), j.value ->> '$'
+    from keys k, json_each(k.tags) j
+    where j.value ->> '$' is not null and lower(j.key) like 'user:%'
 ),
 
 matched_fields as (
@@ -70,20 +75,20 @@ raw_values as (
         case r.leaf_kind
             when 'literal' then r.leaf_value
             when 'hint' then k.leaf_hint
-            when 'tag' then (select t.value from tag_values t where t.match_key = k.match_key and t.field = 'tag.' || lower(r.leaf_value))
+            when 'tag' then (select min(t.value) from tag_values t where t.match_key = k.match_key and t.field = 'tag.' || lower(r.leaf_value))
         end as leaf_raw,
         case r.model_id_kind
             when 'literal' then r.model_id_value
             when 'hint' then k.model_hint
-            when 'tag' then (select t.value from tag_values t where t.match_key = k.match_key and t.field = 'tag.' || lower(r.model_id_value))
+            when 'tag' then (select min(t.value) from tag_values t where t.match_key = k.match_key and t.field = 'tag.' || lower(r.model_id_value))
         end as model_raw,
         case r.scenario_kind
             when 'literal' then r.scenario_value
-            when 'tag' then (select t.value from tag_values t where t.match_key = k.match_key and t.field = 'tag.' || lower(r.scenario_value))
+            when 'tag' then (select min(t.value) from tag_values t where t.match_key = k.match_key and t.field = 'tag.' || lower(r.scenario_value))
         end as scenario_raw,
         case r.team_kind
             when 'literal' then r.team_value
-            when 'tag' then (select t.value from tag_values t where t.match_key = k.match_key and t.field = 'tag.' || lower(r.team_value))
+            when 'tag' then (select min(t.value) from tag_values t where t.match_key = k.match_key and t.field = 'tag.' || lower(r.team_value))
         end as team_raw
     from keys k
     left join winners w using (match_key)

@@ -24,8 +24,13 @@ renamed as (
         nullif(trim(ResourceId), '') as resource_id,
         nullif(trim(ResourceName), '') as resource_name,
         nullif(trim(RegionId), '') as region_id,
-        nullif(trim(ChargeCategory), '') as charge_category,
-        nullif(trim(ChargeClass), '') as charge_class,
+        -- the spec's capitalisation (some exports write usage, tax, correction)
+        case lower(trim(ChargeCategory))
+            when 'usage' then 'Usage' when 'purchase' then 'Purchase' when 'tax' then 'Tax'
+            when 'credit' then 'Credit' when 'adjustment' then 'Adjustment'
+            else nullif(trim(ChargeCategory), '') end as charge_category,
+        case lower(trim(ChargeClass)) when 'correction' then 'Correction'
+            else nullif(trim(ChargeClass), '') end as charge_class,
         nullif(trim(ChargeDescription), '') as charge_description,
         cast(try_cast(trim(PricingQuantity) as decimal(38,10)) as decimal(38,10)) as pricing_quantity,
         nullif(trim(PricingUnit), '') as pricing_unit,
