@@ -272,15 +272,22 @@ def raw_focus_line_items(con, settings) -> list[Probe]:
     probes.append(per_file)
 
     charge_class = "ChargeClass" if "ChargeClass" in have else "cast(null as varchar)"
+    # *_ci: the value as FOCUS spells it when it matches case-insensitively (Google's FOCUS
+    # view writes 'usage', 'correction'): a wrong case is a warning, an unknown value critical.
     distinct = frame(
         con,
         f"""
         select source_file, ChargeCategory, {charge_class} as ChargeClass,
+               coalesce(list_filter($categories, lambda x: lower(x) = lower(trim(ChargeCategory)))[1],
+                        ChargeCategory) as ChargeCategory_ci,
+               coalesce(list_filter($classes, lambda x: lower(x) = lower(trim({charge_class})))[1],
+                        {charge_class}) as ChargeClass_ci,
                trim(BillingCurrency) as BillingCurrency, count(*) as n
         from {table}
         group by all
         order by all
         """,
+        {"categories": list(FOCUS_CHARGE_CATEGORIES), "classes": list(FOCUS_CHARGE_CLASSES)},
     )
     probes.append(
         Probe(
@@ -290,11 +297,11 @@ def raw_focus_line_items(con, settings) -> list[Probe]:
             [
                 Check(
                     gxe.ExpectColumnValuesToBeInSet(
-                        column="ChargeCategory", value_set=list(FOCUS_CHARGE_CATEGORIES)
+                        column="ChargeCategory_ci", value_set=list(FOCUS_CHARGE_CATEGORIES)
                     ),
                     CRITICAL,
                     values_not_in(
-                        "ChargeCategory",
+                        "ChargeCategory_ci",
                         FOCUS_CHARGE_CATEGORIES,
                         "ChargeCategory not in the FOCUS allowed values:",
                     ),
@@ -302,11 +309,35 @@ def raw_focus_line_items(con, settings) -> list[Probe]:
                 ),
                 Check(
                     gxe.ExpectColumnValuesToBeInSet(
-                        column="ChargeClass", value_set=list(FOCUS_CHARGE_CLASSES)
+                        column="ChargeClass_ci", value_set=list(FOCUS_CHARGE_CLASSES)
                     ),
                     CRITICAL,
                     values_not_in(
-                        "ChargeClass", FOCUS_CHARGE_CLASSES, "ChargeClass not null or 'Correction':"
+                        "ChargeClass_ci", FOCUS_CHARGE_CLASSES, "ChargeClass not null or 'Correction':"
+                    ),
+                    column="ChargeClass",
+                ),
+                Check(
+                    gxe.ExpectColumnValuesToBeInSet(
+                        column="ChargeCategory", value_set=list(FOCUS_CHARGE_CATEGORIES)
+                    ),
+                    WARNING,
+                    values_not_in(
+                        "ChargeCategory",
+                        FOCUS_CHARGE_CATEGORIES,
+                        "ChargeCategory not spelled as FOCUS does (rules see it as written):",
+                    ),
+                    column="ChargeCategory",
+                ),
+                Check(
+                    gxe.ExpectColumnValuesToBeInSet(
+                        column="ChargeClass", value_set=list(FOCUS_CHARGE_CLASSES)
+                    ),
+                    WARNING,
+                    values_not_in(
+                        "ChargeClass",
+                        FOCUS_CHARGE_CLASSES,
+                        "ChargeClass not spelled as FOCUS does (rules see it as written):",
                     ),
                     column="ChargeClass",
                 ),

@@ -517,6 +517,22 @@ def test_unallocated_share_above_threshold_is_a_warning_that_does_not_block(con,
     )
 
 
+def test_focus_values_in_another_case_are_a_warning(con, settings, gate):
+    # Google's FOCUS BigQuery view writes 'usage' and 'correction'
+    con.execute(
+        "update raw.focus_line_items set ChargeCategory = lower(ChargeCategory), ChargeClass = lower(ChargeClass)"
+    )
+    out = gate(con, settings, "run-w", "raw", tables={"raw.focus_line_items"})
+    failed = [r for r in out if not r["success"]]
+    assert {r["severity"] for r in failed} == {"warning"}
+    observed = " ".join(r["observed"] for r in failed)
+    assert (
+        "ChargeCategory not spelled as FOCUS does (rules see it as written): 'credit', 'purchase', 'usage'"
+        in observed
+    )
+    assert "'correction'" in observed
+
+
 def test_charge_outside_its_billing_period_is_a_warning(con, settings, gate):
     con.execute(
         "update raw.focus_line_items set BillingPeriodStart = '2026-05-05T00:00:00Z' where source_row = 2"
