@@ -272,8 +272,8 @@ def raw_focus_line_items(con, settings) -> list[Probe]:
     probes.append(per_file)
 
     charge_class = "ChargeClass" if "ChargeClass" in have else "cast(null as varchar)"
-    # *_ci: the value as FOCUS spells it when it matches case-insensitively (Google's FOCUS
-    # view writes 'usage', 'correction'): a wrong case is a warning, an unknown value critical.
+    # *_ci: the value as FOCUS spells it when it matches case-insensitively. Google's FOCUS
+    # view writes 'usage', 'correction'; staging restores the spec's spelling (checked there).
     distinct = frame(
         con,
         f"""
@@ -314,30 +314,6 @@ def raw_focus_line_items(con, settings) -> list[Probe]:
                     CRITICAL,
                     values_not_in(
                         "ChargeClass_ci", FOCUS_CHARGE_CLASSES, "ChargeClass not null or 'Correction':"
-                    ),
-                    column="ChargeClass",
-                ),
-                Check(
-                    gxe.ExpectColumnValuesToBeInSet(
-                        column="ChargeCategory", value_set=list(FOCUS_CHARGE_CATEGORIES)
-                    ),
-                    WARNING,
-                    values_not_in(
-                        "ChargeCategory",
-                        FOCUS_CHARGE_CATEGORIES,
-                        "ChargeCategory not spelled as FOCUS does (rules see it as written):",
-                    ),
-                    column="ChargeCategory",
-                ),
-                Check(
-                    gxe.ExpectColumnValuesToBeInSet(
-                        column="ChargeClass", value_set=list(FOCUS_CHARGE_CLASSES)
-                    ),
-                    WARNING,
-                    values_not_in(
-                        "ChargeClass",
-                        FOCUS_CHARGE_CLASSES,
-                        "ChargeClass not spelled as FOCUS does (rules see it as written):",
                     ),
                     column="ChargeClass",
                 ),
@@ -699,7 +675,58 @@ def raw_budgets(con, settings) -> list[Probe]:
     return probes
 
 
-# --- staging: every charge has a rate to the reporting currency ------------------------------
+# --- staging -----------------------------------------------------------------------------------
+
+
+def staging_focus_values(con, settings) -> list[Probe]:
+    """staging.stg_focus (sql/staging/stg_focus.sql): charge category and class in the spec's
+    spelling, which the rules match on."""
+    gxe = _gxe()
+    table = "staging.stg_focus"
+    df = frame(
+        con,
+        f"select source_file, charge_category, charge_class, count(*) as n from {table} group by all order by all",
+    )
+    return [
+        Probe(
+            table,
+            "distinct_values",
+            df,
+            [
+                Check(
+                    gxe.ExpectColumnValuesToBeInSet(
+                        column="charge_category", value_set=list(FOCUS_CHARGE_CATEGORIES)
+                    ),
+                    CRITICAL,
+                    values_not_in(
+                        "charge_category", FOCUS_CHARGE_CATEGORIES, "charge_category not as FOCUS spells it:"
+                    ),
+                    column="charge_category",
+                ),
+                Check(
+                    gxe.ExpectColumnValuesToNotBeNull(column="charge_category"),
+                    CRITICAL,
+                    lambda d: (
+                        f"{int(d.loc[d['charge_category'].isna(), 'n'].sum())} lines without a charge category"
+                    ),
+                    column="charge_category",
+                ),
+                Check(
+                    gxe.ExpectColumnValuesToBeInSet(
+                        column="charge_class", value_set=list(FOCUS_CHARGE_CLASSES)
+                    ),
+                    CRITICAL,
+                    values_not_in(
+                        "charge_class", FOCUS_CHARGE_CLASSES, "charge_class not null or 'Correction':"
+                    ),
+                    column="charge_class",
+                ),
+            ],
+        )
+    ]
+
+
+# Every charge has a rate to the reporting currency.
 
 STAGING_CHARGES = ("staging.stg_focus", "staging.stg_invoices", "staging.stg_timesheets")
 
@@ -1082,6 +1109,7 @@ RAW_SUITES = (
     ("raw.hr_rates", raw_hr_rates),
     ("raw.fx_rates", raw_fx_rates),
     ("raw.budgets", raw_budgets),
+    ("staging.stg_focus", staging_focus_values),
 )
 # Tables the marts gate requires: a missing one fails the gate.
 MARTS_SUITES = (

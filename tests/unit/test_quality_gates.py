@@ -517,20 +517,20 @@ def test_unallocated_share_above_threshold_is_a_warning_that_does_not_block(con,
     )
 
 
-def test_focus_values_in_another_case_are_a_warning(con, settings, gate):
-    # Google's FOCUS BigQuery view writes 'usage' and 'correction'
+def test_focus_values_in_another_case_pass_raw_and_are_checked_in_staging_spelling(con, settings, gate):
+    # Google's FOCUS BigQuery view writes 'usage' and 'correction'; staging restores 'Usage'
     con.execute(
         "update raw.focus_line_items set ChargeCategory = lower(ChargeCategory), ChargeClass = lower(ChargeClass)"
     )
-    out = gate(con, settings, "run-w", "raw", tables={"raw.focus_line_items"})
-    failed = [r for r in out if not r["success"]]
-    assert {r["severity"] for r in failed} == {"warning"}
-    observed = " ".join(r["observed"] for r in failed)
-    assert (
-        "ChargeCategory not spelled as FOCUS does (rules see it as written): 'credit', 'purchase', 'usage'"
-        in observed
+    out = gate(con, settings, "run-c", "raw", tables={"raw.focus_line_items", "staging.stg_focus"})
+    assert all(r["success"] for r in out)
+    # a staging model that forgot to restore the spelling is caught before the rules run
+    con.execute("update staging.stg_focus set charge_category = lower(charge_category)")
+    with pytest.raises(QualityGateError) as err:
+        gate(con, settings, "run-c", "raw", tables={"staging.stg_focus"})
+    assert "on staging.stg_focus.charge_category: charge_category not as FOCUS spells it: 'credit'" in str(
+        err.value
     )
-    assert "'correction'" in observed
 
 
 def test_charge_outside_its_billing_period_is_a_warning(con, settings, gate):
