@@ -636,14 +636,34 @@ def raw_budgets(con, settings) -> list[Probe]:
     probes = [_columns_probe(con, table, required)]
     if not set(required) <= set(relation_columns(con, table)):
         return probes
+    per_file = _per_file_probe(
+        con,
+        table,
+        {
+            "unparsable_values": f"{_NUM_BAD.format(c='amount')} or "
+            "try_cast(trim(month) || '-01' as date) is null",
+        },
+    )
+    per_file.checks = [
+        _unique_lines_check(),
+        Check(
+            _zero("unparsable_values"),
+            WARNING,
+            files_with("unparsable_values", "amount or month (YYYY-MM) does not parse"),
+            column="amount",
+        ),
+    ]
+    probes.append(per_file)
+    # as staging reads them: stage and leaf lower-cased, model ids or aliases case-insensitive
     distinct = frame(
         con,
         f"""
-        select source_file, trim(stage) as stage, nullif(trim(leaf), '') as leaf,
-               nullif(trim(model_id), '') as model_id, trim(currency) as currency, count(*) as n
+        select source_file, lower(trim(stage)) as stage, lower(nullif(trim(leaf), '')) as leaf,
+               lower(nullif(trim(model_id), '')) as model_id, trim(currency) as currency, count(*) as n
         from {table} group by all order by all
     """,
     )
+    known_models = sorted({k.lower() for m in settings.models for k in (m.id, *m.aliases)})
     probes.append(
         Probe(
             table,
@@ -663,9 +683,9 @@ def raw_budgets(con, settings) -> list[Probe]:
                     column="leaf",
                 ),
                 Check(
-                    gxe.ExpectColumnValuesToBeInSet(column="model_id", value_set=list(settings.model_ids)),
+                    gxe.ExpectColumnValuesToBeInSet(column="model_id", value_set=known_models),
                     WARNING,
-                    values_not_in("model_id", settings.model_ids, "model not in config/models.yaml:"),
+                    values_not_in("model_id", known_models, "model not in config/models.yaml:"),
                     column="model_id",
                 ),
                 _iso_check("currency", distinct),

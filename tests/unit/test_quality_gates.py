@@ -323,6 +323,12 @@ CRITICAL_CASES = [
         ["raw.budgets.currency", "'Y'"],
     ),
     (
+        "budget_duplicate_line",
+        "raw",
+        "insert into raw.budgets select * from raw.budgets",
+        ["raw.budgets.source_row", "duplicate (source_file, source_row) lines in budgets/2026.csv"],
+    ),
+    (
         "raw_table_columns_missing",
         "raw",
         "alter table raw.fx_rates drop column rate",
