@@ -15,6 +15,7 @@ period, ...) are recorded and reported, never block.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +34,8 @@ __all__ = ["CRITICAL", "WARNING", "QualityGateError", "SQL_CHECKS", "run_gate", 
 log = logging.getLogger(__name__)
 # GX logs its own plumbing at INFO; a nightly log should show our checks, not its registry.
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
+# No usage analytics from GX, whichever import comes first (set before any GX import).
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 CHECKS_DIR = SQL_DIR / "checks"
 STAGES = ("raw", "marts")
