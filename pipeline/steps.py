@@ -198,6 +198,7 @@ def run_all(settings: Settings, month_from=None, month_to=None, progress: Progre
     recording the run as failed; the published file is then exactly as it was."""
     run_id = run_id or new_run_id()
     lo, hi = month_range(month_from, month_to)
+    quality.warm_up()  # the GX import overlaps with loading instead of adding to it
     summary = RunSummary(run_id)
     say = progress or (lambda _msg: None)
 

@@ -26,23 +26,7 @@ CENT = Decimal("0.01")
 
 GOOD_TREES = ["aws", "aws_parquet", "gcp", "azure", "v1_3", "sandbox"]
 
-# Known gaps between these real exports and the reader (reported with file and line; remove a
-# marker when its gap is fixed — the test then passes instead of XPASS-ing).
-GAPS = {
-    "azure": "Cost Management's run manifest.json is taken for a data file and refused (pipeline/landing.py)",
-    "gcp": "Parquet Tags as repeated {key, value} STRUCT are cast to text and rejected; lower-case "
-    "ChargeCategory/ChargeClass of Google's FOCUS view fail the raw gate",
-    "aws_parquet": "Parquet MAP Tags are cast to DuckDB display text, not JSON, and rejected",
-    "sandbox": "the literal NULL of the FinOps sample data is not read as null (ChargeClass, Tags)",
-    "aws_user_prefix": "rules match tag keys exactly; AWS Data Exports write user tags as user:<key>",
-}
-
-
-def gap(key: str):
-    return pytest.mark.xfail(reason=GAPS[key], strict=False)
-
-
-TREES = [pytest.param(t, marks=gap(t)) if t in GAPS else t for t in GOOD_TREES]
+TREES = GOOD_TREES
 
 pytestmark = pytest.mark.slow
 
@@ -248,7 +232,6 @@ def test_focus_1_3_export_without_provider_name_takes_the_provider_from_service_
             "reco-llm",
             "training",
             (Decimal("48.5521") * 2 + Decimal("630.5831") + Decimal("315.29155")) * FX["EUR"],
-            marks=gap("azure"),
         ),
     ],
 )
@@ -266,8 +249,8 @@ def test_tagged_cloud_lines_land_on_the_model_and_leaf_of_their_tags(published, 
     "tree, amount_original",
     [
         ("v1_3", Decimal("96.00")),  # cl-workload: storefront
-        pytest.param("azure", Decimal("211.68"), marks=gap("azure")),  # cl-workload: checkout
-        pytest.param("gcp", Decimal("9.3408"), marks=gap("gcp")),  # label cl-workload: storefront
+        pytest.param("azure", Decimal("211.68")),  # cl-workload: checkout
+        pytest.param("gcp", Decimal("9.3408")),  # label cl-workload: storefront
     ],
 )
 def test_web_shop_lines_are_out_of_scope_but_still_reconciled(published, tree, amount_original):
@@ -278,7 +261,6 @@ def test_web_shop_lines_are_out_of_scope_but_still_reconciled(published, tree, a
     assert got is not None and cents(got) == cents(amount_original)
 
 
-@gap("aws_user_prefix")
 def test_aws_cost_allocation_tags_are_matched_by_the_tag_name_people_gave_them(published):
     """AWS Data Exports write a user tag `cl-model` as `user:cl-model` in Tags; a rule on
     tag.cl-model (config/cost_rules.yaml) must still place the line."""
@@ -297,7 +279,6 @@ def test_aws_cost_allocation_tags_are_matched_by_the_tag_name_people_gave_them(p
     assert oos is not None and cents(oos) == Decimal("27.65")  # the web shop instance, Jan + Feb
 
 
-@gap("gcp")
 def test_gcp_labels_from_the_focus_view_tags_place_the_line(published):
     """The BigQuery FOCUS view delivers Tags as a repeated {key, value} struct, not JSON text."""
     settings = _settings(published, "gcp")

@@ -72,9 +72,6 @@ def test_manifests_are_not_data_files(tmp_path):
     assert all(not f.rel.endswith(".json") for f in scan(settings, "focus"))
 
 
-@pytest.mark.xfail(
-    reason="pipeline/landing.py _is_manifest only knows <export>/metadata/*.json", strict=False
-)
 def test_azure_export_run_manifest_is_not_a_data_file(tmp_path):
     """Cost Management writes manifest.json next to the parts of each FOCUS export run."""
     landing = tmp_path / "landing"
