@@ -248,3 +248,20 @@ def test_write_report_files_and_no_people_data_anywhere(settings, tmp_path):
 def test_same_data_same_content_hash(settings, rendered):
     again = RenderedReport(build_report(settings, "2026-10", recipients=["x@example.com"]))
     assert again.content_hash == rendered.content_hash
+
+
+def test_first_month_has_no_comparison_and_says_so(settings):
+    rep = build_report(settings, "2026-08")
+    assert rep.total.previous is None and rep.total.mom is None and rep.movers == ()
+    text = render_text(rep)
+    assert "vs last month: no data for the month before" in text
+    assert "No increases against the month before." in text
+
+
+def test_a_failed_critical_check_is_shown_in_red_with_its_name(tmp_path):
+    wh = tmp_path / "warehouse"
+    make_published_db(wh / "costledger.duckdb", quality_fail=True)
+    rep = build_report(load_settings(warehouse=wh), "2026-10")
+    assert rep.quality.status == "failed" and rep.quality.critical_failed == 1
+    html = render_html(rep)
+    assert "1 CRITICAL failure(s)" in html and "cost_conserved_per_file" in html and "#b42318" in html
