@@ -18,7 +18,7 @@ import duckdb
 from pipeline.config_tables import config_fingerprint
 from pipeline.errors import InputError
 from pipeline.ingest import budgets, focus, fx_rates, hr_rates, invoices, metrics, timesheets
-from pipeline.ingest.common import LINEAGE, now_utc, q
+from pipeline.ingest.common import LINEAGE, drop_temp, now_utc, q
 from pipeline.landing import LandingFile, scan
 from pipeline.settings import Settings
 
@@ -134,8 +134,8 @@ def load_file(con: duckdb.DuckDBPyConnection, settings: Settings, f: LandingFile
         _record_file(con, settings, f.rel, f.source, f.sha256, f.size, None, fp, "refused", str(exc), loaded=False)
         con.execute("commit")
         return {"file": f.rel, "action": "refused", "message": str(exc), "rows_read": 0, "rows_rejected": 0}
-    n_read = con.execute("select count(*) from _incoming").fetchone()[0]
-    n_rej = con.execute("select count(*) from _rejects").fetchone()[0]
+    n_rej = incoming.rows_rejected
+    n_read = incoming.rows_in_file - n_rej
     cols = ", ".join(q(c) for c in (*mod.RAW_COLUMNS, *LINEAGE))
     action = "replaced" if existed else "loaded"
     con.execute("begin transaction")
@@ -155,8 +155,7 @@ def load_file(con: duckdb.DuckDBPyConnection, settings: Settings, f: LandingFile
         con.execute("rollback")
         raise
     finally:
-        con.execute("drop table if exists _incoming")
-        con.execute("drop table if exists _rejects")
+        drop_temp(con)
     return {"file": f.rel, "action": action, "rows_read": n_read, "rows_rejected": n_rej, "rows_in_file": incoming.rows_in_file}
 
 

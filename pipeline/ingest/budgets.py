@@ -35,7 +35,8 @@ CHECKS = (
     ),
     RowCheck(
         "leaf",
-        "nullif(trim(leaf), '') is not null and (select l.stage from config.leaves l where l.leaf = lower(trim(_read.leaf))) <> lower(trim(_read.stage))",
+        "nullif(trim(leaf), '') is not null and lower(trim(leaf)) in (select leaf from config.leaves) "
+        "and lower(trim(leaf)) || '/' || lower(trim(stage)) not in (select leaf || '/' || stage from config.leaves)",
         "'leaf: ''' || leaf || ''' does not belong to stage ''' || stage || ''''",
     ),
     RowCheck(

@@ -24,7 +24,7 @@ LINEAGE = ("load_id", "source_file", "source_row", "file_sha256")
 @dataclass
 class Incoming:
     rows_in_file: int
-    note: str = ""
+    rows_rejected: int = 0
 
 
 @dataclass(frozen=True)
@@ -124,14 +124,15 @@ def read_table_file(
     header_check=None,
     null_strings: tuple[str, ...] = ("",),
 ) -> Incoming:
-    """Read a CSV (plain or .gz) or Parquet file into `_incoming` + `_rejects`.
+    """Read a CSV (plain or .gz) or Parquet file; leave the view `_incoming` (good rows with
+    lineage) and the table `_rejects` (source_row, field, reason) behind.
 
     Every column is kept as text, as read; parsing happens in checks (to reject) and in
     staging (to type). `source_row` is the physical line (CSV, header = 1) or record number.
+    The file is copied once, into `_read`; good rows go from there straight into raw.
     """
     name = f.path.name.lower()
-    con.execute("drop table if exists _read")
-    con.execute("drop table if exists _parse_rejects")
+    drop_temp(con)
     if name.endswith(".parquet"):
         try:
             cur = con.execute("select * from read_parquet(?) limit 0", [str(f.path)])
@@ -140,22 +141,23 @@ def read_table_file(
         header = [d[0] for d in cur.description]
         mapping = _resolve_columns(header, columns, f, fmt, header_check)
         types = {r[0]: r[1] for r in con.execute("describe select * from read_parquet(?)", [str(f.path)]).fetchall()}
-        sel = ", ".join(f"{_parquet_text(q(src), types.get(src, ''))} as {q(canon)}" for canon, src in mapping.items())
+        sel = _select_list(columns, mapping, lambda src: _parquet_text(q(src), types.get(src, "")))
         con.execute(
             f"create temp table _read as select {sel}, file_row_number + 1 as __row "
             "from read_parquet(?, file_row_number = true)",
             [str(f.path)],
         )
         con.execute("create temp table _parse_rejects (source_row bigint, field varchar, reason varchar)")
+        placed = "_read"
     elif name.endswith((".csv", ".csv.gz")):
         header = _csv_header(con, f)
         mapping = _resolve_columns(header, columns, f, fmt, header_check)
-        con.execute("drop table if exists _rej_errors")
-        con.execute("drop table if exists _rej_scans")
+        sel = _select_list(columns, mapping, q)
         try:
             # The header is known: no sniffing, every column text, bad lines to the rejects table.
+            # Insertion order is kept, so rowid is the order of the good rows in the file.
             con.execute(
-                "create temp table _read_raw as select * from read_csv(?, header = true, auto_detect = false, "
+                f"create temp table _read as select {sel} from read_csv(?, header = true, auto_detect = false, "
                 "columns = ?, delim = ',', quote = '\"', escape = '\"', nullstr = ?, store_rejects = true, "
                 "rejects_table = '_rej_errors', rejects_scan = '_rej_scans')",
                 [str(f.path), {h: "VARCHAR" for h in header}, list(null_strings)],
@@ -171,68 +173,77 @@ def read_table_file(
             from _rej_errors group by line
             """
         )
-        # Good row k (in file order) sits on line 1 + k + (number of refused lines before it).
-        sel = ", ".join(f"{q(src)} as {q(canon)}" for canon, src in mapping.items())
-        con.execute(
-            f"""
-            create temp table _read as
-            with
-            good as (select *, rowid + 1 as k from _read_raw),
-            rej as (
-                select source_row, row_number() over (order by source_row) as j from _parse_rejects
-            ),
-            rej_before as (
-                -- a refused line j has (line - 1 - j) good rows before it
-                select source_row - 1 - j as good_before, max(j) as j from rej group by all
-            ),
-            placed as (
-                select good.*, 1 + good.k + coalesce(rb.j, 0) as __row
-                from good asof left join rej_before rb on good.k > rb.good_before
+        if con.execute("select count(*) from _parse_rejects").fetchone()[0] == 0:
+            con.execute("create temp view _placed as select *, rowid + 2 as __row from _read")
+        else:
+            # Good row k (in file order) sits on line 1 + k + (number of refused lines before it).
+            con.execute(
+                """
+                create temp view _placed as
+                with
+                rej as (select source_row, row_number() over (order by source_row) as j from _parse_rejects),
+                rej_before as (
+                    -- a refused line j has (line - 1 - j) good rows before it
+                    select source_row - 1 - j as good_before, max(j) as j from rej group by all
+                ),
+                good as (select *, rowid + 1 as __k from _read)
+                select good.* exclude (__k), 1 + good.__k + coalesce(rb.j, 0) as __row
+                from good asof left join rej_before rb on good.__k > rb.good_before
+                """
             )
-            select {sel}, __row from placed
-            """
-        )
-        con.execute("drop table _read_raw")
+        placed = "_placed"
     else:
         raise InputError(f"{f.rel}: unsupported file type (expected .csv, .csv.gz or .parquet)")
-
-    for col in columns:  # optional columns absent from this file are NULL
-        if col.name not in mapping:
-            con.execute(f"alter table _read add column {q(col.name)} varchar")
 
     parsed = con.execute("select count(*) from _read").fetchone()[0]
     parse_rejected = con.execute("select count(*) from _parse_rejects").fetchone()[0]
 
+    # A row is rejected for the first check it fails (CASE order = check order).
     if checks:
         bad_field = "case " + " ".join(f"when {c.invalid} then {lit(c.field)}" for c in checks) + " end"
         bad_reason = "case " + " ".join(f"when {c.invalid} then {c.reason}" for c in checks) + " end"
+        any_bad = " or ".join(f"coalesce({c.invalid}, false)" for c in checks)
     else:
         bad_field = bad_reason = "cast(null as varchar)"
-    con.execute(f"create or replace temp table _checked as select *, {bad_field} as __bad_field, {bad_reason} as __bad_reason from _read")
-    cols = ", ".join(q(c.name) for c in columns)
-    con.execute("drop table if exists _incoming")
+        any_bad = "false"
     con.execute(
         f"""
-        create temp table _incoming as
-        select {cols}{extra_select},
-               cast(? as bigint) as load_id, cast(? as varchar) as source_file,
-               cast(__row as bigint) as source_row, cast(? as varchar) as file_sha256
-        from _checked where __bad_field is null
-        """,
-        [load_id, f.rel, f.sha256],
-    )
-    con.execute("drop table if exists _rejects")
-    con.execute(
-        """
         create temp table _rejects as
         select source_row, field, reason from _parse_rejects
         union all
-        select __row, __bad_field, __bad_reason from _checked where __bad_field is not null
+        select __row, __bad_field, __bad_reason from (
+            select __row, {bad_field} as __bad_field, {bad_reason} as __bad_reason from {placed}
+        ) where __bad_field is not null
         """
     )
-    for t in ("_checked", "_read", "_parse_rejects", "_rej_errors", "_rej_scans"):
-        con.execute(f"drop table if exists {t}")
-    return Incoming(rows_in_file=parsed + parse_rejected)
+    cols = ", ".join(q(c.name) for c in columns)
+    con.execute(
+        f"""
+        create temp view _incoming as
+        select {cols}{extra_select},
+               cast({int(load_id)} as bigint) as load_id, {lit(f.rel)} as source_file,
+               cast(__row as bigint) as source_row, {lit(f.sha256)} as file_sha256
+        from {placed} where not ({any_bad})
+        """
+    )
+    checked_rejects = con.execute("select count(*) from _rejects").fetchone()[0] - parse_rejected
+    return Incoming(rows_in_file=parsed + parse_rejected, rows_rejected=parse_rejected + checked_rejects)
+
+
+def _select_list(columns: tuple[Column, ...], mapping: dict[str, str], expr) -> str:
+    """Canonical columns from the file's own names; optional columns it lacks are NULL."""
+    return ", ".join(
+        f"{expr(mapping[c.name])} as {q(c.name)}" if c.name in mapping else f"cast(null as varchar) as {q(c.name)}"
+        for c in columns
+    )
+
+
+def drop_temp(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop what a previous read left behind."""
+    for view in ("_incoming", "_placed"):
+        con.execute(f"drop view if exists {view}")
+    for table in ("_read", "_rejects", "_parse_rejects", "_rej_errors", "_rej_scans"):
+        con.execute(f"drop table if exists {table}")
 
 
 # Reusable row checks (SQL over text columns) ------------------------------------------------

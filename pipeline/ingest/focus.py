@@ -81,13 +81,10 @@ _VERSION_SQL = (
 
 def read(con, settings, f, load_id):
     # Some exports (the FinOps sample data) write NULL for an empty value.
-    incoming = read_table_file(
-        con, f, COLUMNS, FORMAT, load_id, CHECKS, header_check=check_header, null_strings=("", "NULL")
+    return read_table_file(
+        con, f, COLUMNS, FORMAT, load_id, CHECKS, extra_select=f", {_VERSION_SQL} as focus_version",
+        header_check=check_header, null_strings=("", "NULL"),
     )
-    # Provider: ProviderName (1.0-1.2) or ServiceProviderName (1.3); a file with neither is no FOCUS file.
-    con.execute("alter table _incoming add column focus_version varchar")
-    con.execute(f"update _incoming set focus_version = {_VERSION_SQL}")
-    return incoming
 
 
 def check_header(header_cols: set[str]) -> str | None:
