@@ -1,10 +1,11 @@
 """# cost_ledger_monthly_report
 
 Sends the cost report of the month before, on the 3rd of each month at 08:00 UTC
-(`COSTLEDGER_REPORT_CRON` overrides the cron).
+(`COSTLEDGER_REPORT_CRON` overrides the cron). Months are UTC calendar months.
 
 `report_month` (from the data interval) -> `wait_for_published` (pokes every 30 min, up to 3 days,
-until the published database holds that month) -> `send_report`.
+until the published database holds that month) -> `save_report` (files under `reports/<month>/`)
+and `send_report`.
 
 * Exactly once: the report function records what it sent, so a retry or a rerun does not mail
   twice; trigger with conf `{"force": true}` to send again on purpose.
@@ -18,13 +19,20 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import CronDataIntervalTimetable, Param, PokeReturnValue, dag, task
 
+CRON = os.environ.get("COSTLEDGER_REPORT_CRON", "0 8 3 * *")
+RETRIES = int(os.environ.get("COSTLEDGER_TASK_RETRIES", "3"))
+
 
 @dag(
-    schedule=CronDataIntervalTimetable(os.environ.get("COSTLEDGER_REPORT_CRON", "0 8 3 * *"), timezone="UTC"),
+    schedule=CronDataIntervalTimetable(CRON, timezone="UTC"),
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 3, "retry_delay": timedelta(minutes=10), "retry_exponential_backoff": True},
+    default_args={
+        "retries": RETRIES,
+        "retry_delay": timedelta(minutes=10),
+        "retry_exponential_backoff": True,
+    },
     params={"force": Param(False, type="boolean", description="send again even if already sent")},
     tags=["costledger", "report", "finops"],
     doc_md=__doc__,
@@ -43,32 +51,39 @@ def cost_ledger_monthly_report():
         return PokeReturnValue(is_done=month in steps.published_months(load_settings()))
 
     @task
+    def save_report(month: str) -> list[str]:
+        from pipeline.report import build_report, write_report
+        from pipeline.settings import load_settings
+
+        settings = load_settings()  # an archive copy: reports/<month>/ (HTML, text, .eml, CSV, XLSX, charts)
+        return [str(p) for p in write_report(build_report(settings, month), settings.reports / month)]
+
+    @task
     def send_report(month: str, params=None) -> dict:
         from airflow.sdk import Connection
         from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
         from pipeline.airflow_smtp import smtp_from_connection
         from pipeline.errors import ConfigError
+        from pipeline.report import ReportError, SmtpDeliveryError, send_monthly_report
         from pipeline.settings import load_settings
 
         settings = load_settings()
         try:
-            smtp = smtp_from_connection(Connection.get("smtp_default"), settings.smtp)
+            smtp = smtp_from_connection(Connection.get("smtp_default"))
         except AirflowNotFoundException:
-            smtp = None  # the report falls back to COSTLEDGER_SMTP_*
-        try:
-            from pipeline.report import send_monthly_report
-        except ImportError:  # until the e-mail report lands: log the terminal summary instead
-            from pipeline import steps
-
-            return {"month": month, "summary": steps.report_summary(settings, month)}
+            smtp = None  # COSTLEDGER_SMTP_* apply
         try:
             return send_monthly_report(settings, month, smtp=smtp, force=bool(params.get("force")))
-        except ConfigError as exc:
+        except (ConfigError, ReportError) as exc:  # a retry will not fix these
             raise AirflowFailException(str(exc)) from None
+        except SmtpDeliveryError as exc:
+            if exc.permanent:
+                raise AirflowFailException(str(exc)) from None
+            raise
 
     month = report_month()
-    wait_for_published(month) >> send_report(month)
+    wait_for_published(month) >> [save_report(month), send_report(month)]
 
 
 cost_ledger_monthly_report()

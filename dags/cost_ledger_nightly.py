@@ -1,17 +1,15 @@
 """# cost_ledger_nightly
 
-Pulls new and changed landing files into DuckDB and republishes the monthly marts, every night
-at 02:00 UTC (`COSTLEDGER_NIGHTLY_CRON` overrides the cron).
-
-`discover` -> `load_source` (one mapped task per source) -> `check_raw` -> `transform`
+Every night at 02:00 UTC (`COSTLEDGER_NIGHTLY_CRON`): new and changed landing files into DuckDB,
+then `discover` -> `load_source` (one mapped task per source) -> `check_raw` -> `transform`
 -> `check_marts` -> `publish` (updates the asset `costledger_marts`).
 
 * Months rebuilt: scheduled and manual runs rebuild every month, because a re-delivered file may
   restate any month; a **backfill** run rebuilds the months its data interval touches; a manual
   run with conf `{"month_from": "YYYY-MM", "month_to": "YYYY-MM"}` rebuilds that range.
-* A failed quality gate or a bad config fails the task at once (no retry) and leaves the
-  published file untouched; anything else (a busy lock, an unreadable share) retries.
-* Paths and settings come from `COSTLEDGER_*` variables; see `.env.example`.
+* A failed quality gate, a bad config or a refused file fails the task at once (no retry) and
+  leaves the published file untouched; anything else (a busy lock, an unreadable share) retries.
+* Settings come from `COSTLEDGER_*` variables (`.env.example`); see docs/deploy.md.
 """
 
 from __future__ import annotations
@@ -23,32 +21,30 @@ from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_curren
 from airflow.sdk.exceptions import AirflowFailException
 
 MARTS = Asset(name="costledger_marts", uri="costledger://marts/")
-MONTH = Param(
-    None, type=["null", "string"], pattern=r"^\d{4}-\d{2}$", description="YYYY-MM, manual runs only"
-)
+CRON = os.environ.get("COSTLEDGER_NIGHTLY_CRON", "0 2 * * *")
+RETRIES = int(os.environ.get("COSTLEDGER_TASK_RETRIES", "3"))
+MONTH = Param(None, type=["null", "string"], pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (manual runs)")
 
 
-def _step(name: str, *args, **kwargs) -> dict:
+def _step(name: str, *args) -> dict:
     """Run one pipeline step; errors a retry cannot fix fail the task without retrying."""
     from pipeline import steps
-    from pipeline.errors import ConfigError, QualityGateError
+    from pipeline.errors import ConfigError, InputError, QualityGateError
     from pipeline.settings import load_settings
 
     try:
-        return getattr(steps, name)(load_settings(), *args, **kwargs)
-    except (QualityGateError, ConfigError) as exc:
+        return getattr(steps, name)(load_settings(), *args)
+    except (QualityGateError, ConfigError, InputError) as exc:
         raise AirflowFailException(str(exc)) from None
 
 
 @dag(
-    schedule=CronDataIntervalTimetable(
-        os.environ.get("COSTLEDGER_NIGHTLY_CRON", "0 2 * * *"), timezone="UTC"
-    ),
+    schedule=CronDataIntervalTimetable(CRON, timezone="UTC"),
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(hours=6),
-    default_args={"retries": 3, "retry_delay": timedelta(minutes=5), "retry_exponential_backoff": True},
+    default_args={"retries": RETRIES, "retry_delay": timedelta(minutes=5), "retry_exponential_backoff": True},
     params={"month_from": MONTH, "month_to": MONTH},
     tags=["costledger", "nightly", "finops"],
     doc_md=__doc__,
@@ -58,8 +54,9 @@ def cost_ledger_nightly():
     def discover() -> list[str]:
         from pipeline.ingest import SOURCES
 
-        _step("discover")  # logged; every source is loaded, so each shows up as its own task
-        return list(SOURCES)
+        found = _step("discover")
+        print("new or changed files:", {s: len(f) for s, f in found["sources"].items()}, found["missing"])
+        return list(SOURCES)  # every source gets its task, so one source's bad file fails on its own
 
     # One source at a time: they all write the one work database (a second writer would wait on its lock).
     @task(map_index_template="{{ source_name }}", max_active_tis_per_dag=1)
@@ -73,14 +70,10 @@ def cost_ledger_nightly():
 
     @task
     def transform(run_id=None, dag_run=None, params=None, data_interval_start=None, data_interval_end=None):
-        if params.get("month_from"):
-            return _step(
-                "transform", run_id, params["month_from"], params.get("month_to") or params["month_from"]
-            )
-        if dag_run.run_type != "backfill":
-            return _step("transform", run_id)
-        last = data_interval_end - timedelta(microseconds=1)  # the interval's end is exclusive
-        return _step("transform", run_id, data_interval_start.strftime("%Y-%m"), last.strftime("%Y-%m"))
+        lo, hi = params.get("month_from"), params.get("month_to")  # None, None: every month
+        if not lo and dag_run.run_type == "backfill":  # the months the interval touches; its end is exclusive
+            lo, hi = data_interval_start, data_interval_end - timedelta(microseconds=1)
+        return _step("transform", run_id, lo, hi)
 
     @task
     def check_marts(run_id=None) -> dict:

@@ -16,21 +16,21 @@ def _flag(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
-def smtp_from_connection(conn: Any, fallback: SmtpSettings) -> SmtpSettings:
+def smtp_from_connection(conn: Any) -> SmtpSettings:
     """Turn an Airflow SMTP connection into SmtpSettings.
 
-    Same meaning as the SMTP provider: SSL unless the extra `disable_ssl` is set, STARTTLS unless
-    `disable_tls` is set (and only without SSL), sender from the extra `from_email`. What the
-    connection leaves empty (sender, port) comes from `fallback` (COSTLEDGER_SMTP_* and config).
+    Same meaning as Airflow's SMTP provider: SSL unless the extra `disable_ssl` is set, STARTTLS
+    unless `disable_tls` is set (and only without SSL), the sender from the extra `from_email`
+    (none: the report's configured sender), port 465 with SSL and 25 without when none is given.
     """
     extra = conn.extra_dejson or {}
     ssl = not _flag(extra.get("disable_ssl", False))
     return SmtpSettings(
-        host=conn.host or fallback.host,
-        port=int(conn.port or (465 if ssl else fallback.port)),
+        host=conn.host or None,
+        port=int(conn.port or (465 if ssl else 25)),
         user=conn.login or None,
         password=conn.password or None,
-        from_address=extra.get("from_email") or fallback.from_address,
+        from_address=extra.get("from_email") or None,
         starttls=not ssl and not _flag(extra.get("disable_tls", False)),
         ssl=ssl,
     )

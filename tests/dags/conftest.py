@@ -27,7 +27,7 @@ _HOME = Path(tempfile.mkdtemp(prefix="costledger-airflow-"))
 atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 
 
-def airflow_env(home: Path) -> dict[str, str]:
+def _airflow_env(home: Path) -> dict[str, str]:
     """The variables that make Airflow use `home`, SQLite and only this repository's DAGs."""
     return {
         "AIRFLOW_HOME": str(home),
@@ -37,7 +37,19 @@ def airflow_env(home: Path) -> dict[str, str]:
     }
 
 
-os.environ.update(airflow_env(_HOME))
+os.environ.update(_airflow_env(_HOME))
+
+
+@pytest.fixture(scope="session")
+def airflow_env():
+    """Builds the Airflow variables for a subprocess with its own AIRFLOW_HOME (SQLite in it)."""
+    return _airflow_env
+
+
+@pytest.fixture(scope="session")
+def airflow_bin() -> Path:
+    """The `airflow` command of the interpreter running the tests (the repository's .venv)."""
+    return VENV_BIN / "airflow"
 
 
 @pytest.fixture(scope="session")

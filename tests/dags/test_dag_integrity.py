@@ -26,6 +26,7 @@ NIGHTLY_GRAPH = {
 REPORT_GRAPH = {
     "report_month": set(),
     "wait_for_published": {"report_month"},
+    "save_report": {"report_month", "wait_for_published"},
     "send_report": {"report_month", "wait_for_published"},
 }
 PURE_TASKS = {"report_month"}  # no I/O: nothing to retry

@@ -1,0 +1,185 @@
+"""Real Airflow runs, as a developer runs them: `airflow db migrate` on SQLite in a fresh AIRFLOW_HOME,
+then `airflow dags test` on a tiny landing tree, and the published DuckDB file checked."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import socket
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+USD_CNY = Decimal("7.10")
+# FOCUS 1.0 columns as AWS Data Exports write them; amounts in USD.
+FOCUS_COLUMNS = (
+    "BillingAccountId", "SubAccountId", "ProviderName", "PublisherName", "InvoiceIssuerName",
+    "BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd",
+    "ChargeCategory", "ChargeClass", "ChargeDescription", "ServiceCategory", "ServiceName",
+    "ResourceId", "RegionId", "SkuId", "PricingQuantity", "PricingUnit", "ListCost",
+    "ContractedCost", "BilledCost", "EffectiveCost", "BillingCurrency", "Tags",
+)  # fmt: skip
+FOCUS_ROWS = [
+    # (day, service, billed, effective, tags)
+    (
+        "2026-02-03",
+        "Amazon SageMaker",
+        "120.50",
+        "100.25",
+        {"cl-model": "search-rerank-bert", "cl-leaf": "hardware"},
+    ),
+    ("2026-02-10", "Amazon EC2", "80.00", "80.00", {"cl-model": "reco-llm", "cl-leaf": "tuning_resources"}),
+    ("2026-02-11", "Amazon RDS", "40.00", "40.00", {"cl-workload": "webshop"}),
+]
+ALLOCATED_USD = Decimal("180.25")  # the two tagged lines, effective cost
+OUT_OF_SCOPE_USD = Decimal("40.00")  # the web shop's database
+
+
+def _write_landing(landing: Path) -> None:
+    focus = landing / "focus" / "aws-focus" / "2026-02.csv"
+    focus.parent.mkdir(parents=True)
+    with focus.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, FOCUS_COLUMNS)
+        w.writeheader()
+        for i, (day, service, billed, effective, tags) in enumerate(FOCUS_ROWS):
+            w.writerow(
+                {
+                    "BillingAccountId": "111122223333", "SubAccountId": "444455556666",
+                    "ProviderName": "AWS", "PublisherName": "AWS", "InvoiceIssuerName": "AWS",
+                    "BillingPeriodStart": "2026-02-01T00:00:00Z", "BillingPeriodEnd": "2026-03-01T00:00:00Z",
+                    "ChargePeriodStart": f"{day}T00:00:00Z", "ChargePeriodEnd": f"{day}T01:00:00Z",
+                    "ChargeCategory": "Usage", "ChargeClass": "", "ChargeDescription": f"{service} usage",
+                    "ServiceCategory": "Compute", "ServiceName": service,
+                    "ResourceId": f"arn:aws:test:::resource/{i}", "RegionId": "us-east-1", "SkuId": f"SKU{i}",
+                    "PricingQuantity": "1", "PricingUnit": "Hours", "ListCost": billed, "ContractedCost": billed,
+                    "BilledCost": billed, "EffectiveCost": effective, "BillingCurrency": "USD",
+                    "Tags": json.dumps(tags),
+                }
+            )  # fmt: skip
+    fx = landing / "fx_rates" / "usd_cny.csv"
+    fx.parent.mkdir(parents=True)
+    fx.write_text(
+        f"rate_date,from_currency,to_currency,rate\n2026-01-01,USD,CNY,{USD_CNY}\n", encoding="utf-8"
+    )
+
+
+def _run(cmd: list, env: dict, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [str(c) for c in cmd],
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, (
+        f"{' '.join(map(str, cmd))} exited {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    )
+    return done
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory, airflow_env, airflow_bin):
+    """A migrated SQLite AIRFLOW_HOME and COSTLEDGER_* folders for the runs in this module."""
+    root = tmp_path_factory.mktemp("airflow-run")
+    _write_landing(root / "landing")
+    env = {
+        **os.environ,
+        **airflow_env(root / "airflow_home"),
+        "COSTLEDGER_LANDING": str(root / "landing"),
+        "COSTLEDGER_WAREHOUSE": str(root / "warehouse"),
+        "COSTLEDGER_REPORTS": str(root / "reports"),
+        "COSTLEDGER_REPORTING_CURRENCY": "CNY",
+        "COSTLEDGER_PII_KEY": "test-pii-key",
+        "COSTLEDGER_TASK_RETRIES": "0",  # a failure shows at once instead of after minutes of retry delay
+    }
+    env.pop("AIRFLOW_CONN_SMTP_DEFAULT", None)
+    (root / "airflow_home").mkdir()
+    _run([airflow_bin, "db", "migrate"], env, root)
+    return root, env
+
+
+def _finished_ok(log: str) -> bool:
+    return any("DagRun Finished" in line and "state=success" in line for line in log.splitlines())
+
+
+def _failures(log: str) -> str:
+    keep = ("error", "failed", "dagrun finished")
+    return "\n".join(ln[:400] for ln in log.splitlines() if any(k in ln.lower() for k in keep))[-4000:]
+
+
+def test_nightly_dag_test_publishes_the_marts(deployment, airflow_bin):
+    import duckdb
+
+    root, env = deployment
+    done = _run([airflow_bin, "dags", "test", "cost_ledger_nightly", "2026-03-02"], env, root)
+    log = done.stdout + done.stderr
+    assert _finished_ok(log), _failures(log)
+    published = root / "warehouse" / "costledger.duckdb"
+    assert published.is_file()
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        months, total, out_of_scope, unallocated = con.execute(
+            "select list(distinct strftime(month, '%Y-%m')), sum(c_total), sum(c_out_of_scope), sum(c_unallocated)"
+            " from marts.monthly_cost_rollup"
+        ).fetchone()
+    finally:
+        con.close()
+    assert months == ["2026-02"]
+    assert total == ALLOCATED_USD * USD_CNY
+    assert out_of_scope == OUT_OF_SCOPE_USD * USD_CNY
+    assert unallocated == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_catcher():
+    """A real SMTP server on 127.0.0.1 that keeps every message it receives."""
+    from aiosmtpd.controller import Controller
+
+    class Keep:
+        def __init__(self):
+            self.messages = []
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+            self.messages.append(envelope)
+            return "250 OK"
+
+    handler = Keep()
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield controller, handler
+    controller.stop()
+
+
+def test_monthly_report_dag_sends_last_month_once_through_smtp_default(deployment, airflow_bin, smtp_catcher):
+    root, env = deployment
+    if not (root / "warehouse" / "costledger.duckdb").is_file():
+        pytest.skip("needs the marts the nightly test publishes")
+    controller, caught = smtp_catcher
+    conn = {"conn_type": "smtp", "host": "127.0.0.1", "port": controller.port,
+            "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "ledger@example.com"}}  # fmt: skip
+    env = {**env, "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(conn)}
+    # `dags test` takes the time a run is due: the run due 2026-03-03 08:00 reports February.
+    for _ in range(2):  # a rerun must not mail again
+        cmd = [airflow_bin, "dags", "test", "cost_ledger_monthly_report", "2026-03-03T08:00:00+00:00"]
+        done = _run(cmd, env, root, timeout=300)
+        assert _finished_ok(done.stdout + done.stderr), _failures(done.stdout + done.stderr)
+    assert len(caught.messages) == 1
+    mail = caught.messages[0]
+    assert mail.mail_from == "ledger@example.com"
+    assert "finance-ai-costs@example.com" in mail.rcpt_tos
+    assert b"2026-02" in mail.original_content or b"February 2026" in mail.original_content
+    saved = {p.suffix for p in (root / "reports" / "2026-02").iterdir()}
+    assert {".html", ".eml"} <= saved  # the archive copy next to the e-mail
