@@ -64,8 +64,8 @@ def cost_ledger_monthly_report():
         from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
         from pipeline.airflow_smtp import smtp_from_connection
-        from pipeline.errors import ConfigError
-        from pipeline.report import ReportError, SmtpDeliveryError, send_monthly_report
+        from pipeline.errors import CostledgerError
+        from pipeline.report import SmtpDeliveryError, send_monthly_report
         from pipeline.settings import load_settings
 
         settings = load_settings()
@@ -75,12 +75,12 @@ def cost_ledger_monthly_report():
             smtp = None  # COSTLEDGER_SMTP_* apply
         try:
             return send_monthly_report(settings, month, smtp=smtp, force=bool(params.get("force")))
-        except (ConfigError, ReportError) as exc:  # a retry will not fix these
-            raise AirflowFailException(str(exc)) from None
         except SmtpDeliveryError as exc:
-            if exc.permanent:
-                raise AirflowFailException(str(exc)) from None
-            raise
+            if not exc.permanent:
+                raise  # the server was unreachable: retry later
+            raise AirflowFailException(str(exc)) from None
+        except CostledgerError as exc:  # bad config, no recipients, an interrupted earlier send
+            raise AirflowFailException(str(exc)) from None
 
     month = report_month()
     wait_for_published(month) >> [save_report(month), send_report(month)]

@@ -7,8 +7,8 @@ then `discover` -> `load_source` (one mapped task per source) -> `check_raw` -> 
 * Months rebuilt: scheduled and manual runs rebuild every month, because a re-delivered file may
   restate any month; a **backfill** run rebuilds the months its data interval touches; a manual
   run with conf `{"month_from": "YYYY-MM", "month_to": "YYYY-MM"}` rebuilds that range.
-* A failed quality gate, a bad config or a refused file fails the task at once (no retry) and
-  leaves the published file untouched; anything else (a busy lock, an unreadable share) retries.
+* A failed quality gate, a bad config, a refused file or a missing FX rate fails the task at once
+  (no retry), leaving the published file untouched; a busy lock or an I/O error retries.
 * Settings come from `COSTLEDGER_*` variables (`.env.example`); see docs/deploy.md.
 """
 
@@ -29,12 +29,14 @@ MONTH = Param(None, type=["null", "string"], pattern=r"^\d{4}-\d{2}$", descripti
 def _step(name: str, *args) -> dict:
     """Run one pipeline step; errors a retry cannot fix fail the task without retrying."""
     from pipeline import steps
-    from pipeline.errors import ConfigError, InputError, QualityGateError
+    from pipeline.errors import CostledgerError, LockBusyError
     from pipeline.settings import load_settings
 
     try:
         return getattr(steps, name)(load_settings(), *args)
-    except (QualityGateError, ConfigError, InputError) as exc:
+    except LockBusyError:
+        raise  # another run holds the work database: retry later
+    except CostledgerError as exc:  # a quality gate, config, refused file, missing rate: needs a person
         raise AirflowFailException(str(exc)) from None
 
 
