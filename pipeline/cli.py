@@ -166,21 +166,10 @@ def _write_report(settings, month: str, out_dir, lang: str | None = None):
 
 
 def cmd_report(args) -> int:
-    settings = _settings(args)
-    if args.send:
-        from pipeline import report as report_pkg
+    from pipeline.report import run_report_command
 
-        result = report_pkg.send_monthly_report(settings, args.month, to=args.to, force=args.force, lang=args.lang)
-        print(result.get("message") if isinstance(result, dict) else result)
-        return 0
-    if args.out:
-        written = _write_report(settings, args.month, args.out, args.lang)
-        if written is None:
-            raise CostledgerError("report files are not available in this build")
-        for p in written:
-            print(p)
-        return 0
-    print(_terminal(settings, args.month))
+    settings = _settings(args)
+    run_report_command(settings, args.month, send=args.send, to=args.to, out=args.out, lang=args.lang, force=args.force)
     return 0
 
 

@@ -40,14 +40,30 @@ def config_fingerprint(settings: Settings, *parts: str) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _settings_fingerprint(settings: Settings) -> str:
+    parts = [settings.reporting_currency, settings.cost_basis]
+    for name in ("costledger.yaml", "models.yaml", "vendors.yaml", "activities.yaml", "cost_rules.yaml"):
+        path = settings.config_dir / name
+        parts.append(path.read_text(encoding="utf-8") if path.exists() else "")
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
 def sync_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """Replace the config schema's tables with the current settings (cheap; every run)."""
+    """Replace the config schema's tables with the current settings (skipped when unchanged)."""
+    fingerprint = _settings_fingerprint(settings)
+    try:
+        current = con.execute("select value from config.settings where key = 'fingerprint'").fetchone()
+    except (duckdb.CatalogException, duckdb.InvalidInputException):
+        current = None
+    if current and current[0] == fingerprint:
+        return
     for stmt in _DDL.split(";"):
         if stmt.strip():
             con.execute(stmt)
     con.executemany(
         "insert into config.settings values (?, ?)",
-        [["reporting_currency", settings.reporting_currency], ["cost_basis", settings.cost_basis]],
+        [["reporting_currency", settings.reporting_currency], ["cost_basis", settings.cost_basis],
+         ["fingerprint", fingerprint]],
     )
     con.executemany(
         "insert into config.leaves values (?, ?, ?, ?, ?)",

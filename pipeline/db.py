@@ -53,6 +53,8 @@ def connect_work(settings: Settings) -> duckdb.DuckDBPyConnection:
     """Open the work database read-write with its schemas and audit tables in place."""
     settings.warehouse.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(settings.work_db))
+    # A missing table must be an error, never a Python variable of the same name.
+    con.execute("set python_enable_replacements = false")
     con.execute("set TimeZone = 'UTC'")
     for schema in SCHEMAS:
         con.execute(f"create schema if not exists {schema}")

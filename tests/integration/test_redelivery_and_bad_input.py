@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 import shutil
 import subprocess
@@ -13,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipeline.cli import main
 from tests.conftest import SMALL_LANDING, TEST_PII_KEY
 
 pytestmark = pytest.mark.slow
@@ -20,10 +23,26 @@ pytestmark = pytest.mark.slow
 FOCUS = "focus/acme-cloud/focus-2026-09.csv"
 
 
-def cli(*args, landing: Path, warehouse: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COSTLEDGER_PII_KEY": TEST_PII_KEY, "COSTLEDGER_LANDING": str(landing),
-           "COSTLEDGER_WAREHOUSE": str(warehouse)}
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], env=env, capture_output=True, text=True, timeout=300)
+def cli(*args, landing: Path, warehouse: Path, subprocess_run: bool = False) -> subprocess.CompletedProcess:
+    """`costledger ARGS` with the landing and warehouse in the environment. In-process by
+    default (one GX import per test session); as a real process where the exit path matters."""
+    env = {"COSTLEDGER_PII_KEY": TEST_PII_KEY, "COSTLEDGER_LANDING": str(landing), "COSTLEDGER_WAREHOUSE": str(warehouse)}
+    if subprocess_run:
+        return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], env={**os.environ, **env},
+                              capture_output=True, text=True, timeout=300)
+    out, err = io.StringIO(), io.StringIO()
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return subprocess.CompletedProcess(["costledger", *args], code, out.getvalue(), err.getvalue())
 
 
 def sha(path: Path) -> str:
@@ -191,7 +210,7 @@ def test_a_file_that_cannot_be_read_fails_the_run_and_keeps_the_published_file(e
     before = sha(published)
     (landing / rel).parent.mkdir(parents=True, exist_ok=True)
     (landing / rel).write_text(content)
-    r = cli("run", "--quiet", landing=landing, warehouse=warehouse)
+    r = cli("run", "--quiet", landing=landing, warehouse=warehouse, subprocess_run=True)
     assert r.returncode == 3
     err = r.stderr.strip().splitlines()
     assert len(err) == 1 and message in err[0], r.stderr
@@ -237,7 +256,7 @@ def test_a_second_run_waits_then_exits_with_a_clear_message(env):
             shutil.copy(f, cfg / f.name)
         text = (cfg / "costledger.yaml").read_text().replace("lock_timeout_seconds: 60", "lock_timeout_seconds: 1")
         (cfg / "costledger.yaml").write_text(text)
-        r = cli("run", "--quiet", "--config", str(cfg), landing=landing, warehouse=warehouse)
+        r = cli("run", "--quiet", "--config", str(cfg), landing=landing, warehouse=warehouse, subprocess_run=True)
     assert r.returncode == 75
     assert "another costledger run holds" in r.stderr
 

@@ -23,6 +23,7 @@ FOCUS_COLS = ("BilledCost", "EffectiveCost", "BillingCurrency", "ChargePeriodSta
 @pytest.fixture
 def con():
     c = duckdb.connect()
+    c.execute("set python_enable_replacements = false")
     c.execute("set TimeZone = 'UTC'")
     for s in SCHEMAS:
         c.execute(f"create schema {s}")
