@@ -8,8 +8,10 @@ import json
 import os
 import socket
 import subprocess
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -183,3 +185,29 @@ def test_monthly_report_dag_sends_last_month_once_through_smtp_default(deploymen
     assert b"2026-02" in mail.original_content or b"February 2026" in mail.original_content
     saved = {p.suffix for p in (root / "reports" / "2026-02").iterdir()}
     assert {".html", ".eml"} <= saved  # the archive copy next to the e-mail
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (datetime(2026, 2, 27, 2, tzinfo=UTC), datetime(2026, 2, 28, 2, tzinfo=UTC)),  # February itself
+        (datetime(2026, 4, 10, 2, tzinfo=UTC), datetime(2026, 4, 11, 2, tzinfo=UTC)),  # a quiet day in April
+    ],
+)
+def test_a_backfill_run_replaces_its_months_and_keeps_the_others(deployment, dagbag, monkeypatch, start, end):
+    root, env = deployment
+    for key, value in env.items():
+        if key.startswith("COSTLEDGER_"):
+            monkeypatch.setenv(key, value)
+    transform = dagbag.dags["cost_ledger_nightly"].get_task("transform").python_callable
+    backfill = SimpleNamespace(run_type="backfill")
+    no_range = {"month_from": None, "month_to": None}
+    result = transform(
+        run_id="backfill-test",
+        dag_run=backfill,
+        params=no_range,
+        data_interval_start=start,
+        data_interval_end=end,
+    )
+    # Idempotent: February is rebuilt to the same three lines, or left alone by April's backfill.
+    assert result == {"months": ["2026-02"], "lines": len(FOCUS_ROWS)}
