@@ -1,15 +1,14 @@
 """# cost_ledger_nightly
 
-Every night at 02:00 UTC (`COSTLEDGER_NIGHTLY_CRON`): new and changed landing files into DuckDB,
-then `discover` -> `load_source` (one mapped task per source) -> `check_raw` -> `transform`
--> `check_marts` -> `publish` (updates the asset `costledger_marts`).
+Every night at 02:00 UTC (`COSTLEDGER_NIGHTLY_CRON`): `discover` new and changed landing files ->
+`load_source` (one mapped task per source) -> `check_raw` -> `transform` -> `check_marts` ->
+`publish` (updates the asset `costledger_marts`).
 
-* Months rebuilt: scheduled and manual runs rebuild every month, because a re-delivered file may
-  restate any month; a **backfill** run rebuilds the months its data interval touches; a manual
-  run with conf `{"month_from": "YYYY-MM", "month_to": "YYYY-MM"}` rebuilds that range.
-* A failed quality gate, a bad config, a refused file or a missing FX rate fails the task at once
-  (no retry), leaving the published file untouched; a busy lock or an I/O error retries.
-* Settings come from `COSTLEDGER_*` variables (`.env.example`); see docs/deploy.md.
+* Scheduled and manual runs rebuild every month (a re-delivered file may restate any month); a
+  backfill run rebuilds the months its data interval touches; conf `{"month_from": "YYYY-MM",
+  "month_to": "YYYY-MM"}` rebuilds that range.
+* An error a person must fix (quality gate, config, refused file, missing FX rate) fails at once,
+  the published file untouched; a busy lock or an I/O error retries. See docs/deploy.md.
 """
 
 from __future__ import annotations
