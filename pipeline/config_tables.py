@@ -30,6 +30,33 @@ create or replace table config.rules (
 create or replace table config.rule_conditions (rule_id varchar, field varchar, op varchar, pattern varchar)
 """
 
+# Line columns a rule can look at. Only those the rules do look at make up a line's match key,
+# so millions of lines that differ only in, say, their resource id share one key.
+KEY_FIELDS = (
+    "provider", "billing_account_id", "sub_account_id", "service_name", "service_category", "sku_id",
+    "resource_id", "region_id", "charge_category", "charge_class", "vendor", "vendor_kind", "activity",
+    "billing_currency", "model_hint", "leaf_hint", "tags",
+)
+
+
+def rule_fields(rules) -> dict[str, bool]:
+    """Which line columns the rules read, in conditions or in values they take from the line."""
+    used = dict.fromkeys(KEY_FIELDS, False)
+    for r in rules:
+        for c in r.conditions:
+            if c.field.startswith("tag."):
+                used["tags"] = True
+            elif c.field == "account":
+                used["billing_account_id"] = used["sub_account_id"] = True
+            elif c.field in used:
+                used[c.field] = True
+        for spec in (r.leaf, r.model_id, r.scenario, r.team):
+            if spec and spec[0] == "tag":
+                used["tags"] = True
+            elif spec and spec[0] == "hint":
+                used[f"{spec[1]}_hint"] = True
+    return used
+
 
 def config_fingerprint(settings: Settings, *parts: str) -> str:
     """A hash of the config a source's row checks depend on (vendors, activities)."""
@@ -41,7 +68,8 @@ def config_fingerprint(settings: Settings, *parts: str) -> str:
 
 
 def _settings_fingerprint(settings: Settings) -> str:
-    parts = [settings.reporting_currency, settings.cost_basis]
+    # the layout of the config tables is part of it: a new costledger version re-syncs them
+    parts = [_DDL, ",".join(KEY_FIELDS), "rule_fields", settings.reporting_currency, settings.cost_basis]
     for name in ("costledger.yaml", "models.yaml", "vendors.yaml", "activities.yaml", "cost_rules.yaml"):
         path = settings.config_dir / name
         parts.append(path.read_text(encoding="utf-8") if path.exists() else "")
@@ -91,6 +119,10 @@ def sync_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
             "insert into config.activities values (?, ?)",
             [[a.lower(), leaf] for a, leaf in settings.activities.items()],
         )
+    used = rule_fields(settings.rules)
+    con.execute(
+        f"create or replace table config.rule_fields as select {', '.join(f'{bool(v)} as {k}' for k, v in used.items())}"
+    )
     rows, conds = rule_rows(settings.rules)
     cols = [
         "rule_id", "priority", "description", "out_of_scope", "n_fields", "split_by", "split_models",

@@ -56,6 +56,9 @@ def connect_work(settings: Settings) -> duckdb.DuckDBPyConnection:
     # A missing table must be an error, never a Python variable of the same name.
     con.execute("set python_enable_replacements = false")
     con.execute("set TimeZone = 'UTC'")
+    # Bounded memory: big loads and joins spill to warehouse/.tmp instead of taking the machine.
+    con.execute("set memory_limit = ?", [os.environ.get("COSTLEDGER_DUCKDB_MEMORY_LIMIT", "8GB")])
+    con.execute("set temp_directory = ?", [str(settings.warehouse / ".tmp")])
     for schema in SCHEMAS:
         con.execute(f"create schema if not exists {schema}")
     run_sql_script(con, SQL_DIR / "audit" / "create_audit_tables.sql")

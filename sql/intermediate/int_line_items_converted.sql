@@ -5,6 +5,7 @@ with
 line_items as (select * from core.int_line_items_unioned),
 fx_rates as (select * from staging.stg_fx_rates),
 settings as (select value as reporting_currency from config.settings where key = 'reporting_currency'),
+key_fields as (select * from config.rule_fields),
 
 to_reporting as (
     select f.* from fx_rates f, settings s where f.to_currency = s.reporting_currency
@@ -25,20 +26,33 @@ converted as (
 
 final as (
     select
-        source_file || '#' || source_row || '@' || strftime(month, '%Y-%m') as line_id,
-        *,
-        cast(billed_cost_original * fx_rate as decimal(38,10)) as billed_cost,
-        cast(effective_cost_original * fx_rate as decimal(38,10)) as effective_cost,
-        -- what the rules can see of a line: lines with one key are placed the same way
+        c.source_file || '#' || c.source_row || '@' || strftime(c.month, '%Y-%m') as line_id,
+        c.*,
+        cast(c.billed_cost_original * c.fx_rate as decimal(38,10)) as billed_cost,
+        cast(c.effective_cost_original * c.fx_rate as decimal(38,10)) as effective_cost,
+        -- what the rules look at (config.rule_fields): lines with one key are placed the same way
         md5(concat_ws(chr(31),
-            source_system, coalesce(provider, chr(0)), coalesce(billing_account_id, chr(0)),
-            coalesce(sub_account_id, chr(0)), coalesce(service_name, chr(0)), coalesce(service_category, chr(0)),
-            coalesce(sku_id, chr(0)), coalesce(resource_id, chr(0)), coalesce(region_id, chr(0)),
-            coalesce(charge_category, chr(0)), coalesce(charge_class, chr(0)), coalesce(vendor, chr(0)),
-            coalesce(vendor_kind, chr(0)), coalesce(activity, chr(0)), coalesce(billing_currency, chr(0)),
-            coalesce(model_hint, chr(0)), coalesce(leaf_hint, chr(0)), tags
+            c.source_system,
+            case when k.provider then coalesce(c.provider, chr(0)) end,
+            case when k.billing_account_id then coalesce(c.billing_account_id, chr(0)) end,
+            case when k.sub_account_id then coalesce(c.sub_account_id, chr(0)) end,
+            case when k.service_name then coalesce(c.service_name, chr(0)) end,
+            case when k.service_category then coalesce(c.service_category, chr(0)) end,
+            case when k.sku_id then coalesce(c.sku_id, chr(0)) end,
+            case when k.resource_id then coalesce(c.resource_id, chr(0)) end,
+            case when k.region_id then coalesce(c.region_id, chr(0)) end,
+            case when k.charge_category then coalesce(c.charge_category, chr(0)) end,
+            case when k.charge_class then coalesce(c.charge_class, chr(0)) end,
+            case when k.vendor then coalesce(c.vendor, chr(0)) end,
+            case when k.vendor_kind then coalesce(c.vendor_kind, chr(0)) end,
+            case when k.activity then coalesce(c.activity, chr(0)) end,
+            case when k.billing_currency then coalesce(c.billing_currency, chr(0)) end,
+            case when k.model_hint then coalesce(c.model_hint, chr(0)) end,
+            case when k.leaf_hint then coalesce(c.leaf_hint, chr(0)) end,
+            case when k.tags then c.tags end
         )) as match_key
-    from converted
+    from converted c
+    cross join key_fields k
 )
 
 select * from final
