@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint bench clean
+.PHONY: install demo test test-fast lint bench report-preview clean
 
 install: $(STAMP)
 
@@ -30,6 +30,11 @@ lint: install
 
 bench: install
 	$(BIN)/python -m pipeline.bench $(BENCH_ARGS)
+
+# The latest (or MONTH=YYYY-MM) report rendered in headless Chromium to a PNG you can look at.
+# Needs Debian's chromium (and fonts-wqy-zenhei for zh-CN): apt-get install chromium fonts-wqy-zenhei
+report-preview: install
+	$(BIN)/python -m pipeline.report.preview $(if $(MONTH),--month $(MONTH))
 
 clean:
 	rm -rf warehouse reports landing/.demo-stamp .pytest_cache
