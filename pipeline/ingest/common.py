@@ -133,6 +133,14 @@ def read_table_file(
     """
     name = f.path.name.lower()
     drop_temp(con)
+    # The checks run while the file is read (one pass); a row is rejected for the first check
+    # it fails (CASE order = check order).
+    if checks:
+        bad_field = "case " + " ".join(f"when {c.invalid} then {lit(c.field)}" for c in checks) + " end"
+        bad_reason = "case " + " ".join(f"when {c.invalid} then {c.reason}" for c in checks) + " end"
+    else:
+        bad_field = bad_reason = "cast(null as varchar)"
+    bad_cols = f"{bad_field} as __bad_field, {bad_reason} as __bad_reason"
     if name.endswith(".parquet"):
         try:
             cur = con.execute("select * from read_parquet(?) limit 0", [str(f.path)])
@@ -143,8 +151,8 @@ def read_table_file(
         types = {r[0]: r[1] for r in con.execute("describe select * from read_parquet(?)", [str(f.path)]).fetchall()}
         sel = _select_list(columns, mapping, lambda src: _parquet_text(q(src), types.get(src, "")))
         con.execute(
-            f"create temp table _read as select {sel}, file_row_number + 1 as __row "
-            "from read_parquet(?, file_row_number = true)",
+            f"create temp table _read as select *, {bad_cols} from ("
+            f"select {sel}, file_row_number + 1 as __row from read_parquet(?, file_row_number = true))",
             [str(f.path)],
         )
         con.execute("create temp table _parse_rejects (source_row bigint, field varchar, reason varchar)")
@@ -157,9 +165,9 @@ def read_table_file(
             # The header is known: no sniffing, every column text, bad lines to the rejects table.
             # Insertion order is kept, so rowid is the order of the good rows in the file.
             con.execute(
-                f"create temp table _read as select {sel} from read_csv(?, header = true, auto_detect = false, "
-                "columns = ?, delim = ',', quote = '\"', escape = '\"', nullstr = ?, store_rejects = true, "
-                "rejects_table = '_rej_errors', rejects_scan = '_rej_scans')",
+                f"create temp table _read as select *, {bad_cols} from (select {sel} from read_csv(?, "
+                "header = true, auto_detect = false, columns = ?, delim = ',', quote = '\"', escape = '\"', "
+                "nullstr = ?, store_rejects = true, rejects_table = '_rej_errors', rejects_scan = '_rej_scans'))",
                 [str(f.path), {h: "VARCHAR" for h in header}, list(null_strings)],
             )
         except duckdb.Error as exc:
@@ -198,22 +206,12 @@ def read_table_file(
     parsed = con.execute("select count(*) from _read").fetchone()[0]
     parse_rejected = con.execute("select count(*) from _parse_rejects").fetchone()[0]
 
-    # A row is rejected for the first check it fails (CASE order = check order).
-    if checks:
-        bad_field = "case " + " ".join(f"when {c.invalid} then {lit(c.field)}" for c in checks) + " end"
-        bad_reason = "case " + " ".join(f"when {c.invalid} then {c.reason}" for c in checks) + " end"
-        any_bad = " or ".join(f"coalesce({c.invalid}, false)" for c in checks)
-    else:
-        bad_field = bad_reason = "cast(null as varchar)"
-        any_bad = "false"
     con.execute(
         f"""
         create temp table _rejects as
         select source_row, field, reason from _parse_rejects
         union all
-        select __row, __bad_field, __bad_reason from (
-            select __row, {bad_field} as __bad_field, {bad_reason} as __bad_reason from {placed}
-        ) where __bad_field is not null
+        select __row, __bad_field, __bad_reason from {placed} where __bad_field is not null
         """
     )
     cols = ", ".join(q(c.name) for c in columns)
@@ -223,7 +221,7 @@ def read_table_file(
         select {cols}{extra_select},
                cast({int(load_id)} as bigint) as load_id, {lit(f.rel)} as source_file,
                cast(__row as bigint) as source_row, {lit(f.sha256)} as file_sha256
-        from {placed} where not ({any_bad})
+        from {placed} where __bad_field is null
         """
     )
     checked_rejects = con.execute("select count(*) from _rejects").fetchone()[0] - parse_rejected
