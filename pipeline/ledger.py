@@ -6,7 +6,7 @@ from __future__ import annotations
 LEAF_TABLE: tuple[tuple[str, str, str, str], ...] = (
     ("pretrain", "data", "C_data", "Data collection"),
     ("pretrain", "labeled", "C_labeled", "Data labeling"),
-    ("pretrain", "training", "C_training", "Pre-training"),
+    ("pretrain", "training", "C_training", "Model training (compute, engineering)"),
     ("tuning", "tuning_time", "C_tuning_time", "Tuning time (people)"),
     ("tuning", "tuning_resources", "C_tuning_resources", "Tuning resources (compute)"),
     ("deploy", "hardware", "C_hardware", "Serving hardware"),

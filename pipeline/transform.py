@@ -24,8 +24,10 @@ VIEWS = (
     ("staging.stg_usage_metrics", "staging/stg_usage_metrics.sql"),
     ("core.int_line_items_unioned", "intermediate/int_line_items_unioned.sql"),
 )
+# The line-level mart is a view in the work database (a copy of core would double the largest
+# table); publish materialises it into the published file.
+MART_VIEWS = (("marts.cost_line_items", "marts/cost_line_items.sql"),)
 MARTS = (
-    ("marts.cost_line_items", "marts/cost_line_items.sql"),
     ("marts.monthly_leaf_cost", "marts/monthly_leaf_cost.sql"),
     ("marts.monthly_cost_rollup", "marts/monthly_cost_rollup.sql"),
     ("marts.budget_vs_actual", "marts/budget_vs_actual.sql"),
@@ -116,6 +118,15 @@ def run_transform(con: duckdb.DuckDBPyConnection, settings: Settings, month_from
         _assert_priced(con)
         con.execute(f"create or replace table core.int_rule_matches as\n{_model_sql('intermediate/int_rule_matches.sql')}")
         _build_partitioned(con, "core.allocated_line_items", "intermediate/int_line_items_allocated.sql", month_from, month_to)
+        for name, rel in MART_VIEWS:
+            schema, table = name.split(".")
+            kind = con.execute(
+                "select table_type from information_schema.tables where table_schema = ? and table_name = ?",
+                [schema, table],
+            ).fetchone()
+            if kind and kind[0] == "BASE TABLE":  # warehouses built before it became a view
+                con.execute(f"drop table {name}")
+            con.execute(f"create or replace view {name} as\n{_model_sql(rel)}")
         for name, rel in MARTS:
             con.execute(f"create or replace table {name} as\n{_model_sql(rel)}")
         con.execute(f"create or replace table audit.reconciliation as\n{_model_sql('audit/reconciliation.sql')}")
