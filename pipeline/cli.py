@@ -30,7 +30,9 @@ DEMO_PII_KEY = "costledger-demo-key-not-a-secret"
 def _common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("locations")
     g.add_argument("--landing", help="landing folder (default: $COSTLEDGER_LANDING or config paths.landing)")
-    g.add_argument("--warehouse", help="warehouse folder (default: $COSTLEDGER_WAREHOUSE or config paths.warehouse)")
+    g.add_argument(
+        "--warehouse", help="warehouse folder (default: $COSTLEDGER_WAREHOUSE or config paths.warehouse)"
+    )
     g.add_argument("--config", help="config folder (default: $COSTLEDGER_CONFIG or ./config)")
 
 
@@ -61,12 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--send", action="store_true", help="e-mail the report over SMTP (COSTLEDGER_SMTP_*)")
     p.add_argument("--to", nargs="+", metavar="ADDR", help="recipients (default: config report.recipients)")
     p.add_argument("--out", metavar="DIR", help="write .html, .eml and attachments to DIR")
-    p.add_argument("--lang", choices=["en", "zh-CN"], help="report language (default: config report.language)")
-    p.add_argument("--force", action="store_true", help="send again even if this month was sent to these recipients")
+    p.add_argument(
+        "--lang", choices=["en", "zh-CN"], help="report language (default: config report.language)"
+    )
+    p.add_argument(
+        "--force", action="store_true", help="send again even if this month was sent to these recipients"
+    )
 
     p = sub.add_parser("query", help="run SQL against the published ledger (read-only)")
     _common(p)
-    p.add_argument("sql", help="the SQL to run, e.g. \"select * from marts.monthly_cost_rollup\"")
+    p.add_argument("sql", help='the SQL to run, e.g. "select * from marts.monthly_cost_rollup"')
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
     p = sub.add_parser("status", help="files, runs, checks and what was refused")
@@ -93,7 +99,9 @@ def _progress(quiet: bool):
 
 def _print_run_summary(summary) -> None:
     print(f"run {summary.run_id}: {summary.status}")
-    print(f"{'source':<12}{'loaded':>8}{'unchanged':>11}{'refused':>9}{'missing':>9}{'pending':>9}{'rows read':>12}{'rejected':>10}")
+    print(
+        f"{'source':<12}{'loaded':>8}{'unchanged':>11}{'refused':>9}{'missing':>9}{'pending':>9}{'rows read':>12}{'rejected':>10}"
+    )
     for s in summary.loads:
         print(
             f"{s['source']:<12}{s['files_loaded']:>8}{s['files_unchanged']:>11}{s['files_refused']:>9}"
@@ -102,7 +110,9 @@ def _print_run_summary(summary) -> None:
     for rel, why in summary.unsupported.items():
         print(f"not read: {rel}: {why}")
     if summary.months:
-        print(f"months: {summary.months[0]} .. {summary.months[-1]} ({len(summary.months)}); allocated lines: {summary.lines:,}")
+        print(
+            f"months: {summary.months[0]} .. {summary.months[-1]} ({len(summary.months)}); allocated lines: {summary.lines:,}"
+        )
     if summary.published:
         print(f"published: {summary.published}")
     print("timings (s): " + ", ".join(f"{k}={v}" for k, v in summary.timings.items()))
@@ -169,7 +179,9 @@ def cmd_report(args) -> int:
     from pipeline.report import run_report_command
 
     settings = _settings(args)
-    run_report_command(settings, args.month, send=args.send, to=args.to, out=args.out, lang=args.lang, force=args.force)
+    run_report_command(
+        settings, args.month, send=args.send, to=args.to, out=args.out, lang=args.lang, force=args.force
+    )
     return 0
 
 
@@ -209,7 +221,9 @@ def cmd_query(args) -> int:
         print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
         print("  ".join("-" * w for w in widths))
         for r in cells:
-            print("  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(r, widths, strict=True)))
+            print(
+                "  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(r, widths, strict=True))
+            )
         print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return 0
 

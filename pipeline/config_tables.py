@@ -33,9 +33,23 @@ create or replace table config.rule_conditions (rule_id varchar, field varchar, 
 # Line columns a rule can look at. Only those the rules do look at make up a line's match key,
 # so millions of lines that differ only in, say, their resource id share one key.
 KEY_FIELDS = (
-    "provider", "billing_account_id", "sub_account_id", "service_name", "service_category", "sku_id",
-    "resource_id", "region_id", "charge_category", "charge_class", "vendor", "vendor_kind", "activity",
-    "billing_currency", "model_hint", "leaf_hint", "tags",
+    "provider",
+    "billing_account_id",
+    "sub_account_id",
+    "service_name",
+    "service_category",
+    "sku_id",
+    "resource_id",
+    "region_id",
+    "charge_category",
+    "charge_class",
+    "vendor",
+    "vendor_kind",
+    "activity",
+    "billing_currency",
+    "model_hint",
+    "leaf_hint",
+    "tags",
 )
 
 
@@ -90,8 +104,11 @@ def sync_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
             con.execute(stmt)
     con.executemany(
         "insert into config.settings values (?, ?)",
-        [["reporting_currency", settings.reporting_currency], ["cost_basis", settings.cost_basis],
-         ["fingerprint", fingerprint]],
+        [
+            ["reporting_currency", settings.reporting_currency],
+            ["cost_basis", settings.cost_basis],
+            ["fingerprint", fingerprint],
+        ],
     )
     con.executemany(
         "insert into config.leaves values (?, ?, ?, ?, ?)",
@@ -125,9 +142,22 @@ def sync_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     )
     rows, conds = rule_rows(settings.rules)
     cols = [
-        "rule_id", "priority", "description", "out_of_scope", "n_fields", "split_by", "split_models",
-        "split_metric", "leaf_kind", "leaf_value", "model_id_kind", "model_id_value", "scenario_kind",
-        "scenario_value", "team_kind", "team_value",
+        "rule_id",
+        "priority",
+        "description",
+        "out_of_scope",
+        "n_fields",
+        "split_by",
+        "split_models",
+        "split_metric",
+        "leaf_kind",
+        "leaf_value",
+        "model_id_kind",
+        "model_id_value",
+        "scenario_kind",
+        "scenario_value",
+        "team_kind",
+        "team_value",
     ]
     if rows:
         con.executemany(

@@ -25,17 +25,26 @@ def terminal_summary(settings: Settings, month: str | None = None) -> str:
         raise CostledgerError(f"{settings.published_db}: nothing published yet; run `costledger run` first")
     con = duckdb.connect(str(settings.published_db), read_only=True)
     try:
-        months = [r[0] for r in con.execute("select distinct month from marts.monthly_cost_rollup order by 1").fetchall()]
+        months = [
+            r[0]
+            for r in con.execute("select distinct month from marts.monthly_cost_rollup order by 1").fetchall()
+        ]
         if not months:
             raise CostledgerError("the published ledger holds no month yet")
         if month:
             wanted = [m for m in months if m.isoformat()[:7] == month[:7]]
             if not wanted:
-                raise CostledgerError(f"month {month} is not in the published ledger (months: {months[0]:%Y-%m} .. {months[-1]:%Y-%m})")
+                raise CostledgerError(
+                    f"month {month} is not in the published ledger (months: {months[0]:%Y-%m} .. {months[-1]:%Y-%m})"
+                )
             m = wanted[0]
         else:
             m = months[-1]
-        leaf = dict(con.execute("select leaf, sum(cost) from marts.monthly_leaf_cost where month = ? group by leaf", [m]).fetchall())
+        leaf = dict(
+            con.execute(
+                "select leaf, sum(cost) from marts.monthly_leaf_cost where month = ? group by leaf", [m]
+            ).fetchall()
+        )
         budget = {
             r[0]: (r[1], r[2], r[3])
             for r in con.execute(
@@ -43,7 +52,10 @@ def terminal_summary(settings: Settings, month: str | None = None) -> str:
                 [m],
             ).fetchall()
         }
-        cur, basis = con.execute("select any_value(currency), any_value(cost_basis) from marts.monthly_cost_rollup where month = ?", [m]).fetchone()
+        cur, basis = con.execute(
+            "select any_value(currency), any_value(cost_basis) from marts.monthly_cost_rollup where month = ?",
+            [m],
+        ).fetchone()
         cov = con.execute("select coverage_pct from marts.rule_coverage where month = ?", [m]).fetchone()
     finally:
         con.close()
@@ -55,13 +67,19 @@ def terminal_summary(settings: Settings, month: str | None = None) -> str:
         s_cost = sum((leaf.get(lf, zero) or zero) for st, lf, _, _ in LEAF_TABLE if st == stage)
         total += s_cost
         b = budget.get(stage, (None, None, None))
-        lines.append(f"  {STAGE_SYMBOLS[stage]:<26}{money(s_cost):>18}{money(b[0]):>18}{money(b[2]):>18}   {STAGE_NAMES[stage]}")
+        lines.append(
+            f"  {STAGE_SYMBOLS[stage]:<26}{money(s_cost):>18}{money(b[0]):>18}{money(b[2]):>18}   {STAGE_NAMES[stage]}"
+        )
         for st, lf, sym, name in LEAF_TABLE:
             if st == stage:
                 lines.append(f"    {sym:<24}{money(leaf.get(lf, zero)):>18}{'':>36}   {name}")
     b = budget.get("total", (None, None, None))
     lines.append(f"  {'C_total':<26}{money(total):>18}{money(b[0]):>18}{money(b[2]):>18}")
     lines.append("")
-    lines.append(f"  {'unallocated':<26}{money(leaf.get('unallocated', zero)):>18}   (in scope, no rule placed it; coverage {cov[0] if cov else '-'} %)")
-    lines.append(f"  {'out of scope':<26}{money(leaf.get('out_of_scope', zero)):>18}   (placed by a rule as not AI-model cost)")
+    lines.append(
+        f"  {'unallocated':<26}{money(leaf.get('unallocated', zero)):>18}   (in scope, no rule placed it; coverage {cov[0] if cov else '-'} %)"
+    )
+    lines.append(
+        f"  {'out of scope':<26}{money(leaf.get('out_of_scope', zero)):>18}   (placed by a rule as not AI-model cost)"
+    )
     return "\n".join(lines)

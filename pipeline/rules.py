@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pipeline.errors import ConfigError
 from pipeline.ledger import LEAVES
 
@@ -106,10 +104,14 @@ def _fail(path: Path, where: str, msg: str) -> ConfigError:
     return ConfigError(f"{path}: {where}: {msg}")
 
 
-def _compile_value(path: Path, where: str, name: str, raw: Any, known_models: set[str], scenarios) -> tuple[str, str]:
+def _compile_value(
+    path: Path, where: str, name: str, raw: Any, known_models: set[str], scenarios
+) -> tuple[str, str]:
     if isinstance(raw, dict):
         if len(raw) != 1 or next(iter(raw)) not in ("tag", "hint"):
-            raise _fail(path, where, f"set.{name}: {raw!r} must be a literal, {{tag: <key>}} or {{hint: model|leaf}}")
+            raise _fail(
+                path, where, f"set.{name}: {raw!r} must be a literal, {{tag: <key>}} or {{hint: model|leaf}}"
+            )
         kind, value = next(iter(raw.items()))
         value = str(value).strip()
         if kind == "hint" and value not in HINTS:
@@ -187,7 +189,11 @@ def compile_rules(data: Any, path: Path, models: list, scenarios) -> list[Rule]:
         seen.add(rid)
         extra = set(item) - {"id", "description", "match", "set", "out_of_scope", "split"}
         if extra:
-            raise _fail(path, where, f"{sorted(extra)[0]}: unknown key (expected: id, description, match, set, out_of_scope, split)")
+            raise _fail(
+                path,
+                where,
+                f"{sorted(extra)[0]}: unknown key (expected: id, description, match, set, out_of_scope, split)",
+            )
         conds = _compile_conditions(path, where, item.get("match"))
         oos = item.get("out_of_scope", False)
         if not isinstance(oos, bool):
@@ -212,7 +218,9 @@ def compile_rules(data: Any, path: Path, models: list, scenarios) -> list[Rule]:
                 raise _fail(path, where, f"split: must be a mapping, got {split!r}")
             bad = set(split) - {"by", "models", "metric"}
             if bad:
-                raise _fail(path, where, f"split.{sorted(bad)[0]}: unknown key (expected: by, models, metric)")
+                raise _fail(
+                    path, where, f"split.{sorted(bad)[0]}: unknown key (expected: by, models, metric)"
+                )
             split_by = split.get("by")
             if split_by not in SPLIT_BY:
                 raise _fail(path, where, f"split.by: {split_by!r} is not one of: {', '.join(SPLIT_BY)}")
@@ -230,7 +238,9 @@ def compile_rules(data: Any, path: Path, models: list, scenarios) -> list[Rule]:
             elif split.get("metric"):
                 raise _fail(path, where, "split.metric: only used when split.by is metric")
             if "model_id" in compiled:
-                raise _fail(path, where, "split: a split rule shares the line across models; drop set.model_id")
+                raise _fail(
+                    path, where, "split: a split rule shares the line across models; drop set.model_id"
+                )
         rules.append(
             Rule(
                 rule_id=rid,

@@ -227,7 +227,9 @@ def load_settings(
         for key in (m.id, *m.aliases):
             k = key.lower()
             if k in seen:
-                raise ConfigError(f"{models_path}: models[{i}]: id or alias '{key}' is already used by model '{seen[k]}'")
+                raise ConfigError(
+                    f"{models_path}: models[{i}]: id or alias '{key}' is already used by model '{seen[k]}'"
+                )
             seen[k] = m.id
 
     vendors_path = config_dir / "vendors.yaml"
@@ -243,7 +245,9 @@ def load_settings(
     acts: ActivitiesFile = _validate(ActivitiesFile, _read_yaml(act_path), act_path)
     for name, leaf in acts.activities.items():
         if leaf not in LEAVES:
-            raise ConfigError(f"{act_path}: activities.{name}: '{leaf}' is not a leaf (one of: {', '.join(LEAVES)})")
+            raise ConfigError(
+                f"{act_path}: activities.{name}: '{leaf}' is not a leaf (one of: {', '.join(LEAVES)})"
+            )
 
     rules = compile_rules_file(config_dir / "cost_rules.yaml", models.models, scenarios)
 

@@ -20,7 +20,9 @@ def _open(settings: Settings) -> tuple[duckdb.DuckDBPyConnection | None, str]:
         except duckdb.Error:
             pass  # a run holds it for writing
     if settings.published_db.exists():
-        return duckdb.connect(str(settings.published_db), read_only=True), "published file (a run is in progress)"
+        return duckdb.connect(
+            str(settings.published_db), read_only=True
+        ), "published file (a run is in progress)"
     return None, ""
 
 
@@ -65,7 +67,7 @@ def status_text(settings: Settings) -> str:
         if runs:
             out.append("")
             out.append("last runs:")
-            for run_id, status, started, finished, msg in runs:
+            for run_id, status, started, _finished, msg in runs:
                 out.append(f"  {run_id}  {status:<10} {started:%Y-%m-%d %H:%M:%S}  {msg or ''}")
             last = runs[0][0]
             q = con.execute(

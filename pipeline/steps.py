@@ -18,7 +18,8 @@ from datetime import UTC, date, datetime
 
 import duckdb
 
-from pipeline import ingest, quality, transform as transform_mod
+from pipeline import ingest, quality
+from pipeline import transform as transform_mod
 from pipeline.config_tables import sync_config
 from pipeline.db import work_db
 from pipeline.errors import CostledgerError, InputError
@@ -63,8 +64,9 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _record_run(con, run_id: str, status: str, lo=None, hi=None, message: str | None = None,
-                timings: dict | None = None) -> None:
+def _record_run(
+    con, run_id: str, status: str, lo=None, hi=None, message: str | None = None, timings: dict | None = None
+) -> None:
     con.execute(
         """
         insert into audit.runs as t values (?, ?, ?, ?, ?, ?, ?, ?)
@@ -73,12 +75,21 @@ def _record_run(con, run_id: str, status: str, lo=None, hi=None, message: str | 
             month_from = coalesce(excluded.month_from, t.month_from), month_to = coalesce(excluded.month_to, t.month_to),
             message = excluded.message, timings = coalesce(excluded.timings, t.timings)
         """,
-        [run_id, _now(), None if status == "running" else _now(), status, lo, hi, message,
-         json.dumps(timings) if timings else None],
+        [
+            run_id,
+            _now(),
+            None if status == "running" else _now(),
+            status,
+            lo,
+            hi,
+            message,
+            json.dumps(timings) if timings else None,
+        ],
     )
 
 
 # --- steps on an open connection -------------------------------------------------------------
+
 
 def _discover(con, settings: Settings) -> dict:
     ingest.ensure_raw_tables(con)
@@ -123,11 +134,15 @@ def _publish(con, settings: Settings, run_id: str) -> dict:
         raise InputError(f"{refused[0]}{more}; nothing was published — fix or remove the file and run again")
     _record_run(con, run_id, "succeeded", message="published")
     path = publish_file(con, settings, run_id)
-    months = [r[0].isoformat()[:7] for r in con.execute("select distinct month from marts.monthly_cost_rollup order by 1").fetchall()]
+    months = [
+        r[0].isoformat()[:7]
+        for r in con.execute("select distinct month from marts.monthly_cost_rollup order by 1").fetchall()
+    ]
     return {"published": str(path), "months": months}
 
 
 # --- public steps (each takes the lock) --------------------------------------------------------
+
 
 def discover(settings: Settings) -> dict:
     with work_db(settings) as con:
@@ -174,7 +189,10 @@ def published_months(settings: Settings) -> list[str]:
         return []
     con = duckdb.connect(str(settings.published_db), read_only=True)
     try:
-        return [r[0].isoformat()[:7] for r in con.execute("select distinct month from marts.monthly_cost_rollup order by 1").fetchall()]
+        return [
+            r[0].isoformat()[:7]
+            for r in con.execute("select distinct month from marts.monthly_cost_rollup order by 1").fetchall()
+        ]
     finally:
         con.close()
 
@@ -192,8 +210,9 @@ class RunSummary:
     unsupported: dict[str, str] = field(default_factory=dict)
 
 
-def run_all(settings: Settings, month_from=None, month_to=None, progress: Progress = None,
-            run_id: str | None = None) -> RunSummary:
+def run_all(
+    settings: Settings, month_from=None, month_to=None, progress: Progress = None, run_id: str | None = None
+) -> RunSummary:
     """Ingest, check, transform, check, publish — under one lock. Raises on failure after
     recording the run as failed; the published file is then exactly as it was."""
     run_id = run_id or new_run_id()
@@ -238,7 +257,15 @@ def run_all(settings: Settings, month_from=None, month_to=None, progress: Progre
                 con.execute("rollback")
             except duckdb.Error:
                 pass  # no transaction was open
-            _record_run(con, run_id, "failed", lo, hi, str(exc).splitlines()[0] if str(exc) else type(exc).__name__, summary.timings)
+            _record_run(
+                con,
+                run_id,
+                "failed",
+                lo,
+                hi,
+                str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                summary.timings,
+            )
             raise
     return summary
 

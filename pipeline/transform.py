@@ -108,16 +108,30 @@ def _assert_priced(con) -> None:
         )
 
 
-def run_transform(con: duckdb.DuckDBPyConnection, settings: Settings, month_from: date | None = None,
-                  month_to: date | None = None) -> dict:
+def run_transform(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    month_from: date | None = None,
+    month_to: date | None = None,
+) -> dict:
     """Build core and marts; replace only the given months of core when a range is given."""
     con.execute("begin transaction")
     try:
         build_views(con)
-        _build_partitioned(con, "core.line_items", "intermediate/int_line_items_converted.sql", month_from, month_to)
+        _build_partitioned(
+            con, "core.line_items", "intermediate/int_line_items_converted.sql", month_from, month_to
+        )
         _assert_priced(con)
-        con.execute(f"create or replace table core.int_rule_matches as\n{_model_sql('intermediate/int_rule_matches.sql')}")
-        _build_partitioned(con, "core.allocated_line_items", "intermediate/int_line_items_allocated.sql", month_from, month_to)
+        con.execute(
+            f"create or replace table core.int_rule_matches as\n{_model_sql('intermediate/int_rule_matches.sql')}"
+        )
+        _build_partitioned(
+            con,
+            "core.allocated_line_items",
+            "intermediate/int_line_items_allocated.sql",
+            month_from,
+            month_to,
+        )
         for name, rel in MART_VIEWS:
             schema, table = name.split(".")
             kind = con.execute(
@@ -129,11 +143,16 @@ def run_transform(con: duckdb.DuckDBPyConnection, settings: Settings, month_from
             con.execute(f"create or replace view {name} as\n{_model_sql(rel)}")
         for name, rel in MARTS:
             con.execute(f"create or replace table {name} as\n{_model_sql(rel)}")
-        con.execute(f"create or replace table audit.reconciliation as\n{_model_sql('audit/reconciliation.sql')}")
+        con.execute(
+            f"create or replace table audit.reconciliation as\n{_model_sql('audit/reconciliation.sql')}"
+        )
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
-    months = [r[0].isoformat()[:7] for r in con.execute("select distinct month from core.allocated_line_items order by 1").fetchall()]
+    months = [
+        r[0].isoformat()[:7]
+        for r in con.execute("select distinct month from core.allocated_line_items order by 1").fetchall()
+    ]
     lines = con.execute("select count(*) from core.allocated_line_items").fetchone()[0]
     return {"months": months, "lines": lines}

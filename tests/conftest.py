@@ -16,7 +16,12 @@ TEST_PII_KEY = "test-pii-key"
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch):
     """Tests never read the developer's COSTLEDGER_* settings, and always have a PII key."""
-    for var in ("COSTLEDGER_LANDING", "COSTLEDGER_WAREHOUSE", "COSTLEDGER_CONFIG", "COSTLEDGER_REPORTING_CURRENCY"):
+    for var in (
+        "COSTLEDGER_LANDING",
+        "COSTLEDGER_WAREHOUSE",
+        "COSTLEDGER_CONFIG",
+        "COSTLEDGER_REPORTING_CURRENCY",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("COSTLEDGER_PII_KEY", TEST_PII_KEY)
 

@@ -43,7 +43,9 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
             f"create table if not exists {mod.RAW_TABLE} ({cols}, load_id bigint, source_file varchar, "
             "source_row bigint, file_sha256 varchar)"
         )
-    con.execute("create table if not exists raw.employee_keys (employee_id varchar primary key, employee_key varchar)")
+    con.execute(
+        "create table if not exists raw.employee_keys (employee_id varchar primary key, employee_key varchar)"
+    )
 
 
 @dataclass
@@ -78,13 +80,16 @@ def plan_source(con: duckdb.DuckDBPyConnection, settings: Settings, source: str)
     known = {
         r[0]: (r[1], r[2], r[3])
         for r in con.execute(
-            "select source_file, file_sha256, status, config_fingerprint from audit.files where source = ?", [source]
+            "select source_file, file_sha256, status, config_fingerprint from audit.files where source = ?",
+            [source],
         ).fetchall()
     }
     plan = SourcePlan(source)
     if hasattr(mod, "plan"):
         files, plan.pending, plan.dropped = mod.plan(settings, files)
-        plan.dropped = {rel: why for rel, why in plan.dropped.items() if rel in known and known[rel][1] != "dropped"}
+        plan.dropped = {
+            rel: why for rel, why in plan.dropped.items() if rel in known and known[rel][1] != "dropped"
+        }
     fp = _fingerprint(settings, mod)
     present = {f.rel for f in files} | set(plan.pending) | set(plan.dropped)
     for f in files:
@@ -93,7 +98,9 @@ def plan_source(con: duckdb.DuckDBPyConnection, settings: Settings, source: str)
             plan.unchanged.append(f.rel)
         else:
             plan.to_load.append(f)
-    plan.missing = sorted(rel for rel, (_, status, _) in known.items() if rel not in present and status != "missing")
+    plan.missing = sorted(
+        rel for rel, (_, status, _) in known.items() if rel not in present and status != "missing"
+    )
     return plan
 
 
@@ -123,7 +130,12 @@ def load_file(con: duckdb.DuckDBPyConnection, settings: Settings, f: LandingFile
     """Read one file and replace what it contributed before, atomically."""
     mod = MODULES[f.source]
     load_id = con.execute("select nextval('audit.load_id_seq')").fetchone()[0]
-    existed = con.execute("select count(*) from audit.files where source_file = ? and status = 'loaded'", [f.rel]).fetchone()[0] > 0
+    existed = (
+        con.execute(
+            "select count(*) from audit.files where source_file = ? and status = 'loaded'", [f.rel]
+        ).fetchone()[0]
+        > 0
+    )
     fp = _fingerprint(settings, mod)
     try:
         incoming = mod.read(con, settings, f, load_id)
@@ -131,7 +143,9 @@ def load_file(con: duckdb.DuckDBPyConnection, settings: Settings, f: LandingFile
         con.execute("begin transaction")
         _log(con, load_id, run_id, f.source, f.rel, f.sha256, f.size, "refused", None, 0, 0, str(exc))
         # A refused re-delivery keeps the rows of the last good version: nothing is dropped silently.
-        _record_file(con, settings, f.rel, f.source, f.sha256, f.size, None, fp, "refused", str(exc), loaded=False)
+        _record_file(
+            con, settings, f.rel, f.source, f.sha256, f.size, None, fp, "refused", str(exc), loaded=False
+        )
         con.execute("commit")
         return {"file": f.rel, "action": "refused", "message": str(exc), "rows_read": 0, "rows_rejected": 0}
     n_rej = incoming.rows_rejected
@@ -148,18 +162,41 @@ def load_file(con: duckdb.DuckDBPyConnection, settings: Settings, f: LandingFile
             [load_id, run_id, f.source, f.rel, now_utc()],
         )
         msg = f"{n_rej} row(s) rejected" if n_rej else ""
-        _log(con, load_id, run_id, f.source, f.rel, f.sha256, f.size, action, incoming.rows_in_file, n_read, n_rej, msg)
-        _record_file(con, settings, f.rel, f.source, f.sha256, f.size, load_id, fp, "loaded", msg, loaded=True)
+        _log(
+            con,
+            load_id,
+            run_id,
+            f.source,
+            f.rel,
+            f.sha256,
+            f.size,
+            action,
+            incoming.rows_in_file,
+            n_read,
+            n_rej,
+            msg,
+        )
+        _record_file(
+            con, settings, f.rel, f.source, f.sha256, f.size, load_id, fp, "loaded", msg, loaded=True
+        )
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
     finally:
         drop_temp(con)
-    return {"file": f.rel, "action": action, "rows_read": n_read, "rows_rejected": n_rej, "rows_in_file": incoming.rows_in_file}
+    return {
+        "file": f.rel,
+        "action": action,
+        "rows_read": n_read,
+        "rows_rejected": n_rej,
+        "rows_in_file": incoming.rows_in_file,
+    }
 
 
-def load_source(con: duckdb.DuckDBPyConnection, settings: Settings, source: str, run_id: str, progress=None) -> dict:
+def load_source(
+    con: duckdb.DuckDBPyConnection, settings: Settings, source: str, run_id: str, progress=None
+) -> dict:
     """Load every new or changed file of one source; record missing, pending and dropped files."""
     ensure_raw_tables(con)
     plan = plan_source(con, settings, source)
@@ -170,15 +207,33 @@ def load_source(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
             progress(f"{source}: {i}/{len(plan.to_load)} {f.rel}")
         results.append(load_file(con, settings, f, run_id))
     for rel in plan.missing:
-        con.execute("update audit.files set status = 'missing', message = 'no longer in landing/; its rows stay booked' where source_file = ?", [rel])
-        _log(con, None, run_id, source, rel, None, None, "missing", None, None, None, "no longer in landing/; its rows stay booked")
+        con.execute(
+            "update audit.files set status = 'missing', message = 'no longer in landing/; its rows stay booked' where source_file = ?",
+            [rel],
+        )
+        _log(
+            con,
+            None,
+            run_id,
+            source,
+            rel,
+            None,
+            None,
+            "missing",
+            None,
+            None,
+            None,
+            "no longer in landing/; its rows stay booked",
+        )
     for rel, why in plan.pending.items():
         _log(con, None, run_id, source, rel, None, None, "pending", None, None, None, why)
     for rel, why in plan.dropped.items():
         con.execute("begin transaction")
         con.execute(f"delete from {mod.RAW_TABLE} where source_file = ?", [rel])
         con.execute("delete from audit.rejected_rows where source_file = ?", [rel])
-        con.execute("update audit.files set status = 'dropped', message = ? where source_file = ?", [why, rel])
+        con.execute(
+            "update audit.files set status = 'dropped', message = ? where source_file = ?", [why, rel]
+        )
         _log(con, None, run_id, source, rel, None, None, "dropped", None, None, None, why)
         con.execute("commit")
     refused = [r for r in results if r["action"] == "refused"]
@@ -200,4 +255,9 @@ def load_source(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
 
 def refused_files(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Messages of files currently refused (they block publishing until fixed or removed)."""
-    return [r[0] for r in con.execute("select message from audit.files where status = 'refused' order by source_file").fetchall()]
+    return [
+        r[0]
+        for r in con.execute(
+            "select message from audit.files where status = 'refused' order by source_file"
+        ).fetchall()
+    ]

@@ -148,7 +148,10 @@ def read_table_file(
             raise InputError(f"{f.rel}: not a readable Parquet file: {str(exc).splitlines()[0]}") from None
         header = [d[0] for d in cur.description]
         mapping = _resolve_columns(header, columns, f, fmt, header_check)
-        types = {r[0]: r[1] for r in con.execute("describe select * from read_parquet(?)", [str(f.path)]).fetchall()}
+        types = {
+            r[0]: r[1]
+            for r in con.execute("describe select * from read_parquet(?)", [str(f.path)]).fetchall()
+        }
         sel = _select_list(columns, mapping, lambda src: _parquet_text(q(src), types.get(src, "")))
         con.execute(
             f"create temp table _read as select *, {bad_cols} from ("
@@ -231,7 +234,9 @@ def read_table_file(
 def _select_list(columns: tuple[Column, ...], mapping: dict[str, str], expr) -> str:
     """Canonical columns from the file's own names; optional columns it lacks are NULL."""
     return ", ".join(
-        f"{expr(mapping[c.name])} as {q(c.name)}" if c.name in mapping else f"cast(null as varchar) as {q(c.name)}"
+        f"{expr(mapping[c.name])} as {q(c.name)}"
+        if c.name in mapping
+        else f"cast(null as varchar) as {q(c.name)}"
         for c in columns
     )
 
@@ -245,6 +250,7 @@ def drop_temp(con: duckdb.DuckDBPyConnection) -> None:
 
 
 # Reusable row checks (SQL over text columns) ------------------------------------------------
+
 
 def _shown(col: str) -> str:
     return "'''' || " + q(col) + " || ''''"
@@ -265,11 +271,17 @@ def not_number(col: str, required: bool = True, show_value: bool = True) -> RowC
 def not_date(col: str, required: bool = True) -> RowCheck:
     cond = f"try_cast(trim({q(col)}) as date) is null"
     if required:
-        return RowCheck(col, f"({q(col)} is null or trim({q(col)}) = '' or {cond})",
-                        f"case when {q(col)} is null or trim({q(col)}) = '' then '{col}: missing' "
-                        f"else '{col}: ' || {_shown(col)} || ' is not a date (YYYY-MM-DD)' end")
-    return RowCheck(col, f"(nullif(trim({q(col)}), '') is not null and {cond})",
-                    f"'{col}: ' || {_shown(col)} || ' is not a date (YYYY-MM-DD)'")
+        return RowCheck(
+            col,
+            f"({q(col)} is null or trim({q(col)}) = '' or {cond})",
+            f"case when {q(col)} is null or trim({q(col)}) = '' then '{col}: missing' "
+            f"else '{col}: ' || {_shown(col)} || ' is not a date (YYYY-MM-DD)' end",
+        )
+    return RowCheck(
+        col,
+        f"(nullif(trim({q(col)}), '') is not null and {cond})",
+        f"'{col}: ' || {_shown(col)} || ' is not a date (YYYY-MM-DD)'",
+    )
 
 
 def missing(col: str) -> RowCheck:
@@ -277,5 +289,8 @@ def missing(col: str) -> RowCheck:
 
 
 def not_currency(col: str) -> RowCheck:
-    return RowCheck(col, f"not regexp_full_match(coalesce(trim({q(col)}), ''), '[A-Z]{{3}}')",
-                    f"'{col}: ' || '''' || coalesce({q(col)}, '') || '''' || ' is not an ISO-4217 currency code'")
+    return RowCheck(
+        col,
+        f"not regexp_full_match(coalesce(trim({q(col)}), ''), '[A-Z]{{3}}')",
+        f"'{col}: ' || '''' || coalesce({q(col)}, '') || '''' || ' is not an ISO-4217 currency code'",
+    )

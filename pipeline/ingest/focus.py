@@ -21,25 +21,78 @@ from pipeline.ingest.common import Column, RowCheck, missing, not_currency, not_
 RAW_TABLE = "raw.focus_line_items"
 FORMAT = "FOCUS"
 
-_REQUIRED = ("BilledCost", "EffectiveCost", "BillingCurrency", "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory")
+_REQUIRED = (
+    "BilledCost",
+    "EffectiveCost",
+    "BillingCurrency",
+    "ChargePeriodStart",
+    "ChargePeriodEnd",
+    "ChargeCategory",
+)
 _OPTIONAL = (
     # 1.0
-    "AvailabilityZone", "BillingAccountId", "BillingAccountName", "BillingPeriodEnd", "BillingPeriodStart",
-    "ChargeClass", "ChargeDescription", "ChargeFrequency", "CommitmentDiscountCategory",
-    "CommitmentDiscountId", "CommitmentDiscountName", "CommitmentDiscountStatus", "CommitmentDiscountType",
-    "ConsumedQuantity", "ConsumedUnit", "ContractedCost", "ContractedUnitPrice", "InvoiceIssuerName",
-    "ListCost", "ListUnitPrice", "PricingCategory", "PricingQuantity", "PricingUnit", "ProviderName",
-    "PublisherName", "RegionId", "RegionName", "ResourceId", "ResourceName", "ResourceType",
-    "ServiceCategory", "ServiceName", "SkuId", "SkuPriceId", "SubAccountId", "SubAccountName", "Tags",
+    "AvailabilityZone",
+    "BillingAccountId",
+    "BillingAccountName",
+    "BillingPeriodEnd",
+    "BillingPeriodStart",
+    "ChargeClass",
+    "ChargeDescription",
+    "ChargeFrequency",
+    "CommitmentDiscountCategory",
+    "CommitmentDiscountId",
+    "CommitmentDiscountName",
+    "CommitmentDiscountStatus",
+    "CommitmentDiscountType",
+    "ConsumedQuantity",
+    "ConsumedUnit",
+    "ContractedCost",
+    "ContractedUnitPrice",
+    "InvoiceIssuerName",
+    "ListCost",
+    "ListUnitPrice",
+    "PricingCategory",
+    "PricingQuantity",
+    "PricingUnit",
+    "ProviderName",
+    "PublisherName",
+    "RegionId",
+    "RegionName",
+    "ResourceId",
+    "ResourceName",
+    "ResourceType",
+    "ServiceCategory",
+    "ServiceName",
+    "SkuId",
+    "SkuPriceId",
+    "SubAccountId",
+    "SubAccountName",
+    "Tags",
     # 1.1
-    "CapacityReservationId", "CapacityReservationStatus", "CommitmentDiscountQuantity",
-    "CommitmentDiscountUnit", "ServiceSubcategory", "SkuMeter", "SkuPriceDetails",
+    "CapacityReservationId",
+    "CapacityReservationStatus",
+    "CommitmentDiscountQuantity",
+    "CommitmentDiscountUnit",
+    "ServiceSubcategory",
+    "SkuMeter",
+    "SkuPriceDetails",
     # 1.2
-    "BillingAccountType", "SubAccountType", "InvoiceId", "PricingCurrency",
-    "PricingCurrencyContractedUnitPrice", "PricingCurrencyEffectiveCost", "PricingCurrencyListUnitPrice",
+    "BillingAccountType",
+    "SubAccountType",
+    "InvoiceId",
+    "PricingCurrency",
+    "PricingCurrencyContractedUnitPrice",
+    "PricingCurrencyEffectiveCost",
+    "PricingCurrencyListUnitPrice",
     # 1.3
-    "ServiceProviderName", "HostProviderName", "AllocatedMethodId", "AllocatedMethodDetails",
-    "AllocatedResourceId", "AllocatedResourceName", "AllocatedTags", "ContractApplied",
+    "ServiceProviderName",
+    "HostProviderName",
+    "AllocatedMethodId",
+    "AllocatedMethodDetails",
+    "AllocatedResourceId",
+    "AllocatedResourceName",
+    "AllocatedTags",
+    "ContractApplied",
 )
 COLUMNS = tuple(Column(c, required=True) for c in _REQUIRED) + tuple(Column(c) for c in _OPTIONAL)
 RAW_COLUMNS = tuple(c.name for c in COLUMNS) + ("focus_version",)
@@ -66,15 +119,15 @@ CHECKS = (
     RowCheck(
         "Tags",
         "(nullif(trim(\"Tags\"), '') is not null and nullif(trim(\"Tags\"), '') <> '{}' "
-        "and (try_cast(\"Tags\" as json) is null or json_type(try_cast(\"Tags\" as json)) <> 'OBJECT'))",
+        'and (try_cast("Tags" as json) is null or json_type(try_cast("Tags" as json)) <> \'OBJECT\'))',
         "'Tags: not a JSON object'",
     ),
 )
 
 _VERSION_SQL = (
-    "case when \"ServiceProviderName\" is not null or \"HostProviderName\" is not null then '1.3' "
-    "when \"InvoiceId\" is not null or \"PricingCurrency\" is not null or \"BillingAccountType\" is not null then '1.2' "
-    "when \"ServiceSubcategory\" is not null or \"SkuMeter\" is not null or \"CapacityReservationId\" is not null then '1.1' "
+    'case when "ServiceProviderName" is not null or "HostProviderName" is not null then \'1.3\' '
+    'when "InvoiceId" is not null or "PricingCurrency" is not null or "BillingAccountType" is not null then \'1.2\' '
+    'when "ServiceSubcategory" is not null or "SkuMeter" is not null or "CapacityReservationId" is not null then \'1.1\' '
     "else '1.0' end"
 )
 
@@ -82,8 +135,15 @@ _VERSION_SQL = (
 def read(con, settings, f, load_id):
     # Some exports (the FinOps sample data) write NULL for an empty value.
     return read_table_file(
-        con, f, COLUMNS, FORMAT, load_id, CHECKS, extra_select=f", {_VERSION_SQL} as focus_version",
-        header_check=check_header, null_strings=("", "NULL"),
+        con,
+        f,
+        COLUMNS,
+        FORMAT,
+        load_id,
+        CHECKS,
+        extra_select=f", {_VERSION_SQL} as focus_version",
+        header_check=check_header,
+        null_strings=("", "NULL"),
     )
 
 
@@ -113,7 +173,11 @@ def plan(settings, files):
         groups.setdefault((m["export"], m["period"]), []).append((m["name"], f))
     for (export, period), members in groups.items():
         meta_dir = settings.landing / export / "metadata" / period
-        manifests = sorted(meta_dir.glob("*.json"), key=lambda p: (p.stat().st_mtime, p.name)) if meta_dir.is_dir() else []
+        manifests = (
+            sorted(meta_dir.glob("*.json"), key=lambda p: (p.stat().st_mtime, p.name))
+            if meta_dir.is_dir()
+            else []
+        )
         if not manifests:
             for _, f in members:
                 pending[f.rel] = f"waiting for the manifest under {export}/metadata/{period}/"
@@ -129,7 +193,9 @@ def plan(settings, files):
             if name not in listed:
                 dropped[f.rel] = f"not listed in the newest manifest {manifests[-1].name}"
             elif absent:
-                pending[f.rel] = f"manifest {manifests[-1].name} lists {len(absent)} file(s) not yet delivered, e.g. {absent[0]}"
+                pending[f.rel] = (
+                    f"manifest {manifests[-1].name} lists {len(absent)} file(s) not yet delivered, e.g. {absent[0]}"
+                )
             else:
                 loadable.append(f)
     return loadable, pending, dropped

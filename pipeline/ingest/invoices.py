@@ -6,7 +6,15 @@ credit notes are resolved in staging (sql/staging/stg_invoices.sql).
 
 from __future__ import annotations
 
-from pipeline.ingest.common import Column, RowCheck, missing, not_currency, not_date, not_number, read_table_file
+from pipeline.ingest.common import (
+    Column,
+    RowCheck,
+    missing,
+    not_currency,
+    not_date,
+    not_number,
+    read_table_file,
+)
 
 RAW_TABLE = "raw.invoice_lines"
 FORMAT = "vendor invoice CSV"

@@ -69,7 +69,9 @@ def read(con, settings, f, load_id):
     incoming = read_table_file(con, f, COLUMNS, FORMAT, load_id, CHECKS)
     ids = [r[0] for r in con.execute("select distinct trim(employee_id) from _incoming").fetchall()]
     # One HMAC per person (tens of rows), not per line.
-    con.execute("create table if not exists raw.employee_keys (employee_id varchar primary key, employee_key varchar)")
+    con.execute(
+        "create table if not exists raw.employee_keys (employee_id varchar primary key, employee_key varchar)"
+    )
     if ids:
         con.executemany(
             "insert or replace into raw.employee_keys values (?, ?)",

@@ -55,7 +55,12 @@ def test_run_publishes_every_month(ledger):
 
 def test_september_leaves_match_the_hand_computed_ledger(ledger):
     _, _, con = ledger
-    got = dict(q(con, "select leaf, sum(cost) from marts.monthly_leaf_cost where month = date '2026-09-01' group by leaf"))
+    got = dict(
+        q(
+            con,
+            "select leaf, sum(cost) from marts.monthly_leaf_cost where month = date '2026-09-01' group by leaf",
+        )
+    )
     for leaf, expected in SEPT_LEAVES.items():
         assert got[leaf] == expected, leaf
     assert got["unallocated"] == D("53.25")
@@ -64,39 +69,53 @@ def test_september_leaves_match_the_hand_computed_ledger(ledger):
 
 def test_stages_and_total_add_up(ledger):
     _, _, con = ledger
-    row = q(con, """
+    row = q(
+        con,
+        """
         select sum(c_pretrain), sum(c_tuning), sum(c_deploy), sum(c_maintenance), sum(c_total),
                sum(c_unallocated), sum(c_out_of_scope)
         from marts.monthly_cost_rollup where month = date '2026-09-01'
-    """)[0]
+    """,
+    )[0]
     assert row[:4] == (D("3143.20"), D("2297.00"), D("1065.00"), D("777.50"))
     assert row[4] == sum(SEPT_LEAVES.values()) == D("7282.70")
     assert row[5:] == (D("53.25"), D("142.00"))
-    bad = q(con, """
+    bad = q(
+        con,
+        """
         select * from marts.monthly_cost_rollup
         where c_pretrain <> c_data + c_labeled + c_training
            or c_tuning <> c_tuning_time + c_tuning_resources
            or c_deploy <> c_hardware + c_software
            or c_maintenance <> c_maintenance_time + c_maintenance_resources
            or c_total <> c_pretrain + c_tuning + c_deploy + c_maintenance
-    """)
+    """,
+    )
     assert bad == []
 
 
 def test_invoice_spanning_two_months_is_prorated_by_days(ledger):
     _, _, con = ledger
-    rows = q(con, """
+    rows = q(
+        con,
+        """
         select strftime(month, '%Y-%m'), effective_cost from marts.cost_line_items
         where invoice_number = 'INV-1001' and source_row = 2 order by month
-    """)
+    """,
+    )
     assert rows == [("2026-09", D("350.0000000000")), ("2026-10", D("350.0000000000"))]
 
 
 def test_shared_costs_split_by_metric_and_evenly(ledger):
     _, _, con = ledger
-    gpu = dict(q(con, "select model_id, effective_cost from marts.cost_line_items where rule_id = 'shared-gpu-pool'"))
+    gpu = dict(
+        q(con, "select model_id, effective_cost from marts.cost_line_items where rule_id = 'shared-gpu-pool'")
+    )
     assert gpu == {"search-rerank-bert": D("159.75"), "reco-llm": D("53.25")}
-    support = q(con, "select count(*), sum(effective_cost), min(effective_cost) from marts.cost_line_items where rule_id = 'cloud-support-plan'")
+    support = q(
+        con,
+        "select count(*), sum(effective_cost), min(effective_cost) from marts.cost_line_items where rule_id = 'cloud-support-plan'",
+    )
     assert support == [(5, D("71.00"), D("14.20"))]
 
 
@@ -111,17 +130,26 @@ def test_each_line_keeps_the_rule_that_placed_it(ledger):
 
 def test_budget_vs_actual(ledger):
     _, _, con = ledger
-    rows = {r[0]: r[1:] for r in q(con, """
+    rows = {
+        r[0]: r[1:]
+        for r in q(
+            con,
+            """
         select stage, budget, actual, variance from marts.budget_vs_actual
         where month = date '2026-09-01' and leaf is null and model_id is null
-    """)}
+    """,
+        )
+    }
     assert rows["pretrain"] == (D("2000.00"), D("3143.20"), D("1143.20"))
     assert rows["total"] == (D("10000.00"), D("7282.70"), D("-2717.30"))
 
 
 def test_conservation_per_file_and_month(ledger):
     _, _, con = ledger
-    rec = q(con, "select source_file, strftime(month, '%Y-%m'), input_cost, difference, rows_in_file, rows_read, rows_rejected from audit.reconciliation order by 1, 2")
+    rec = q(
+        con,
+        "select source_file, strftime(month, '%Y-%m'), input_cost, difference, rows_in_file, rows_read, rows_rejected from audit.reconciliation order by 1, 2",
+    )
     assert len(rec) == 5  # focus, INV-1001 over two months, VO-77, the time log
     assert all(r[3] == 0 for r in rec)
     assert all(r[4] == r[5] + r[6] for r in rec)
@@ -140,5 +168,10 @@ def test_people_data_never_reaches_the_published_file(ledger):
         assert secret not in text, secret
     keys = q(con, "select distinct employee_key from marts.cost_line_items where employee_key is not null")
     assert len(keys) == 2 and all(len(k[0]) == 16 for k in keys)
-    cols = {r[0] for r in q(con, "select column_name from information_schema.columns where table_name = 'cost_line_items'")}
+    cols = {
+        r[0]
+        for r in q(
+            con, "select column_name from information_schema.columns where table_name = 'cost_line_items'"
+        )
+    }
     assert "hours" not in cols and "hourly_rate" not in cols

@@ -26,10 +26,19 @@ FOCUS = "focus/acme-cloud/focus-2026-09.csv"
 def cli(*args, landing: Path, warehouse: Path, subprocess_run: bool = False) -> subprocess.CompletedProcess:
     """`costledger ARGS` with the landing and warehouse in the environment. In-process by
     default (one GX import per test session); as a real process where the exit path matters."""
-    env = {"COSTLEDGER_PII_KEY": TEST_PII_KEY, "COSTLEDGER_LANDING": str(landing), "COSTLEDGER_WAREHOUSE": str(warehouse)}
+    env = {
+        "COSTLEDGER_PII_KEY": TEST_PII_KEY,
+        "COSTLEDGER_LANDING": str(landing),
+        "COSTLEDGER_WAREHOUSE": str(warehouse),
+    }
     if subprocess_run:
-        return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], env={**os.environ, **env},
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "pipeline.cli", *args],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     out, err = io.StringIO(), io.StringIO()
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -52,7 +61,9 @@ def sha(path: Path) -> str:
 def total(warehouse: Path, where: str = "true") -> D:
     con = duckdb.connect(str(warehouse / "costledger.duckdb"), read_only=True)
     try:
-        return con.execute(f"select sum(effective_cost) from marts.cost_line_items where {where}").fetchone()[0]
+        return con.execute(f"select sum(effective_cost) from marts.cost_line_items where {where}").fetchone()[
+            0
+        ]
     finally:
         con.close()
 
@@ -78,7 +89,12 @@ def test_rerun_on_unchanged_landing_changes_nothing(env):
     assert "focus" in r.stdout and " 0 " in r.stdout.splitlines()[2]  # nothing loaded again
     con = duckdb.connect(str(warehouse / "costledger.duckdb"), read_only=True)
     assert con.execute(rollup).fetchall() == first
-    assert con.execute("select count(*) from audit.load_log where action in ('loaded', 'replaced')").fetchone()[0] == 8
+    assert (
+        con.execute("select count(*) from audit.load_log where action in ('loaded', 'replaced')").fetchone()[
+            0
+        ]
+        == 8
+    )
     con.close()
     assert total(warehouse) == before
 
@@ -94,9 +110,14 @@ def test_redelivery_with_new_content_replaces_never_adds(env):
     assert r.returncode == 0, r.stderr
     assert total(warehouse, f"source_file = '{FOCUS}'") == D("3013.95")  # 2303.95 + 100 USD x 7.10
     con = duckdb.connect(str(warehouse / "costledger.duckdb"), read_only=True)
-    actions = con.execute("select action from audit.load_log where source_file = ? order by load_id", [FOCUS]).fetchall()
+    actions = con.execute(
+        "select action from audit.load_log where source_file = ? order by load_id", [FOCUS]
+    ).fetchall()
     assert actions == [("loaded",), ("replaced",)]
-    assert con.execute("select count(*) from marts.cost_line_items where source_file = ?", [FOCUS]).fetchone()[0] == 9 + 1 + 4
+    assert (
+        con.execute("select count(*) from marts.cost_line_items where source_file = ?", [FOCUS]).fetchone()[0]
+        == 9 + 1 + 4
+    )
     con.close()
 
 
@@ -109,7 +130,9 @@ def test_identical_redelivery_is_a_noop(env):
     r = cli("run", "--quiet", landing=landing, warehouse=warehouse)
     assert r.returncode == 0, r.stderr
     con = duckdb.connect(str(warehouse / "costledger.duckdb"), read_only=True)
-    assert con.execute("select count(*) from audit.load_log where source_file = ?", [FOCUS]).fetchone()[0] == 1
+    assert (
+        con.execute("select count(*) from audit.load_log where source_file = ?", [FOCUS]).fetchone()[0] == 1
+    )
     con.close()
 
 
@@ -130,7 +153,9 @@ def test_revised_invoice_replaces_the_earlier_revision(env):
     assert total(warehouse, "invoice_number = 'INV-1001'") == D("500.00")
     assert total(warehouse, "invoice_number = 'CN-5'") == D("-50.00")
     con = duckdb.connect(str(warehouse / "costledger.duckdb"), read_only=True)
-    rec = con.execute("select sum(superseded_cost), sum(abs(difference)) from audit.reconciliation where source_file like 'invoices/annotate-pro/INV-1001.csv'").fetchone()
+    rec = con.execute(
+        "select sum(superseded_cost), sum(abs(difference)) from audit.reconciliation where source_file like 'invoices/annotate-pro/INV-1001.csv'"
+    ).fetchone()
     con.close()
     assert rec == (D("1000.00"), 0)  # revision 1 is superseded, visibly, and conservation holds
 
@@ -149,30 +174,40 @@ def test_a_later_time_log_export_replaces_the_same_days(env):
 @pytest.mark.parametrize(
     "rel, content, reason",
     [
-        ("focus/x/bad-number.csv",
-         "BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,ProviderName\n"
-         "1.00,1.00,USD,2026-09-01T00:00:00Z,2026-09-02T00:00:00Z,Usage,AWS\n"
-         "abc,1.00,USD,2026-09-01T00:00:00Z,2026-09-02T00:00:00Z,Usage,AWS\n",
-         (3, "BilledCost", "BilledCost: 'abc' is not a number")),
-        ("focus/x/malformed.csv",
-         "BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,ProviderName\n"
-         "1.00,1.00,USD,2026-09-01T00:00:00Z,2026-09-02T00:00:00Z,Usage,AWS\n"
-         "1.00,1.00,USD,2026-09-01T00:00:00Z\n"
-         "2.00,2.00,USD,2026-09-01T00:00:00Z,2026-09-02T00:00:00Z,Usage,AWS\n",
-         (3, None, "malformed CSV row")),
-        ("invoices/unknown/INV-9.csv",
-         "vendor,invoice_number,invoice_date,line_number,service_period_start,service_period_end,amount,currency\n"
-         "nobody-inc,INV-9,2026-09-30,1,2026-09-01,2026-09-30,10.00,CNY\n",
-         (2, "vendor", "vendor: 'nobody-inc' is not in config/vendors.yaml")),
-        ("timesheets/bad-activity.csv",
-         "employee_id,employee_name,employee_email,role,work_date,hours,activity,model_or_project\n"
-         "E001,Li Wei,li.wei@example.com,ml_engineer,2026-09-04,2,knitting,reco-llm\n",
-         (2, "activity", "activity: 'knitting' has no mapping in config/activities.yaml")),
-        ("timesheets/bad-hours.csv",
-         "employee_id,employee_name,employee_email,role,work_date,hours,activity,model_or_project\n"
-         "E001,Li Wei,li.wei@example.com,ml_engineer,2026-09-04,0,fine_tuning,reco-llm\n"
-         "E001,Li Wei,li.wei@example.com,ml_engineer,2026-09-05,25,fine_tuning,reco-llm\n",
-         (2, "hours", "hours: 0 is outside (0, 24]")),
+        (
+            "focus/x/bad-number.csv",
+            "BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,ProviderName\n"
+            "1.00,1.00,USD,2026-09-01T00:00:00Z,2026-09-02T00:00:00Z,Usage,AWS\n"
+            "abc,1.00,USD,2026-09-01T00:00:00Z,2026-09-02T00:00:00Z,Usage,AWS\n",
+            (3, "BilledCost", "BilledCost: 'abc' is not a number"),
+        ),
+        (
+            "focus/x/malformed.csv",
+            "BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,ProviderName\n"
+            "1.00,1.00,USD,2026-09-01T00:00:00Z,2026-09-02T00:00:00Z,Usage,AWS\n"
+            "1.00,1.00,USD,2026-09-01T00:00:00Z\n"
+            "2.00,2.00,USD,2026-09-01T00:00:00Z,2026-09-02T00:00:00Z,Usage,AWS\n",
+            (3, None, "malformed CSV row"),
+        ),
+        (
+            "invoices/unknown/INV-9.csv",
+            "vendor,invoice_number,invoice_date,line_number,service_period_start,service_period_end,amount,currency\n"
+            "nobody-inc,INV-9,2026-09-30,1,2026-09-01,2026-09-30,10.00,CNY\n",
+            (2, "vendor", "vendor: 'nobody-inc' is not in config/vendors.yaml"),
+        ),
+        (
+            "timesheets/bad-activity.csv",
+            "employee_id,employee_name,employee_email,role,work_date,hours,activity,model_or_project\n"
+            "E001,Li Wei,li.wei@example.com,ml_engineer,2026-09-04,2,knitting,reco-llm\n",
+            (2, "activity", "activity: 'knitting' has no mapping in config/activities.yaml"),
+        ),
+        (
+            "timesheets/bad-hours.csv",
+            "employee_id,employee_name,employee_email,role,work_date,hours,activity,model_or_project\n"
+            "E001,Li Wei,li.wei@example.com,ml_engineer,2026-09-04,0,fine_tuning,reco-llm\n"
+            "E001,Li Wei,li.wei@example.com,ml_engineer,2026-09-05,25,fine_tuning,reco-llm\n",
+            (2, "hours", "hours: 0 is outside (0, 24]"),
+        ),
     ],
 )
 def test_bad_rows_are_rejected_with_file_line_and_reason(env, rel, content, reason):
@@ -182,8 +217,13 @@ def test_bad_rows_are_rejected_with_file_line_and_reason(env, rel, content, reas
     r = cli("run", "--quiet", landing=landing, warehouse=warehouse)
     assert r.returncode == 0, r.stderr
     con = duckdb.connect(str(warehouse / "costledger.duckdb"), read_only=True)
-    rows = con.execute("select source_row, field, reason from audit.rejected_rows where source_file = ? order by source_row", [rel]).fetchall()
-    rec = con.execute("select rows_in_file, rows_read, rows_rejected from audit.load_log where source_file = ?", [rel]).fetchone()
+    rows = con.execute(
+        "select source_row, field, reason from audit.rejected_rows where source_file = ? order by source_row",
+        [rel],
+    ).fetchall()
+    rec = con.execute(
+        "select rows_in_file, rows_read, rows_rejected from audit.load_log where source_file = ?", [rel]
+    ).fetchone()
     con.close()
     line, field, text = reason
     assert rows[0][0] == line
@@ -199,9 +239,16 @@ def test_bad_rows_are_rejected_with_file_line_and_reason(env, rel, content, reas
     "rel, content, message",
     [
         ("focus/x/empty.csv", "", "focus/x/empty.csv: the file is empty"),
-        ("focus/x/no-cost.csv", "ProviderName,ServiceName,ChargePeriodStart\nAWS,EC2,2026-09-01\n",
-         "focus/x/no-cost.csv: header fits no known FOCUS format: missing column(s) BilledCost"),
-        ("budgets/odd.csv", "when,what\n2026-09,x\n", "budgets/odd.csv: header fits no known budget CSV format"),
+        (
+            "focus/x/no-cost.csv",
+            "ProviderName,ServiceName,ChargePeriodStart\nAWS,EC2,2026-09-01\n",
+            "focus/x/no-cost.csv: header fits no known FOCUS format: missing column(s) BilledCost",
+        ),
+        (
+            "budgets/odd.csv",
+            "when,what\n2026-09,x\n",
+            "budgets/odd.csv: header fits no known budget CSV format",
+        ),
     ],
 )
 def test_a_file_that_cannot_be_read_fails_the_run_and_keeps_the_published_file(env, rel, content, message):
@@ -254,9 +301,15 @@ def test_a_second_run_waits_then_exits_with_a_clear_message(env):
         cfg = Path(warehouse) / "cfg"
         for f in (settings.config_dir).iterdir():
             shutil.copy(f, cfg / f.name)
-        text = (cfg / "costledger.yaml").read_text().replace("lock_timeout_seconds: 60", "lock_timeout_seconds: 1")
+        text = (
+            (cfg / "costledger.yaml")
+            .read_text()
+            .replace("lock_timeout_seconds: 60", "lock_timeout_seconds: 1")
+        )
         (cfg / "costledger.yaml").write_text(text)
-        r = cli("run", "--quiet", "--config", str(cfg), landing=landing, warehouse=warehouse, subprocess_run=True)
+        r = cli(
+            "run", "--quiet", "--config", str(cfg), landing=landing, warehouse=warehouse, subprocess_run=True
+        )
     assert r.returncode == 75
     assert "another costledger run holds" in r.stderr
 
@@ -279,8 +332,12 @@ def test_an_open_analyst_connection_never_blocks_a_run(env):
 
 def test_query_and_status_commands(env):
     landing, warehouse = env
-    r = cli("query", "select strftime(month, '%Y-%m') as m, sum(c_total) as c_total from marts.monthly_cost_rollup group by 1 order by 1",
-            landing=landing, warehouse=warehouse)
+    r = cli(
+        "query",
+        "select strftime(month, '%Y-%m') as m, sum(c_total) as c_total from marts.monthly_cost_rollup group by 1 order by 1",
+        landing=landing,
+        warehouse=warehouse,
+    )
     assert r.returncode == 0, r.stderr
     assert "2026-09" in r.stdout and "7282.70" in r.stdout
     bad = cli("query", "select * from nowhere", landing=landing, warehouse=warehouse)

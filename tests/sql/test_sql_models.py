@@ -16,8 +16,18 @@ from pipeline.ingest.common import q
 from pipeline.settings import load_settings
 from pipeline.transform import build_views, run_transform
 
-FOCUS_COLS = ("BilledCost", "EffectiveCost", "BillingCurrency", "ChargePeriodStart", "ChargePeriodEnd",
-              "ChargeCategory", "ProviderName", "ServiceName", "ResourceId", "Tags")
+FOCUS_COLS = (
+    "BilledCost",
+    "EffectiveCost",
+    "BillingCurrency",
+    "ChargePeriodStart",
+    "ChargePeriodEnd",
+    "ChargeCategory",
+    "ProviderName",
+    "ServiceName",
+    "ResourceId",
+    "Tags",
+)
 
 
 @pytest.fixture
@@ -47,11 +57,20 @@ def insert(con, table: str, rows: list[dict], file: str = "f.csv") -> None:
     for i, row in enumerate(rows, start=2):
         cols = [*row, "load_id", "source_file", "source_row", "file_sha256"]
         vals = [*row.values(), 1, file, i, "sha"]
-        con.execute(f"insert into {table} ({', '.join(q(c) for c in cols)}) values ({', '.join('?' for _ in cols)})", vals)
+        con.execute(
+            f"insert into {table} ({', '.join(q(c) for c in cols)}) values ({', '.join('?' for _ in cols)})",
+            vals,
+        )
 
 
 def focus_row(cost, start="2026-09-10T00:00:00Z", ccy="CNY", tags="{}", service="EC2", resource="r1"):
-    return dict(zip(FOCUS_COLS, [cost, cost, ccy, start, "2026-09-11T00:00:00Z", "Usage", "AWS", service, resource, tags], strict=True))
+    return dict(
+        zip(
+            FOCUS_COLS,
+            [cost, cost, ccy, start, "2026-09-11T00:00:00Z", "Usage", "AWS", service, resource, tags],
+            strict=True,
+        )
+    )
 
 
 def rows(con, sql, params=None):
@@ -59,94 +78,217 @@ def rows(con, sql, params=None):
 
 
 def test_stg_invoices_prorates_by_days_and_parts_sum_exactly(con):
-    insert(con, "raw.invoice_lines", [dict(
-        vendor="annotate-pro", invoice_number="I1", invoice_date="2026-03-31", line_number="1",
-        service_period_start="2026-01-15", service_period_end="2026-03-14", amount="100.00", currency="CNY")])
+    insert(
+        con,
+        "raw.invoice_lines",
+        [
+            dict(
+                vendor="annotate-pro",
+                invoice_number="I1",
+                invoice_date="2026-03-31",
+                line_number="1",
+                service_period_start="2026-01-15",
+                service_period_end="2026-03-14",
+                amount="100.00",
+                currency="CNY",
+            )
+        ],
+    )
     build_views(con)
-    parts = rows(con, "select strftime(month, '%Y-%m'), billed_cost_original from staging.stg_invoices order by month")
+    parts = rows(
+        con, "select strftime(month, '%Y-%m'), billed_cost_original from staging.stg_invoices order by month"
+    )
     # 59 days: 17 in January, 28 in February, 14 in March; the remainder goes to March
-    assert parts == [("2026-01", D("28.8135593220")), ("2026-02", D("47.4576271186")), ("2026-03", D("23.7288135594"))]
+    assert parts == [
+        ("2026-01", D("28.8135593220")),
+        ("2026-02", D("47.4576271186")),
+        ("2026-03", D("23.7288135594")),
+    ]
     assert sum(p[1] for p in parts) == D("100.00")
 
 
 def test_stg_invoices_revisions_and_credit_notes(con):
-    base = dict(vendor="annotate-pro", invoice_number="I1", invoice_date="2026-03-31", line_number="1",
-                service_period_start="2026-03-01", service_period_end="2026-03-31", currency="CNY")
+    base = dict(
+        vendor="annotate-pro",
+        invoice_number="I1",
+        invoice_date="2026-03-31",
+        line_number="1",
+        service_period_start="2026-03-01",
+        service_period_end="2026-03-31",
+        currency="CNY",
+    )
     insert(con, "raw.invoice_lines", [{**base, "revision": "1", "amount": "100"}], file="a.csv")
     insert(con, "raw.invoice_lines", [{**base, "revision": "2", "amount": "90"}], file="b.csv")
-    insert(con, "raw.invoice_lines", [{**base, "invoice_number": "C1", "document_type": "credit_note", "amount": "15"}], file="c.csv")
+    insert(
+        con,
+        "raw.invoice_lines",
+        [{**base, "invoice_number": "C1", "document_type": "credit_note", "amount": "15"}],
+        file="c.csv",
+    )
     build_views(con)
-    got = rows(con, "select source_file, billed_cost_original, is_superseded, charge_category from staging.stg_invoices order by 1")
-    assert got == [("a.csv", D("100"), True, "Usage"), ("b.csv", D("90"), False, "Usage"), ("c.csv", D("-15"), False, "Credit")]
+    got = rows(
+        con,
+        "select source_file, billed_cost_original, is_superseded, charge_category from staging.stg_invoices order by 1",
+    )
+    assert got == [
+        ("a.csv", D("100"), True, "Usage"),
+        ("b.csv", D("90"), False, "Usage"),
+        ("c.csv", D("-15"), False, "Credit"),
+    ]
 
 
 def test_stg_timesheets_prices_at_the_rate_in_force(con):
-    insert(con, "raw.hr_rates", [
-        dict(role="ml_engineer", effective_from="2026-01-01", hourly_rate="300", currency="CNY"),
-        dict(role="ml_engineer", effective_from="2026-09-15", hourly_rate="320", currency="CNY"),
-        dict(employee_id="E9", effective_from="2026-09-01", hourly_rate="500", currency="CNY"),
-    ])
+    insert(
+        con,
+        "raw.hr_rates",
+        [
+            dict(role="ml_engineer", effective_from="2026-01-01", hourly_rate="300", currency="CNY"),
+            dict(role="ml_engineer", effective_from="2026-09-15", hourly_rate="320", currency="CNY"),
+            dict(employee_id="E9", effective_from="2026-09-01", hourly_rate="500", currency="CNY"),
+        ],
+    )
     con.execute("insert into raw.employee_keys values ('E1', 'k1'), ('E9', 'k9')")
-    insert(con, "raw.timesheet_entries", [
-        dict(employee_id="E1", role="ml_engineer", work_date="2026-09-14", hours="2", activity="fine_tuning"),
-        dict(employee_id="E1", role="ml_engineer", work_date="2026-09-15", hours="2", activity="fine_tuning"),
-        dict(employee_id="E9", role="ml_engineer", work_date="2026-09-15", hours="1", activity="on_call"),
-    ])
+    insert(
+        con,
+        "raw.timesheet_entries",
+        [
+            dict(
+                employee_id="E1",
+                role="ml_engineer",
+                work_date="2026-09-14",
+                hours="2",
+                activity="fine_tuning",
+            ),
+            dict(
+                employee_id="E1",
+                role="ml_engineer",
+                work_date="2026-09-15",
+                hours="2",
+                activity="fine_tuning",
+            ),
+            dict(employee_id="E9", role="ml_engineer", work_date="2026-09-15", hours="1", activity="on_call"),
+        ],
+    )
     build_views(con)
-    got = rows(con, "select employee_key, billed_cost_original, leaf_hint from staging.stg_timesheets order by source_row")
-    assert got == [("k1", D("600"), "tuning_time"), ("k1", D("640"), "tuning_time"), ("k9", D("500"), "maintenance_time")]
+    got = rows(
+        con,
+        "select employee_key, billed_cost_original, leaf_hint from staging.stg_timesheets order by source_row",
+    )
+    assert got == [
+        ("k1", D("600"), "tuning_time"),
+        ("k1", D("640"), "tuning_time"),
+        ("k9", D("500"), "maintenance_time"),
+    ]
 
 
 def test_stg_timesheets_newer_export_supersedes_the_same_days(con):
     con.execute("insert into raw.employee_keys values ('E1', 'k1')")
     day = dict(employee_id="E1", role="r", work_date="2026-09-14", hours="2", activity="fine_tuning")
     insert(con, "raw.timesheet_entries", [{**day, "exported_at": "2026-10-01T00:00:00Z"}], file="old.csv")
-    insert(con, "raw.timesheet_entries", [{**day, "hours": "3", "exported_at": "2026-10-02T00:00:00Z"},
-                                          {**day, "work_date": "2026-09-15", "exported_at": "2026-10-02T00:00:00Z"}], file="new.csv")
+    insert(
+        con,
+        "raw.timesheet_entries",
+        [
+            {**day, "hours": "3", "exported_at": "2026-10-02T00:00:00Z"},
+            {**day, "work_date": "2026-09-15", "exported_at": "2026-10-02T00:00:00Z"},
+        ],
+        file="new.csv",
+    )
     build_views(con)
-    got = rows(con, "select source_file, cast(work_day as varchar), is_superseded from (select *, cast(charge_period_start as date) as work_day from staging.stg_timesheets) order by 1, 2")
-    assert got == [("new.csv", "2026-09-14", False), ("new.csv", "2026-09-15", False), ("old.csv", "2026-09-14", True)]
+    got = rows(
+        con,
+        "select source_file, cast(work_day as varchar), is_superseded from (select *, cast(charge_period_start as date) as work_day from staging.stg_timesheets) order by 1, 2",
+    )
+    assert got == [
+        ("new.csv", "2026-09-14", False),
+        ("new.csv", "2026-09-15", False),
+        ("old.csv", "2026-09-14", True),
+    ]
 
 
 def test_stg_fx_rates_adds_the_inverse_pair(con):
-    insert(con, "raw.fx_rates", [dict(rate_date="2026-09-01", from_currency="USD", to_currency="CNY", rate="8")])
+    insert(
+        con, "raw.fx_rates", [dict(rate_date="2026-09-01", from_currency="USD", to_currency="CNY", rate="8")]
+    )
     build_views(con)
-    got = rows(con, "select from_currency, to_currency, rate, is_inverse from staging.stg_fx_rates order by is_inverse")
+    got = rows(
+        con,
+        "select from_currency, to_currency, rate, is_inverse from staging.stg_fx_rates order by is_inverse",
+    )
     assert got == [("USD", "CNY", D("8"), False), ("CNY", "USD", D("0.125"), True)]
 
 
 def test_conversion_uses_the_latest_rate_on_or_before_the_charge(con):
-    insert(con, "raw.fx_rates", [dict(rate_date="2026-09-01", from_currency="USD", to_currency="CNY", rate="7"),
-                                 dict(rate_date="2026-09-10", from_currency="USD", to_currency="CNY", rate="7.5")])
-    insert(con, "raw.focus_line_items", [focus_row("10", "2026-09-09T23:00:00Z", "USD"), focus_row("10", "2026-09-10T00:00:00Z", "USD")])
+    insert(
+        con,
+        "raw.fx_rates",
+        [
+            dict(rate_date="2026-09-01", from_currency="USD", to_currency="CNY", rate="7"),
+            dict(rate_date="2026-09-10", from_currency="USD", to_currency="CNY", rate="7.5"),
+        ],
+    )
+    insert(
+        con,
+        "raw.focus_line_items",
+        [focus_row("10", "2026-09-09T23:00:00Z", "USD"), focus_row("10", "2026-09-10T00:00:00Z", "USD")],
+    )
     run_transform(con, settings())
     assert rows(con, "select fx_rate, effective_cost from core.line_items order by source_row") == [
-        (D("7"), D("70")), (D("7.5"), D("75"))]
+        (D("7"), D("70")),
+        (D("7.5"), D("75")),
+    ]
 
 
 def test_a_missing_rate_is_a_named_error(con):
     insert(con, "raw.focus_line_items", [focus_row("10", ccy="JPY")])
-    with pytest.raises(MissingRateError, match="no FX rate from JPY to CNY for charges 2026-09-10 .. 2026-09-10"):
+    with pytest.raises(
+        MissingRateError, match="no FX rate from JPY to CNY for charges 2026-09-10 .. 2026-09-10"
+    ):
         run_transform(con, settings())
 
 
 def test_rules_first_match_wins_and_values_come_from_tags(con):
-    insert(con, "raw.focus_line_items", [
-        focus_row("10", tags='{"cl-model": "PRJ-ADS-CTR", "cl-leaf": "C_Hardware"}'),  # alias + symbol-style leaf
-        focus_row("20", tags='{"cl-model": "reco-llm", "cl-leaf": "hardware", "cl-workload": "webshop"}'),  # rule 1 first
-        focus_row("30", tags='{"user:cl-model": "reco-llm", "user:cl-leaf": "software"}'),  # AWS user: prefix
-        focus_row("40", tags='{"cl-model": "gpt-17", "cl-leaf": "hardware"}'),
-        focus_row("50", tags='{"cl-model": "reco-llm", "cl-leaf": "gpu"}'),
-        focus_row("60", tags="{}"),
-    ])
+    insert(
+        con,
+        "raw.focus_line_items",
+        [
+            focus_row(
+                "10", tags='{"cl-model": "PRJ-ADS-CTR", "cl-leaf": "C_Hardware"}'
+            ),  # alias + symbol-style leaf
+            focus_row(
+                "20", tags='{"cl-model": "reco-llm", "cl-leaf": "hardware", "cl-workload": "webshop"}'
+            ),  # rule 1 first
+            focus_row(
+                "30", tags='{"user:cl-model": "reco-llm", "user:cl-leaf": "software"}'
+            ),  # AWS user: prefix
+            focus_row("40", tags='{"cl-model": "gpt-17", "cl-leaf": "hardware"}'),
+            focus_row("50", tags='{"cl-model": "reco-llm", "cl-leaf": "gpu"}'),
+            focus_row("60", tags="{}"),
+        ],
+    )
     run_transform(con, settings())
-    got = rows(con, "select billed_cost, leaf, model_id, rule_id, unallocated_reason from core.allocated_line_items order by source_row")
+    got = rows(
+        con,
+        "select billed_cost, leaf, model_id, rule_id, unallocated_reason from core.allocated_line_items order by source_row",
+    )
     assert got == [
         (D("10"), "hardware", "ads-ctr-dcn", "tagged-cloud-resources", None),
         (D("20"), "out_of_scope", None, "webshop-out-of-scope", None),
         (D("30"), "software", "reco-llm", "tagged-cloud-resources", None),
-        (D("40"), "unallocated", None, "tagged-cloud-resources", "rule tagged-cloud-resources: model 'gpt-17' is not in models.yaml"),
-        (D("50"), "unallocated", None, "tagged-cloud-resources", "rule tagged-cloud-resources: 'gpu' is not a leaf"),
+        (
+            D("40"),
+            "unallocated",
+            None,
+            "tagged-cloud-resources",
+            "rule tagged-cloud-resources: model 'gpt-17' is not in models.yaml",
+        ),
+        (
+            D("50"),
+            "unallocated",
+            None,
+            "tagged-cloud-resources",
+            "rule tagged-cloud-resources: 'gpu' is not a leaf",
+        ),
         (D("60"), "unallocated", None, None, "no rule matched"),
     ]
 
@@ -160,19 +302,30 @@ def test_even_split_shares_sum_exactly(con):
     assert {s[1] for s in shares} == {D("20")}
     insert(con, "raw.focus_line_items", [focus_row("1.00", service="AWS Support (Developer)")], file="g.csv")
     run_transform(con, settings())
-    cents = rows(con, "select billed_cost from core.allocated_line_items where source_file = 'g.csv' order by model_id")
+    cents = rows(
+        con, "select billed_cost from core.allocated_line_items where source_file = 'g.csv' order by model_id"
+    )
     assert sum(c[0] for c in cents) == D("1.00") and len({c[0] for c in cents}) == 1  # 0.2 each: exact
     assert all(c[0].as_tuple().exponent >= -10 for c in cents)
 
 
 def test_cost_proportional_split_follows_allocated_cost(con):
-    insert(con, "raw.focus_line_items", [
-        focus_row("300", tags='{"cl-model": "reco-llm", "cl-leaf": "hardware"}', resource="a"),
-        focus_row("100", tags='{"cl-model": "ads-ctr-dcn", "cl-leaf": "hardware"}', resource="b"),
-        focus_row("10", tags='{"cl-pool": "shared-serving"}', resource="lb"),
-    ])
+    insert(
+        con,
+        "raw.focus_line_items",
+        [
+            focus_row("300", tags='{"cl-model": "reco-llm", "cl-leaf": "hardware"}', resource="a"),
+            focus_row("100", tags='{"cl-model": "ads-ctr-dcn", "cl-leaf": "hardware"}', resource="b"),
+            focus_row("10", tags='{"cl-pool": "shared-serving"}', resource="lb"),
+        ],
+    )
     run_transform(con, settings())
-    got = dict(rows(con, "select model_id, billed_cost from core.allocated_line_items where rule_id = 'shared-serving-network'"))
+    got = dict(
+        rows(
+            con,
+            "select model_id, billed_cost from core.allocated_line_items where rule_id = 'shared-serving-network'",
+        )
+    )
     assert got == {"reco-llm": D("7.5"), "ads-ctr-dcn": D("2.5")}
 
 
@@ -180,11 +333,15 @@ def test_metric_split_without_metrics_stays_unallocated_visibly(con):
     insert(con, "raw.focus_line_items", [focus_row("10", tags='{"cl-pool": "shared-gpu"}')])
     run_transform(con, settings())
     got = rows(con, "select leaf, billed_cost, unallocated_reason from core.allocated_line_items")
-    assert got == [("unallocated", D("10"), "rule shared-gpu-pool: split by metric gpu_hours has no weights for 2026-09")]
+    assert got == [
+        ("unallocated", D("10"), "rule shared-gpu-pool: split by metric gpu_hours has no weights for 2026-09")
+    ]
 
 
 def test_marts_every_month_has_all_nine_leaves_and_stages_add_up(con):
-    insert(con, "raw.focus_line_items", [focus_row("10", tags='{"cl-model": "reco-llm", "cl-leaf": "training"}')])
+    insert(
+        con, "raw.focus_line_items", [focus_row("10", tags='{"cl-model": "reco-llm", "cl-leaf": "training"}')]
+    )
     run_transform(con, settings())
     leaves = rows(con, "select leaf, cost from marts.monthly_leaf_cost order by leaf")
     assert len(leaves) == 9 and dict(leaves)["training"] == D("10") and dict(leaves)["data"] == 0
@@ -193,7 +350,11 @@ def test_marts_every_month_has_all_nine_leaves_and_stages_add_up(con):
 
 
 def test_a_month_range_replaces_only_its_partition(con):
-    insert(con, "raw.focus_line_items", [focus_row("10", "2026-08-05T00:00:00Z"), focus_row("20", "2026-09-05T00:00:00Z")])
+    insert(
+        con,
+        "raw.focus_line_items",
+        [focus_row("10", "2026-08-05T00:00:00Z"), focus_row("20", "2026-09-05T00:00:00Z")],
+    )
     run_transform(con, settings())
     con.execute("update raw.focus_line_items set BilledCost = '99', EffectiveCost = '99'")
     run_transform(con, settings(), month_from=date(2026, 9, 1), month_to=date(2026, 9, 1))

@@ -54,35 +54,81 @@ def test_cli_arguments_beat_the_environment(cfg, monkeypatch, tmp_path):
 @pytest.mark.parametrize(
     "file, change, message",
     [
-        ("models.yaml", lambda d: d["models"][1].update(scenario="serch_ranking"),
-         "models.yaml: models[1].scenario: 'serch_ranking' is not a known scenario"),
-        ("models.yaml", lambda d: d["models"][2].update(aliases=["PRJ-SEARCH-RR"]),
-         "alias 'PRJ-SEARCH-RR' is already used by model 'search-rerank-bert'"),
-        ("costledger.yaml", lambda d: d.update(reporting_currency="yuan"),
-         "costledger.yaml: reporting_currency: 'yuan' is not an ISO-4217 currency code"),
-        ("costledger.yaml", lambda d: d.update(cost_basis="list"),
-         "costledger.yaml: cost_basis: 'list' is not a cost basis"),
-        ("costledger.yaml", lambda d: d.update(colour="blue"), "costledger.yaml: colour: Extra inputs are not permitted"),
-        ("vendors.yaml", lambda d: d["vendors"][0].update(kind="catering"),
-         "vendors.yaml: vendors[0].kind: 'catering' is not a vendor kind"),
-        ("activities.yaml", lambda d: d["activities"].update(knitting="hobby"),
-         "activities.yaml: activities.knitting: 'hobby' is not a leaf"),
-        ("cost_rules.yaml", lambda d: d["rules"][4]["set"].update(leaf="gpu"),
-         "cost_rules.yaml: rule 'tagged-cloud-resources': set.leaf: 'gpu' is not a leaf"),
-        ("cost_rules.yaml", lambda d: d["rules"][4]["match"].update(colour="red"),
-         "rule 'tagged-cloud-resources': match.colour: unknown field"),
-        ("cost_rules.yaml", lambda d: d["rules"][5].update(id="time-logs"),
-         "rule 'time-logs': id: used by an earlier rule"),
-        ("cost_rules.yaml", lambda d: d["rules"][1]["split"].pop("metric"),
-         "rule 'shared-gpu-pool': split.metric: required when split.by is metric"),
-        ("cost_rules.yaml", lambda d: d["rules"][1]["split"].update(models=["gpt-17"]),
-         "rule 'shared-gpu-pool': split.models: 'gpt-17' is not a model in models.yaml"),
-        ("cost_rules.yaml", lambda d: d["rules"][4]["set"].update(model_id={"tag": "x", "hint": "model"}),
-         "rule 'tagged-cloud-resources': set.model_id"),
-        ("cost_rules.yaml", lambda d: d["rules"][0].update(set={"leaf": "data"}),
-         "rule 'webshop-out-of-scope': out_of_scope: an out-of-scope rule cannot also set or split"),
-        ("cost_rules.yaml", lambda d: d["rules"][4]["match"].update(service={"regex": "(["}),
-         "rule 'tagged-cloud-resources': match.service: bad regex"),
+        (
+            "models.yaml",
+            lambda d: d["models"][1].update(scenario="serch_ranking"),
+            "models.yaml: models[1].scenario: 'serch_ranking' is not a known scenario",
+        ),
+        (
+            "models.yaml",
+            lambda d: d["models"][2].update(aliases=["PRJ-SEARCH-RR"]),
+            "alias 'PRJ-SEARCH-RR' is already used by model 'search-rerank-bert'",
+        ),
+        (
+            "costledger.yaml",
+            lambda d: d.update(reporting_currency="yuan"),
+            "costledger.yaml: reporting_currency: 'yuan' is not an ISO-4217 currency code",
+        ),
+        (
+            "costledger.yaml",
+            lambda d: d.update(cost_basis="list"),
+            "costledger.yaml: cost_basis: 'list' is not a cost basis",
+        ),
+        (
+            "costledger.yaml",
+            lambda d: d.update(colour="blue"),
+            "costledger.yaml: colour: Extra inputs are not permitted",
+        ),
+        (
+            "vendors.yaml",
+            lambda d: d["vendors"][0].update(kind="catering"),
+            "vendors.yaml: vendors[0].kind: 'catering' is not a vendor kind",
+        ),
+        (
+            "activities.yaml",
+            lambda d: d["activities"].update(knitting="hobby"),
+            "activities.yaml: activities.knitting: 'hobby' is not a leaf",
+        ),
+        (
+            "cost_rules.yaml",
+            lambda d: d["rules"][4]["set"].update(leaf="gpu"),
+            "cost_rules.yaml: rule 'tagged-cloud-resources': set.leaf: 'gpu' is not a leaf",
+        ),
+        (
+            "cost_rules.yaml",
+            lambda d: d["rules"][4]["match"].update(colour="red"),
+            "rule 'tagged-cloud-resources': match.colour: unknown field",
+        ),
+        (
+            "cost_rules.yaml",
+            lambda d: d["rules"][5].update(id="time-logs"),
+            "rule 'time-logs': id: used by an earlier rule",
+        ),
+        (
+            "cost_rules.yaml",
+            lambda d: d["rules"][1]["split"].pop("metric"),
+            "rule 'shared-gpu-pool': split.metric: required when split.by is metric",
+        ),
+        (
+            "cost_rules.yaml",
+            lambda d: d["rules"][1]["split"].update(models=["gpt-17"]),
+            "rule 'shared-gpu-pool': split.models: 'gpt-17' is not a model in models.yaml",
+        ),
+        (
+            "cost_rules.yaml",
+            lambda d: d["rules"][4]["set"].update(model_id={"tag": "x", "hint": "model"}),
+            "rule 'tagged-cloud-resources': set.model_id",
+        ),
+        (
+            "cost_rules.yaml",
+            lambda d: d["rules"][0].update(set={"leaf": "data"}),
+            "rule 'webshop-out-of-scope': out_of_scope: an out-of-scope rule cannot also set or split",
+        ),
+        (
+            "cost_rules.yaml",
+            lambda d: d["rules"][4]["match"].update(service={"regex": "(["}),
+            "rule 'tagged-cloud-resources': match.service: bad regex",
+        ),
     ],
 )
 def test_a_bad_config_names_file_key_and_value(cfg, file, change, message):
@@ -114,12 +160,25 @@ def test_glob_patterns_compile_to_escaped_ilike():
 def test_rules_compile_to_conditions_and_set_values():
     s = load_settings()
     rules = compile_rules(
-        {"rules": [{"id": "r1", "match": {"service": ["A*", "B"], "tag.cl-model": "*"},
-                    "set": {"leaf": "hardware", "model_id": {"tag": "cl-model"}, "scenario": "ad_serving"}}]},
-        Path("x.yaml"), list(s.models), s.scenarios,
+        {
+            "rules": [
+                {
+                    "id": "r1",
+                    "match": {"service": ["A*", "B"], "tag.cl-model": "*"},
+                    "set": {"leaf": "hardware", "model_id": {"tag": "cl-model"}, "scenario": "ad_serving"},
+                }
+            ]
+        },
+        Path("x.yaml"),
+        list(s.models),
+        s.scenarios,
     )
     r = rules[0]
-    assert [(c.field, c.pattern) for c in r.conditions] == [("service_name", "A%"), ("service_name", "B"), ("tag.cl-model", "%")]
+    assert [(c.field, c.pattern) for c in r.conditions] == [
+        ("service_name", "A%"),
+        ("service_name", "B"),
+        ("tag.cl-model", "%"),
+    ]
     row = r.as_row()
     assert row["n_fields"] == 2  # two values of one field are OR-ed: two fields to satisfy
     assert (row["leaf_kind"], row["leaf_value"]) == ("literal", "hardware")

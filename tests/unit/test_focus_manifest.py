@@ -8,8 +8,6 @@ import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
-
 from pipeline.ingest import focus
 from pipeline.landing import scan
 
