@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.ingest.common import Column, RowCheck, not_currency, not_number, read_table_file
+from pipeline.ingest.common import Column, RowCheck, not_currency, not_month, not_number, read_table_file
 
 RAW_TABLE = "raw.budgets"
 FORMAT = "budget CSV"
@@ -18,11 +18,7 @@ COLUMNS = (
 RAW_COLUMNS = tuple(c.name for c in COLUMNS)
 
 CHECKS = (
-    RowCheck(
-        "month",
-        "try_cast(trim(month) || '-01' as date) is null",
-        "'month: ''' || coalesce(month, '') || ''' is not YYYY-MM'",
-    ),
+    not_month("month"),
     RowCheck(
         "stage",
         "lower(trim(coalesce(stage, ''))) not in ('pretrain', 'tuning', 'deploy', 'maintenance')",

@@ -284,6 +284,14 @@ def not_date(col: str, required: bool = True) -> RowCheck:
     )
 
 
+def not_month(col: str) -> RowCheck:
+    return RowCheck(
+        col,
+        f"try_cast(trim({q(col)}) || '-01' as date) is null",
+        f"'{col}: ''' || coalesce({q(col)}, '') || ''' is not YYYY-MM'",
+    )
+
+
 def missing(col: str) -> RowCheck:
     return RowCheck(col, f"({q(col)} is null or trim({q(col)}) = '')", f"'{col}: missing'")
 

@@ -21,7 +21,7 @@ from pipeline.ingest.common import Column, RowCheck, missing, not_currency, not_
 RAW_TABLE = "raw.focus_line_items"
 FORMAT = "FOCUS"
 
-_REQUIRED = (
+REQUIRED_COLUMNS = (
     "BilledCost",
     "EffectiveCost",
     "BillingCurrency",
@@ -94,7 +94,7 @@ _OPTIONAL = (
     "AllocatedTags",
     "ContractApplied",
 )
-COLUMNS = tuple(Column(c, required=True) for c in _REQUIRED) + tuple(Column(c) for c in _OPTIONAL)
+COLUMNS = tuple(Column(c, required=True) for c in REQUIRED_COLUMNS) + tuple(Column(c) for c in _OPTIONAL)
 RAW_COLUMNS = tuple(c.name for c in COLUMNS) + ("focus_version",)
 
 _TS = "try_cast(trim({c}) as timestamptz) is null"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.ingest.common import Column, RowCheck, missing, read_table_file
+from pipeline.ingest.common import Column, RowCheck, missing, not_month, read_table_file
 
 RAW_TABLE = "raw.usage_metrics"
 FORMAT = "usage-metric CSV"
@@ -16,11 +16,7 @@ COLUMNS = (
 RAW_COLUMNS = tuple(c.name for c in COLUMNS)
 
 CHECKS = (
-    RowCheck(
-        "month",
-        "try_cast(trim(month) || '-01' as date) is null",
-        "'month: ''' || coalesce(month, '') || ''' is not YYYY-MM'",
-    ),
+    not_month("month"),
     RowCheck(
         "model_id",
         "lower(trim(coalesce(model_id, ''))) not in (select alias from config.model_aliases)",

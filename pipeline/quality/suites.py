@@ -183,16 +183,9 @@ def raw_focus_line_items(con, settings) -> list[Probe]:
     """raw.focus_line_items (pipeline/ingest/focus.py): FOCUS columns, allowed values, keys."""
     gxe = _gxe()
     table = "raw.focus_line_items"
-    required = [
-        "BilledCost",
-        "EffectiveCost",
-        "BillingCurrency",
-        "ChargePeriodStart",
-        "ChargePeriodEnd",
-        "ChargeCategory",
-        "source_file",
-        "source_row",
-    ]
+    from pipeline.ingest.focus import REQUIRED_COLUMNS
+
+    required = [*REQUIRED_COLUMNS, "source_file", "source_row"]
     probes = [_columns_probe(con, table, required)]
     have = set(relation_columns(con, table))
     if not set(required) <= have:
