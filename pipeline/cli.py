@@ -154,25 +154,15 @@ def cmd_demo(args) -> int:
 
 
 def _terminal(settings, month: str | None) -> str:
-    try:
-        from pipeline import report as report_pkg
+    from pipeline.report import build_report, render_terminal
 
-        return report_pkg.render_terminal(report_pkg.build_report(settings, month))
-    except (ImportError, AttributeError):
-        from pipeline.report_text import terminal_summary
-
-        return terminal_summary(settings, month)
+    return render_terminal(build_report(settings, month))
 
 
-def _write_report(settings, month: str, out_dir, lang: str | None = None):
-    try:
-        from pipeline import report as report_pkg
+def _write_report(settings, month: str, out_dir):
+    from pipeline.report import build_report, write_report
 
-        build, write = report_pkg.build_report, report_pkg.write_report
-    except (ImportError, AttributeError):
-        return None
-    report = build(settings, month, lang=lang) if lang else build(settings, month)
-    return write(report, out_dir)
+    return write_report(build_report(settings, month), out_dir)
 
 
 def cmd_report(args) -> int:

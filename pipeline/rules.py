@@ -260,12 +260,6 @@ def compile_rules(data: Any, path: Path, models: list, scenarios) -> list[Rule]:
     return rules
 
 
-def compile_rules_file(path: Path, models: list, scenarios) -> list[Rule]:
-    from pipeline.settings import _read_yaml
-
-    return compile_rules(_read_yaml(path), path, models, scenarios)
-
-
 def rule_rows(rules) -> tuple[list[dict], list[dict]]:
     """The two config tables as lists of rows."""
     rows = [r.as_row() for r in rules]

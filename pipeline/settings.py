@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pipeline.errors import ConfigError
 from pipeline.ledger import BUILTIN_SCENARIOS, LEAVES
+from pipeline.rules import compile_rules
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SQL_DIR = REPO_ROOT / "sql"
@@ -198,7 +199,6 @@ def load_settings(
     reporting_currency: str | None = None,
 ) -> Settings:
     """Read config/ and COSTLEDGER_* into a validated Settings; raise ConfigError naming file and key."""
-    from pipeline.rules import compile_rules_file  # rules validate against models, so they come last
 
     cfg_raw = config if config is not None else os.environ.get("COSTLEDGER_CONFIG")
     config_dir = Path(cfg_raw).expanduser().resolve() if cfg_raw else REPO_ROOT / "config"
@@ -249,7 +249,9 @@ def load_settings(
                 f"{act_path}: activities.{name}: '{leaf}' is not a leaf (one of: {', '.join(LEAVES)})"
             )
 
-    rules = compile_rules_file(config_dir / "cost_rules.yaml", models.models, scenarios)
+    # rules validate against the models, so they come last
+    rules_path = config_dir / "cost_rules.yaml"
+    rules = compile_rules(_read_yaml(rules_path), rules_path, models.models, scenarios)
 
     key = os.environ.get("COSTLEDGER_PII_KEY")
     smtp = SmtpSettings(

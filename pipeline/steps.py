@@ -271,7 +271,7 @@ def run_all(
 
 
 def report_summary(settings: Settings, month: str) -> str:
-    """The terminal summary of a month from the published file (the report issue adds e-mail)."""
-    from pipeline.report_text import terminal_summary
+    """The month's ledger as terminal text, from the published file."""
+    from pipeline.report import build_report, render_terminal
 
-    return terminal_summary(settings, month)
+    return render_terminal(build_report(settings, month))
