@@ -150,12 +150,16 @@ def load_file(con: duckdb.DuckDBPyConnection, settings: Settings, f: LandingFile
         return {"file": f.rel, "action": "refused", "message": str(exc), "rows_read": 0, "rows_rejected": 0}
     n_rej = incoming.rows_rejected
     n_read = incoming.rows_in_file - n_rej
-    cols = ", ".join(q(c) for c in (*mod.RAW_COLUMNS, *LINEAGE))
+    cols = ", ".join(q(c) for c in mod.RAW_COLUMNS)
+    lineage = ", ".join(q(c) for c in LINEAGE)
     action = "replaced" if existed else "loaded"
     con.execute("begin transaction")
     try:
         con.execute(f"delete from {mod.RAW_TABLE} where source_file = ?", [f.rel])
-        con.execute(f"insert into {mod.RAW_TABLE} ({cols}) select {cols} from _incoming")
+        con.execute(
+            f"insert into {mod.RAW_TABLE} ({cols}, {lineage}) select {cols}, ?, ?, source_row, ? from _incoming",
+            [load_id, f.rel, f.sha256],
+        )
         con.execute("delete from audit.rejected_rows where source_file = ?", [f.rel])
         con.execute(
             "insert into audit.rejected_rows select ?, ?, ?, ?, source_row, field, reason, ? from _rejects",

@@ -124,8 +124,8 @@ def read_table_file(
     header_check=None,
     null_strings: tuple[str, ...] = ("",),
 ) -> Incoming:
-    """Read a CSV (plain or .gz) or Parquet file; leave the view `_incoming` (good rows with
-    lineage) and the table `_rejects` (source_row, field, reason) behind.
+    """Read a CSV (plain or .gz) or Parquet file; leave the view `_incoming` (good rows and
+    their source_row) and the table `_rejects` (source_row, field, reason) behind.
 
     Every column is kept as text, as read; parsing happens in checks (to reject) and in
     staging (to type). `source_row` is the physical line (CSV, header = 1) or record number.
@@ -221,9 +221,7 @@ def read_table_file(
     con.execute(
         f"""
         create temp view _incoming as
-        select {cols}{extra_select},
-               cast({int(load_id)} as bigint) as load_id, {lit(f.rel)} as source_file,
-               cast(__row as bigint) as source_row, {lit(f.sha256)} as file_sha256
+        select {cols}{extra_select}, cast(__row as bigint) as source_row
         from {placed} where __bad_field is null
         """
     )
