@@ -113,6 +113,11 @@ def _print_run_summary(summary) -> None:
         print(
             f"months: {summary.months[0]} .. {summary.months[-1]} ({len(summary.months)}); allocated lines: {summary.lines:,}"
         )
+    if summary.coverage:
+        shown = ", ".join(
+            f"{m} {pct:.1f} %" if pct is not None else f"{m} -" for m, pct in summary.coverage.items()
+        )
+        print(f"rule coverage (in-scope cost placed on a leaf): {shown}")
     if summary.published:
         print(f"published: {summary.published}")
     print("timings (s): " + ", ".join(f"{k}={v}" for k, v in summary.timings.items()))

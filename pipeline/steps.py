@@ -208,6 +208,7 @@ class RunSummary:
     published: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     unsupported: dict[str, str] = field(default_factory=dict)
+    coverage: dict[str, float | None] = field(default_factory=dict)  # month -> % of in-scope cost placed
 
 
 def run_all(
@@ -243,6 +244,12 @@ def run_all(
             say("transforming")
             result = timed("transform", _transform, con, settings, lo, hi)
             summary.months, summary.lines = result["months"], result["lines"]
+            summary.coverage = {
+                m.isoformat()[:7]: (float(pct) if pct is not None else None)
+                for m, pct in con.execute(
+                    "select month, coverage_pct from marts.rule_coverage order by month"
+                ).fetchall()
+            }
             say("checking marts")
             timed("check_marts", _check_marts, con, settings, run_id)
             say("publishing")

@@ -175,3 +175,14 @@ def test_people_data_never_reaches_the_published_file(ledger):
         )
     }
     assert "hours" not in cols and "hourly_rate" not in cols
+
+
+def test_rule_coverage_is_reported_per_month(ledger):
+    _, summary, con = ledger
+    # September: 7,282.70 placed on leaves out of 7,335.95 in scope (53.25 unallocated)
+    assert summary.coverage["2026-09"] == pytest.approx(99.2741, abs=1e-4)
+    row = q(
+        con,
+        "select in_scope_cost, allocated_cost, unallocated_cost, out_of_scope_cost from marts.rule_coverage where month = date '2026-09-01'",
+    )
+    assert row == [(D("7335.95"), D("7282.70"), D("53.25"), D("142.00"))]
