@@ -15,15 +15,16 @@ from pathlib import Path
 
 from pipeline.settings import Settings
 
-# source -> folder under landing/ and the file suffixes it reads
-SOURCE_FOLDERS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "focus": ("focus", (".csv", ".csv.gz", ".parquet")),
-    "invoices": ("invoices", (".csv",)),
-    "timesheets": ("timesheets", (".csv",)),
-    "hr_rates": ("hr_rates", (".csv",)),
-    "fx_rates": ("fx_rates", (".csv",)),
-    "budgets": ("budgets", (".csv",)),
-    "metrics": ("metrics", (".csv",)),
+# source -> its folder under landing/. Every file there is the source's: one of the wrong type
+# is refused by the source's reader (it names the types it reads), never skipped silently.
+SOURCE_FOLDERS: dict[str, str] = {
+    "focus": "focus",
+    "invoices": "invoices",
+    "timesheets": "timesheets",
+    "hr_rates": "hr_rates",
+    "fx_rates": "fx_rates",
+    "budgets": "budgets",
+    "metrics": "metrics",
 }
 # Folders DESIGN names whose native formats are not read yet: listed, never silently ignored.
 UNSUPPORTED_FOLDERS = {
@@ -59,8 +60,7 @@ def _is_manifest(rel: str) -> bool:
 
 def scan(settings: Settings, source: str) -> list[LandingFile]:
     """Every data file of one source, sorted by path (so 'later' files sort later)."""
-    folder, suffixes = SOURCE_FOLDERS[source]
-    root = settings.landing / folder
+    root = settings.landing / SOURCE_FOLDERS[source]
     if not root.is_dir():
         return []
     out = []
@@ -70,9 +70,6 @@ def scan(settings: Settings, source: str) -> list[LandingFile]:
         rel = p.relative_to(settings.landing).as_posix()
         if _is_manifest(rel):
             continue
-        if not p.name.lower().endswith(suffixes):
-            # A file of the wrong type is still a delivered file: the source refuses it loudly.
-            pass
         out.append(LandingFile(source, rel, p, sha256_of(p), p.stat().st_size))
     return out
 
@@ -82,7 +79,7 @@ def unsupported_files(settings: Settings) -> list[tuple[str, str]]:
     out = []
     if not settings.landing.is_dir():
         return out
-    known = {folder for folder, _ in SOURCE_FOLDERS.values()}
+    known = set(SOURCE_FOLDERS.values())
     for top in sorted(settings.landing.iterdir()):
         if top.name.startswith(".") or top.name in IGNORED_NAMES or top.name in known:
             continue

@@ -46,19 +46,19 @@ def build_views(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"create or replace view {name} as\n{_model_sql(rel)}")
 
 
-def _table_exists(con, name: str) -> bool:
+def _table_type(con, name: str) -> str | None:
+    """'BASE TABLE', 'VIEW', or None when the object does not exist."""
     schema, table = name.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
+    row = con.execute(
+        "select table_type from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return row[0] if row else None
 
 
 def _build_partitioned(con, name: str, rel: str, month_from: date | None, month_to: date | None) -> None:
     sql = _model_sql(rel)
-    if month_from is None or not _table_exists(con, name):
+    if month_from is None or _table_type(con, name) != "BASE TABLE":
         con.execute(f"create or replace table {name} as\n{sql}")
         return
     params = {"month_from": month_from, "month_to": month_to}
@@ -133,12 +133,7 @@ def run_transform(
             month_to,
         )
         for name, rel in MART_VIEWS:
-            schema, table = name.split(".")
-            kind = con.execute(
-                "select table_type from information_schema.tables where table_schema = ? and table_name = ?",
-                [schema, table],
-            ).fetchone()
-            if kind and kind[0] == "BASE TABLE":  # warehouses built before it became a view
+            if _table_type(con, name) == "BASE TABLE":  # warehouses built before it became a view
                 con.execute(f"drop table {name}")
             con.execute(f"create or replace view {name} as\n{_model_sql(rel)}")
         for name, rel in MARTS:

@@ -9,7 +9,6 @@ the run stops before publishing.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -104,7 +103,7 @@ def plan_source(con: duckdb.DuckDBPyConnection, settings: Settings, source: str)
     return plan
 
 
-def _record_file(con, settings, f_rel, source, sha, size, load_id, fp, status, message, loaded: bool) -> None:
+def _record_file(con, f_rel, source, sha, size, load_id, fp, status, message, loaded: bool) -> None:
     now = now_utc()
     con.execute(
         """
@@ -143,9 +142,7 @@ def load_file(con: duckdb.DuckDBPyConnection, settings: Settings, f: LandingFile
         con.execute("begin transaction")
         _log(con, load_id, run_id, f.source, f.rel, f.sha256, f.size, "refused", None, 0, 0, str(exc))
         # A refused re-delivery keeps the rows of the last good version: nothing is dropped silently.
-        _record_file(
-            con, settings, f.rel, f.source, f.sha256, f.size, None, fp, "refused", str(exc), loaded=False
-        )
+        _record_file(con, f.rel, f.source, f.sha256, f.size, None, fp, "refused", str(exc), loaded=False)
         con.execute("commit")
         return {"file": f.rel, "action": "refused", "message": str(exc), "rows_read": 0, "rows_rejected": 0}
     n_rej = incoming.rows_rejected
@@ -180,9 +177,7 @@ def load_file(con: duckdb.DuckDBPyConnection, settings: Settings, f: LandingFile
             n_rej,
             msg,
         )
-        _record_file(
-            con, settings, f.rel, f.source, f.sha256, f.size, load_id, fp, "loaded", msg, loaded=True
-        )
+        _record_file(con, f.rel, f.source, f.sha256, f.size, load_id, fp, "loaded", msg, loaded=True)
         con.execute("commit")
     except Exception:
         con.execute("rollback")
@@ -253,7 +248,6 @@ def load_source(
         "rows_rejected": sum(r["rows_rejected"] for r in results),
         "refused": [r["message"] for r in refused],
     }
-    json.dumps(summary)  # steps return JSON-able dicts (Airflow XCom)
     return summary
 
 

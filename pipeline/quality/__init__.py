@@ -25,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.db import run_sql_script
 from pipeline.errors import QualityGateError
 from pipeline.quality.model import CRITICAL, WARNING, Outcome, Probe
 from pipeline.settings import SQL_DIR
@@ -87,14 +88,8 @@ def warm_up() -> None:
 
 
 def _ensure_table(con) -> None:
-    con.execute(
-        """
-        create table if not exists audit.quality_results (
-            run_id varchar, checked_at timestamp, stage varchar, table_name varchar,
-            check_name varchar, severity varchar, success boolean, observed varchar
-        )
-        """
-    )
+    # audit.quality_results is defined once, with the other audit tables.
+    run_sql_script(con, SQL_DIR / "audit" / "create_audit_tables.sql")
 
 
 def run_sql_check(con, name: str) -> tuple[list[str], list[tuple]]:
