@@ -5,6 +5,7 @@
     costledger report --month M [--send] [--to ADDR ...] [--out DIR] [--lang en|zh-CN] [--force]
     costledger query "select ..."
     costledger status
+    costledger forget PATH --reason TEXT    take a file that is gone from landing/ out of the books
 
 Every command takes --landing, --warehouse (folder) and --config; COSTLEDGER_LANDING,
 COSTLEDGER_WAREHOUSE and COSTLEDGER_CONFIG are the defaults. Exit 0 on success; on failure a
@@ -56,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="month_to", help="last month to rebuild (YYYY-MM)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    p.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="go on although more than ingest.max_missing_share of the booked files are gone from the "
+        "landing folder (their rows stay booked)",
+    )
 
     p = sub.add_parser("report", help="the month's cost report (terminal, files, or e-mail)")
     _common(p)
@@ -77,6 +84,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="files, runs, checks and what was refused")
     _common(p)
+
+    p = sub.add_parser(
+        "forget",
+        help="take a file that is gone from the landing folder out of the books (audited)",
+        description="Take a file that is no longer in the landing folder out of the books: its rows leave "
+        "raw and core now, the next `costledger run` publishes without them, and audit.forgotten_files "
+        "keeps the path, sha256, rows, cost, reason, time and user.",
+    )
+    _common(p)
+    p.add_argument(
+        "path", metavar="PATH", help="the file's path under the landing folder, as `status` lists it"
+    )
+    p.add_argument("--reason", required=True, help="why it is taken out (kept in audit.forgotten_files)")
     return parser
 
 
@@ -98,15 +118,23 @@ def _progress(quiet: bool):
 
 
 def _print_run_summary(summary) -> None:
+    from pipeline.ingest import rejected_text
+
     print(f"run {summary.run_id}: {summary.status}")
     print(
-        f"{'source':<12}{'loaded':>8}{'unchanged':>11}{'refused':>9}{'missing':>9}{'pending':>9}{'rows read':>12}{'rejected':>10}"
+        f"{'source':<12}{'loaded':>8}{'unchanged':>11}{'refused':>9}{'missing':>9}{'pending':>9}{'rows read':>12}"
+        f"{'rejected':>10}{'duplicate':>11}"
     )
     for s in summary.loads:
         print(
             f"{s['source']:<12}{s['files_loaded']:>8}{s['files_unchanged']:>11}{s['files_refused']:>9}"
             f"{s['files_missing']:>9}{s['files_pending']:>9}{s['rows_read']:>12,}{s['rows_rejected']:>10,}"
+            f"{s.get('files_duplicate', 0):>11}"
         )
+    for r in summary.rejected:
+        print(f"rejected: {rejected_text(r)}")
+    for line in summary.warnings:
+        print(f"warning: {line}")
     for rel, why in summary.unsupported.items():
         print(f"not read: {rel}: {why}")
     if summary.months:
@@ -130,7 +158,9 @@ def cmd_run(args) -> int:
     if args.month and (args.month_from or args.month_to):
         raise CostledgerError("use either --month or --from/--to")
     lo, hi = (args.month, args.month) if args.month else (args.month_from, args.month_to)
-    summary = steps.run_all(settings, lo, hi, progress=_progress(args.quiet or args.json))
+    summary = steps.run_all(
+        settings, lo, hi, progress=_progress(args.quiet or args.json), allow_missing=args.allow_missing
+    )
     if args.json:
         print(json.dumps(summary.__dict__, default=str, indent=2))
     else:
@@ -239,7 +269,38 @@ def cmd_status(args) -> int:
     return 0
 
 
-COMMANDS = {"demo": cmd_demo, "run": cmd_run, "report": cmd_report, "query": cmd_query, "status": cmd_status}
+def cmd_forget(args) -> int:
+    import getpass
+
+    from pipeline import steps
+
+    settings = _settings(args)
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = None
+    done = steps.forget(settings, args.path, args.reason, user)
+    months = ""
+    if done["first_month"]:
+        months = f" in {done['first_month']:%Y-%m}" + (
+            f" .. {done['last_month']:%Y-%m}" if done["last_month"] != done["first_month"] else ""
+        )
+    cost = f", {done['currency']} {done['cost']:,.2f}{months}" if done["cost"] is not None else ""
+    print(
+        f"forgot {done['file']}: {done['rows_removed']:,} row(s){cost} taken out of the books; "
+        "the next `costledger run` publishes without them"
+    )
+    return 0
+
+
+COMMANDS = {
+    "demo": cmd_demo,
+    "run": cmd_run,
+    "report": cmd_report,
+    "query": cmd_query,
+    "status": cmd_status,
+    "forget": cmd_forget,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -62,7 +62,46 @@ def connect_work(settings: Settings) -> duckdb.DuckDBPyConnection:
     for schema in SCHEMAS:
         con.execute(f"create schema if not exists {schema}")
     run_sql_script(con, SQL_DIR / "audit" / "create_audit_tables.sql")
+    upgrade_audit_tables(con)
     return con
+
+
+# Columns added after the first release: (table, column, type). A warehouse built before them
+# gets them in place; its rows keep working (NULL where nothing was recorded).
+ADDED_COLUMNS = (
+    ("files", "delivery", "varchar"),
+    ("files", "booked_sha256", "varchar"),
+    ("files", "duplicate_of", "varchar"),
+    ("rejected_rows", "cost", "decimal(38,10)"),
+    ("rejected_rows", "currency", "varchar"),
+)
+
+
+def upgrade_audit_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Add the audit columns an older warehouse lacks, once, and fill what can be derived."""
+    have = {
+        (t, c)
+        for t, c in con.execute(
+            "select table_name, column_name from information_schema.columns where table_schema = 'audit'"
+        ).fetchall()
+    }
+    for table, column, ctype in ADDED_COLUMNS:
+        if (table, column) in have:
+            continue
+        con.execute(f"alter table audit.{table} add column {column} {ctype}")
+        if (table, column) == ("files", "booked_sha256"):
+            # What is on the books under each path: the content of its last successful load, unless
+            # it was dropped since (the only way the old version took rows out).
+            con.execute(
+                """
+                update audit.files f set booked_sha256 = l.file_sha256
+                from (
+                    select source_file, arg_max(file_sha256, load_id) as file_sha256
+                    from audit.load_log where action in ('loaded', 'replaced') group by source_file
+                ) l
+                where f.source_file = l.source_file and f.status <> 'dropped'
+                """
+            )
 
 
 @contextlib.contextmanager

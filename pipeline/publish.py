@@ -29,6 +29,7 @@ PUBLISHED_TABLES = (
     "audit.reconciliation",
     "audit.runs",
     "audit.files",
+    "audit.forgotten_files",
 )
 
 

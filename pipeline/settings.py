@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.errors import ConfigError
 from pipeline.ledger import BUILTIN_SCENARIOS, LEAVES
@@ -38,6 +38,19 @@ class QualityCfg(_Strict):
     unallocated_warning_share: float = Field(0.10, ge=0, le=1)
 
 
+class IngestCfg(_Strict):
+    """How much damage a landing file may carry before it is refused (docs/formats.md)."""
+
+    # a file with more than this share of its rows rejected is refused whole
+    max_reject_share: float = Field(0.01, ge=0, le=1)
+    # more than this share of the booked files gone at once (an unmounted share?): no publish
+    # unless `costledger run --allow-missing`
+    max_missing_share: float = Field(0.5, ge=0, le=1)
+    # caps of the streaming pre-scan: bytes of one CSV line, decompressed bytes of one file
+    max_line_bytes: ByteSize = Field(ByteSize(8 * 1024**2), ge=1024, le=1024**3)
+    max_decompressed_bytes: ByteSize = Field(ByteSize(16 * 1024**3), ge=1024**2)
+
+
 class ReportCfg(_Strict):
     recipients: list[str] = []
     language: str = "en"
@@ -59,6 +72,7 @@ class MainCfg(_Strict):
     scenarios: list[str] = []
     quality: QualityCfg = QualityCfg()
     report: ReportCfg = ReportCfg()
+    ingest: IngestCfg = IngestCfg()
 
     @field_validator("reporting_currency")
     @classmethod
@@ -143,6 +157,7 @@ class Settings:
     rules: tuple[Any, ...]  # tuple[pipeline.rules.Rule, ...]
     pii_key: bytes | None = field(repr=False)
     smtp: SmtpSettings
+    ingest: IngestCfg = field(default_factory=IngestCfg)
 
     @property
     def work_db(self) -> Path:
@@ -280,4 +295,5 @@ def load_settings(
         rules=tuple(rules),
         pii_key=key.encode() if key else None,
         smtp=smtp,
+        ingest=main.ingest,
     )

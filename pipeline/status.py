@@ -26,8 +26,22 @@ def _open(settings: Settings) -> tuple[duckdb.DuckDBPyConnection | None, str]:
     return None, ""
 
 
+def _columns(con, table: str) -> set[str]:
+    schema, name = table.split(".")
+    return {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchall()
+    }
+
+
 def status_text(settings: Settings) -> str:
-    out = [f"landing:   {settings.landing}", f"warehouse: {settings.warehouse}"]
+    from pipeline.ingest import rejected_by_file, rejected_text
+
+    where = "" if settings.landing.is_dir() else "  (DOES NOT EXIST: is the share mounted?)"
+    out = [f"landing:   {settings.landing}{where}", f"warehouse: {settings.warehouse}"]
     if settings.published_db.exists():
         ts = datetime.fromtimestamp(settings.published_db.stat().st_mtime).strftime("%Y-%m-%d %H:%M:%S")
         out.append(f"published: {settings.published_db} ({ts})")
@@ -53,14 +67,35 @@ def status_text(settings: Settings) -> str:
             out.append("needs attention:")
             for status, rel, msg in problems:
                 out.append(f"  {status:<8} {rel}: {msg}")
-        rej = con.execute(
-            "select source_file, count(*), min(source_row), any_value(reason) from audit.rejected_rows group by 1 order by 1"
-        ).fetchall()
-        if rej:
-            out.append("")
-            out.append("rejected rows (audit.rejected_rows):")
-            for rel, n, first, reason in rej:
-                out.append(f"  {rel}: {n} row(s), first at line {first}: {reason}")
+        if "duplicate_of" in _columns(con, "audit.files"):
+            dups = con.execute(
+                "select source_file, duplicate_of from audit.files where status = 'duplicate' order by 1"
+            ).fetchall()
+            if dups:
+                out.append("")
+                out.append("warnings (not booked, so not counted twice):")
+                for rel, of in dups:
+                    out.append(f"  duplicate {rel}: same content as {of}, booked once under that path")
+        if "cost" in _columns(con, "audit.rejected_rows"):
+            rej = rejected_by_file(con)
+            if rej:
+                out.append("")
+                out.append("rejected rows (audit.rejected_rows; the cost they carried is not in the ledger):")
+                for r in rej:
+                    out.append(f"  {rejected_text(r)}")
+        if _columns(con, "audit.forgotten_files"):
+            forgotten = con.execute(
+                "select source_file, rows_removed, cost, currency, forgotten_at, forgotten_by, reason "
+                "from audit.forgotten_files order by forgotten_at desc limit 10"
+            ).fetchall()
+            if forgotten:
+                out.append("")
+                out.append("forgotten (taken out of the books by `costledger forget`):")
+                for rel, rows, cost, ccy, when, who, reason in forgotten:
+                    money = f", {ccy} {cost:,.2f}" if cost is not None else ""
+                    out.append(
+                        f"  {rel}: {rows} row(s){money} on {when:%Y-%m-%d %H:%M} by {who or 'unknown'}: {reason}"
+                    )
         runs = con.execute(
             "select run_id, status, started_at, finished_at, message from audit.runs order by started_at desc limit 5"
         ).fetchall()

@@ -91,22 +91,48 @@ def _record_run(
 # --- steps on an open connection -------------------------------------------------------------
 
 
-def _discover(con, settings: Settings) -> dict:
+def _plans(con, settings: Settings) -> dict[str, ingest.SourcePlan]:
     ingest.ensure_raw_tables(con)
     sync_config(con, settings)
-    plans = {s: ingest.plan_source(con, settings, s) for s in ingest.SOURCES}
-    return {
+    return {s: ingest.plan_source(con, settings, s) for s in ingest.SOURCES}
+
+
+def _check_missing(con, settings: Settings, plans: dict[str, ingest.SourcePlan], allow_missing: bool) -> None:
+    """Refuse to go on when too many booked files vanished at once (an unmounted share looks like
+    that): their rows would stay booked, but the night would look good."""
+    gone = [rel for p in plans.values() for rel in (*p.missing, *p.still_missing)]
+    if not gone or allow_missing:
+        return
+    booked = con.execute("select count(*) from audit.files where booked_sha256 is not null").fetchone()[0]
+    limit = settings.ingest.max_missing_share
+    if booked and len(gone) / booked > limit:
+        raise InputError(
+            f"{len(gone)} of {booked} booked files ({len(gone) / booked:.0%}) are missing from "
+            f"{settings.landing} (e.g. {gone[0]}), over ingest.max_missing_share = {limit:.0%} — is the share "
+            "mounted? Nothing was loaded or published; if they are really gone, run again with --allow-missing"
+        )
+
+
+def _discover(
+    con, settings: Settings, allow_missing: bool = False
+) -> tuple[dict, dict[str, ingest.SourcePlan]]:
+    plans = _plans(con, settings)
+    _check_missing(con, settings, plans, allow_missing)
+    found = {
         "sources": {s: [f.rel for f in p.to_load] for s, p in plans.items()},
         "missing": [rel for p in plans.values() for rel in p.missing],
         "pending": {rel: why for p in plans.values() for rel, why in p.pending.items()},
+        "duplicates": {rel: of for p in plans.values() for rel, (of, _) in p.duplicates.items()},
+        "refused": {rel: why for p in plans.values() for rel, why in p.refused.items()},
         "unsupported": dict(unsupported_files(settings)),
     }
+    return found, plans
 
 
-def _load(con, settings: Settings, source: str, run_id: str, progress: Progress = None) -> dict:
+def _load(con, settings: Settings, source: str, run_id: str, progress: Progress = None, plan=None) -> dict:
     ingest.ensure_raw_tables(con)
     sync_config(con, settings)
-    return ingest.load_source(con, settings, source, run_id, progress)
+    return ingest.load_source(con, settings, source, run_id, progress, plan)
 
 
 def _check_raw(con, settings: Settings, run_id: str) -> dict:
@@ -144,9 +170,11 @@ def _publish(con, settings: Settings, run_id: str) -> dict:
 # --- public steps (each takes the lock) --------------------------------------------------------
 
 
-def discover(settings: Settings) -> dict:
+def discover(settings: Settings, allow_missing: bool = False) -> dict:
+    """New and changed files per source. Raises InputError when the landing folder does not exist,
+    or when more than `ingest.max_missing_share` of the booked files are gone (unless `allow_missing`)."""
     with work_db(settings) as con:
-        return _discover(con, settings)
+        return _discover(con, settings, allow_missing)[0]
 
 
 def load_source(settings: Settings, source: str, run_id: str, raise_on_refused: bool = True) -> dict:
@@ -159,6 +187,13 @@ def load_source(settings: Settings, source: str, run_id: str, raise_on_refused: 
         more = f" (and {len(summary['refused']) - 1} more)" if len(summary["refused"]) > 1 else ""
         raise InputError(summary["refused"][0] + more)
     return summary
+
+
+def forget(settings: Settings, path: str, reason: str, user: str | None = None) -> dict:
+    """Take a file that is gone from landing/ out of the books (audit.forgotten_files); the next
+    publish no longer carries it."""
+    with work_db(settings) as con:
+        return ingest.forget(con, settings, path, reason, user)
 
 
 def check_raw(settings: Settings, run_id: str) -> dict:
@@ -209,13 +244,23 @@ class RunSummary:
     timings: dict[str, float] = field(default_factory=dict)
     unsupported: dict[str, str] = field(default_factory=dict)
     coverage: dict[str, float | None] = field(default_factory=dict)  # month -> % of in-scope cost placed
+    warnings: list[str] = field(default_factory=list)  # duplicates, missing and moved files: one line each
+    rejected: list[dict] = field(default_factory=list)  # per file loaded now: rows rejected, cost carried
 
 
 def run_all(
-    settings: Settings, month_from=None, month_to=None, progress: Progress = None, run_id: str | None = None
+    settings: Settings,
+    month_from=None,
+    month_to=None,
+    progress: Progress = None,
+    run_id: str | None = None,
+    allow_missing: bool = False,
 ) -> RunSummary:
     """Ingest, check, transform, check, publish — under one lock. Raises on failure after
-    recording the run as failed; the published file is then exactly as it was."""
+    recording the run as failed; the published file is then exactly as it was.
+
+    `allow_missing`: go on even when more than `ingest.max_missing_share` of the booked files
+    are gone from landing/ at once (their rows stay booked either way)."""
     run_id = run_id or new_run_id()
     lo, hi = month_range(month_from, month_to)
     quality.warm_up()  # the GX import overlaps with loading instead of adding to it
@@ -232,13 +277,27 @@ def run_all(
     with work_db(settings) as con:
         _record_run(con, run_id, "running", lo, hi)
         try:
-            found = timed("discover", _discover, con, settings)
+            found, plans = timed("discover", _discover, con, settings, allow_missing)
             summary.unsupported = found["unsupported"]
             for source in ingest.SOURCES:
                 n = len(found["sources"][source])
                 if n:
                     say(f"loading {source}: {n} new or changed file(s)")
-                summary.loads.append(timed(f"load_{source}", _load, con, settings, source, run_id, progress))
+                loaded = timed(
+                    f"load_{source}", _load, con, settings, source, run_id, progress, plans[source]
+                )
+                summary.loads.append(loaded)
+                summary.warnings += loaded["warnings"]
+                summary.warnings += [
+                    f"{old}: gone; the same content found at {new}, booked there now"
+                    for old, new in loaded["moved"].items()
+                ]
+                summary.rejected += loaded["rejected"]
+            summary.warnings += [
+                f"{rel}: missing from landing/; its rows stay booked until `costledger forget {rel} --reason ...`"
+                for p in plans.values()
+                for rel in (*p.missing, *p.still_missing)
+            ]
             say("checking raw data")
             timed("check_raw", _check_raw, con, settings, run_id)
             say("transforming")

@@ -2,23 +2,31 @@
 
 A file re-delivered at the same path with new content replaces what it contributed (its raw
 rows and rejected rows are deleted and re-read in one transaction); an identical re-delivery
-is a no-op; a file that disappears keeps its booked rows and is marked missing. A file that
-cannot be read as a whole is refused: nothing of it is booked, audit.load_log says why, and
-the run stops before publishing.
+is a no-op; a file that disappears keeps its booked rows and is marked missing until a person
+runs `costledger forget`. One content is booked once: a file whose sha256 is already on the
+books under another path is recorded as a duplicate of that path; when the booked path is gone
+and a copy remains, the booking moves to the copy. A file that cannot be read as a whole is
+refused: nothing of it is booked (its previous version stays), audit.load_log says why, and
+the run stops before publishing. So is a file with more than `ingest.max_reject_share` of its
+rows rejected, and one whose rows read + rejected differ from the lines counted on its bytes.
 """
 
 from __future__ import annotations
 
+import os
+from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 
 import duckdb
 
 from pipeline.config_tables import config_fingerprint
-from pipeline.errors import InputError
+from pipeline.errors import CostledgerError, InputError
 from pipeline.ingest import budgets, focus, fx_rates, hr_rates, invoices, metrics, timesheets
 from pipeline.ingest.common import LINEAGE, drop_temp, now_utc, q
-from pipeline.landing import LandingFile, scan
+from pipeline.landing import LandingFile, landing_root, opened, shown, survey
+from pipeline.prescan import exact_records, kind_of
 from pipeline.settings import Settings
 
 # Load order matters only for readability of logs; every source is independent at load time.
@@ -47,20 +55,43 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Known:
+    """What audit.files says about one path."""
+
+    sha256: str | None
+    status: str
+    fingerprint: str | None
+    size: int | None
+    booked: str | None  # sha256 of the content on the books under this path
+    duplicate_of: str | None
+
+
 @dataclass
 class SourcePlan:
     source: str
     to_load: list[LandingFile] = field(default_factory=list)
+    moves: dict[str, str] = field(default_factory=dict)  # rel to load -> gone path whose booking it takes
     unchanged: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
+    duplicates: dict[str, tuple[str, LandingFile | None]] = field(default_factory=dict)  # rel -> (of, file)
+    aliases: dict[str, str] = field(default_factory=dict)  # symlink inside landing -> its target
+    refused: dict[str, str] = field(default_factory=dict)  # refused unread: rel -> message
+    missing: list[str] = field(default_factory=list)  # booked, gone since the last run
+    still_missing: list[str] = field(default_factory=list)  # booked, gone before
+    removed: list[str] = field(default_factory=list)  # gone, nothing of it booked
     pending: dict[str, str] = field(default_factory=dict)
     dropped: dict[str, str] = field(default_factory=dict)
+    known: dict[str, Known] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
             "source": self.source,
             "to_load": [f.rel for f in self.to_load],
+            "moves": self.moves,
             "unchanged": self.unchanged,
+            "duplicates": {rel: of for rel, (of, _) in self.duplicates.items()},
+            "aliases": self.aliases,
+            "refused": self.refused,
             "missing": self.missing,
             "pending": self.pending,
             "dropped": self.dropped,
@@ -72,81 +103,273 @@ def _fingerprint(settings: Settings, mod: ModuleType) -> str | None:
     return config_fingerprint(settings, *parts) if parts else None
 
 
+def booked_content(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
+    """sha256 -> (path, source) it is booked under; the earliest load wins where an older
+    version of costledger booked one content twice."""
+    return {
+        sha: (rel, source)
+        for sha, rel, source in con.execute(
+            """
+            select booked_sha256, arg_min(source_file, coalesce(load_id, 0)), arg_min(source, coalesce(load_id, 0))
+            from audit.files where booked_sha256 is not null group by booked_sha256
+            """
+        ).fetchall()
+    }
+
+
 def plan_source(con: duckdb.DuckDBPyConnection, settings: Settings, source: str) -> SourcePlan:
     """Compare the landing folder of one source with audit.files."""
     mod = MODULES[source]
-    files = scan(settings, source)
     known = {
-        r[0]: (r[1], r[2], r[3])
+        r[0]: Known(*r[1:])
         for r in con.execute(
-            "select source_file, file_sha256, status, config_fingerprint from audit.files where source = ?",
+            "select source_file, file_sha256, status, config_fingerprint, size_bytes, booked_sha256, duplicate_of "
+            "from audit.files where source = ?",
             [source],
         ).fetchall()
     }
-    plan = SourcePlan(source)
+    found = survey(settings, source, {rel: k.size for rel, k in known.items() if k.size is not None})
+    files = found.files
+    plan = SourcePlan(source, known=known)
+    plan.refused = {r.rel: r.message for r in found.refused}
+    plan.aliases = {a.rel: a.target for a in found.aliases}
     if hasattr(mod, "plan"):
         files, plan.pending, plan.dropped = mod.plan(settings, files)
         plan.dropped = {
-            rel: why for rel, why in plan.dropped.items() if rel in known and known[rel][1] != "dropped"
+            rel: why for rel, why in plan.dropped.items() if rel in known and known[rel].status != "dropped"
         }
     fp = _fingerprint(settings, mod)
-    present = {f.rel for f in files} | set(plan.pending) | set(plan.dropped)
+    present = (
+        {f.rel for f in files} | set(plan.pending) | set(plan.dropped) | set(plan.refused) | set(plan.aliases)
+    )
+    booked = booked_content(con)
+    booked_paths = {rel for rel, _ in booked.values()}
+    candidates: dict[str, list[LandingFile]] = defaultdict(list)
     for f in files:
         prev = known.get(f.rel)
-        if prev and prev[0] == f.sha256 and prev[1] == "loaded" and prev[2] == fp:
+        owner = booked.get(f.sha256)
+        if (
+            prev
+            and prev.booked == f.sha256
+            and prev.status == "loaded"
+            and prev.fingerprint == fp
+            and owner is not None
+            and owner[0] == f.rel
+        ):
             plan.unchanged.append(f.rel)
+        elif (
+            prev
+            and prev.status == "duplicate"
+            and prev.sha256 == f.sha256
+            and prev.duplicate_of in booked_paths
+            and prev.duplicate_of != f.rel
+            and not (owner and owner[0] == prev.duplicate_of and owner[1] == source and owner[0] not in present)
+        ):
+            # Still a copy of what is booked under its original (even if the original was restated
+            # since): booking it now would count the same charges twice.
+            plan.duplicates[f.rel] = (prev.duplicate_of, f)
         else:
-            plan.to_load.append(f)
-    plan.missing = sorted(
-        rel for rel, (_, status, _) in known.items() if rel not in present and status != "missing"
-    )
+            candidates[f.sha256].append(f)
+    # One content, one booking: of the files with one sha256, one is booked, the others are duplicates.
+    moved_from: set[str] = set()
+    for sha, group in candidates.items():
+        group.sort(key=lambda f: (f.mtime_ns, f.rel))  # the oldest copy is taken as the original
+        rels = {f.rel for f in group}
+        owner = booked.get(sha)
+        if owner and owner[0] not in rels:
+            if owner[1] == source and owner[0] not in present:
+                # The booked path is gone and a copy is here (a rename, a reorganised folder): the
+                # booking moves to the copy, so the content stays on the books exactly once.
+                first, rest = group[0], group[1:]
+                plan.to_load.append(first)
+                plan.moves[first.rel] = owner[0]
+                moved_from.add(owner[0])
+            else:
+                first, rest = None, group
+            for f in rest:
+                plan.duplicates[f.rel] = (first.rel if first else owner[0], f)
+        else:
+            first = next((f for f in group if owner and f.rel == owner[0]), group[0])
+            plan.to_load.append(first)
+            for f in group:
+                if f is not first:
+                    plan.duplicates[f.rel] = (first.rel, f)
+    plan.to_load.sort(key=lambda f: f.rel)
+    for rel, k in sorted(known.items()):
+        if rel in present or rel in moved_from:
+            continue
+        if k.booked is not None:
+            (plan.still_missing if k.status == "missing" else plan.missing).append(rel)
+        elif k.status not in ("removed", "forgotten", "moved", "dropped"):
+            plan.removed.append(rel)
     return plan
 
 
-def _record_file(con, f_rel, source, sha, size, load_id, fp, status, message, loaded: bool) -> None:
+def _record_file(
+    con,
+    rel: str,
+    source: str,
+    *,
+    status: str,
+    message: str,
+    sha: str | None = None,
+    size: int | None = None,
+    load_id: int | None = None,
+    fp: str | None = None,
+    delivery: str | None = None,
+    booked: str | None = None,
+    keep_booked: bool = False,
+    duplicate_of: str | None = None,
+    loaded: bool = False,
+) -> None:
     now = now_utc()
     con.execute(
         """
-        insert into audit.files as t values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        insert into audit.files as t (
+            source_file, source, file_sha256, size_bytes, load_id, config_fingerprint, status,
+            first_seen_at, last_loaded_at, message, delivery, booked_sha256, duplicate_of
+        ) values ($rel, $source, $sha, $size, $load_id, $fp, $status, $now, $loaded_at, $message,
+                  $delivery, $booked, $duplicate_of)
         on conflict (source_file) do update set
             source = excluded.source, file_sha256 = excluded.file_sha256, size_bytes = excluded.size_bytes,
             load_id = coalesce(excluded.load_id, t.load_id), config_fingerprint = excluded.config_fingerprint,
             status = excluded.status, last_loaded_at = coalesce(excluded.last_loaded_at, t.last_loaded_at),
-            message = excluded.message
+            message = excluded.message, delivery = coalesce(excluded.delivery, t.delivery),
+            booked_sha256 = case when $keep_booked then t.booked_sha256 else excluded.booked_sha256 end,
+            duplicate_of = excluded.duplicate_of
         """,
-        [f_rel, source, sha, size, load_id, fp, status, now, now if loaded else None, message],
+        {
+            "rel": rel,
+            "source": source,
+            "sha": sha,
+            "size": size,
+            "load_id": load_id,
+            "fp": fp,
+            "status": status,
+            "now": now,
+            "loaded_at": now if loaded else None,
+            "message": message,
+            "delivery": delivery,
+            "booked": None if keep_booked else booked,
+            "keep_booked": keep_booked,
+            "duplicate_of": duplicate_of,
+        },
     )
 
 
 def _log(con, load_id, run_id, source, rel, sha, size, action, in_file, read, rejected, message) -> None:
     con.execute(
-        "insert into audit.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into audit.load_log (load_id, run_id, source, source_file, file_sha256, size_bytes, action, "
+        "rows_in_file, rows_read, rows_rejected, loaded_at, message) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [load_id, run_id, source, rel, sha, size, action, in_file, read, rejected, now_utc(), message],
     )
 
 
-def load_file(con: duckdb.DuckDBPyConnection, settings: Settings, f: LandingFile, run_id: str) -> dict:
-    """Read one file and replace what it contributed before, atomically."""
-    mod = MODULES[f.source]
-    load_id = con.execute("select nextval('audit.load_id_seq')").fetchone()[0]
-    existed = (
+def _relation_exists(con, name: str) -> bool:
+    schema, table = name.split(".")
+    return (
         con.execute(
-            "select count(*) from audit.files where source_file = ? and status = 'loaded'", [f.rel]
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
         ).fetchone()[0]
         > 0
     )
+
+
+def _unbook(con, source: str, rel: str, core: bool) -> None:
+    """Take what a path contributed off the books (inside the caller's transaction). `core` also
+    removes its lines from core, so even a run over a few months never carries them again."""
+    mod = MODULES.get(source)
+    if mod is not None:
+        con.execute(f"delete from {mod.RAW_TABLE} where source_file = ?", [rel])
+    con.execute("delete from audit.rejected_rows where source_file = ?", [rel])
+    if core:
+        for table in ("core.line_items", "core.allocated_line_items"):
+            if _relation_exists(con, table):
+                con.execute(f"delete from {table} where source_file = ?", [rel])
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.3g} %"
+
+
+def _rows_in_file(f: LandingFile, incoming) -> int:
+    """The data rows of the file counted without DuckDB's reader; refuses the file when the reader's
+    rows read + rejected differ from them (a line the reader skipped, or one it made up)."""
+    got = incoming.rows_in_file
+    if incoming.footer_rows is not None:
+        expected, how = incoming.footer_rows, "its Parquet footer declares"
+    elif f.scan is not None and f.scan.counted:
+        expected, how = f.scan.data_lines, "counted on its bytes"
+        if got != expected:  # quoted newlines or blank lines: count records exactly, once
+            expected, how = exact_records(f.fd, kind_of(f.path.name), f.caps), "counted as CSV records"
+    else:
+        return got
+    if got != expected:
+        read = got - incoming.rows_rejected
+        gap = (
+            f"{expected - got} row(s) unaccounted for"
+            if expected > got
+            else f"{got - expected} row(s) too many"
+        )
+        raise InputError(
+            f"{f.rel}: {expected} data row(s) {how}, but the reader returned {read} and rejected "
+            f"{incoming.rows_rejected} — {gap}; the file is refused, nothing of it is booked"
+        )
+    return expected
+
+
+def load_file(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    f: LandingFile,
+    run_id: str,
+    moved_from: str | None = None,
+) -> dict:
+    """Read one file and replace what it contributed before, atomically. `moved_from`: a gone path
+    with the same content, whose booking this file takes over in the same transaction."""
+    mod = MODULES[f.source]
+    load_id = con.execute("select nextval('audit.load_id_seq')").fetchone()[0]
+    row = con.execute("select booked_sha256 from audit.files where source_file = ?", [f.rel]).fetchone()
+    existed = row is not None and row[0] is not None
     fp = _fingerprint(settings, mod)
     try:
-        incoming = mod.read(con, settings, f, load_id)
+        try:
+            with opened(settings, f) as g:
+                incoming = mod.read(con, settings, g, load_id)
+                rows_in_file = _rows_in_file(g, incoming)
+        except InputError:
+            drop_temp(con)
+            raise
+        share = settings.ingest.max_reject_share
+        if rows_in_file and incoming.rows_rejected / rows_in_file > share:
+            drop_temp(con)
+            raise InputError(
+                f"{f.rel}: {incoming.rows_rejected} of {rows_in_file} rows rejected "
+                f"({_pct(incoming.rows_rejected / rows_in_file)}, over ingest.max_reject_share = {_pct(share)}); "
+                f"first: {incoming.first_reject} — the file is refused whole"
+                + ("; its previous version stays booked" if existed else "")
+            )
     except InputError as exc:
         con.execute("begin transaction")
         _log(con, load_id, run_id, f.source, f.rel, f.sha256, f.size, "refused", None, 0, 0, str(exc))
         # A refused re-delivery keeps the rows of the last good version: nothing is dropped silently.
-        _record_file(con, f.rel, f.source, f.sha256, f.size, None, fp, "refused", str(exc), loaded=False)
+        _record_file(
+            con,
+            f.rel,
+            f.source,
+            status="refused",
+            message=str(exc),
+            sha=f.sha256,
+            size=f.size,
+            fp=fp,
+            delivery=f.delivery,
+            keep_booked=True,
+        )
         con.execute("commit")
         return {"file": f.rel, "action": "refused", "message": str(exc), "rows_read": 0, "rows_rejected": 0}
     n_rej = incoming.rows_rejected
-    n_read = incoming.rows_in_file - n_rej
+    n_read = rows_in_file - n_rej
     cols = ", ".join(q(c) for c in mod.RAW_COLUMNS)
     lineage = ", ".join(q(c) for c in LINEAGE)
     action = "replaced" if existed else "loaded"
@@ -159,25 +382,40 @@ def load_file(con: duckdb.DuckDBPyConnection, settings: Settings, f: LandingFile
         )
         con.execute("delete from audit.rejected_rows where source_file = ?", [f.rel])
         con.execute(
-            "insert into audit.rejected_rows select ?, ?, ?, ?, source_row, field, reason, ? from _rejects",
+            "insert into audit.rejected_rows (load_id, run_id, source, source_file, source_row, field, reason, "
+            "rejected_at, cost, currency) select ?, ?, ?, ?, source_row, field, reason, ?, cost, currency from _rejects",
             [load_id, run_id, f.source, f.rel, now_utc()],
         )
         msg = f"{n_rej} row(s) rejected" if n_rej else ""
+        if moved_from:
+            _unbook(con, f.source, moved_from, core=False)
+            why = f"moved: its content is now booked under {f.rel}"
+            con.execute(
+                "update audit.files set status = 'moved', booked_sha256 = null, duplicate_of = ?, message = ? "
+                "where source_file = ?",
+                [f.rel, why, moved_from],
+            )
+            _log(con, load_id, run_id, f.source, moved_from, f.sha256, f.size, "moved", None, None, None, why)
+            msg = f"same content as {moved_from}, which is gone: the booking moved here" + (
+                f"; {msg}" if msg else ""
+            )
         _log(
-            con,
-            load_id,
-            run_id,
-            f.source,
-            f.rel,
-            f.sha256,
-            f.size,
-            action,
-            incoming.rows_in_file,
-            n_read,
-            n_rej,
-            msg,
+            con, load_id, run_id, f.source, f.rel, f.sha256, f.size, action, rows_in_file, n_read, n_rej, msg
         )
-        _record_file(con, f.rel, f.source, f.sha256, f.size, load_id, fp, "loaded", msg, loaded=True)
+        _record_file(
+            con,
+            f.rel,
+            f.source,
+            status="loaded",
+            message=msg,
+            sha=f.sha256,
+            size=f.size,
+            load_id=load_id,
+            fp=fp,
+            delivery=f.delivery,
+            booked=f.sha256,
+            loaded=True,
+        )
         con.execute("commit")
     except Exception:
         con.execute("rollback")
@@ -189,40 +427,111 @@ def load_file(con: duckdb.DuckDBPyConnection, settings: Settings, f: LandingFile
         "action": action,
         "rows_read": n_read,
         "rows_rejected": n_rej,
-        "rows_in_file": incoming.rows_in_file,
+        "rows_in_file": rows_in_file,
+        "moved_from": moved_from,
     }
 
 
+def _record_duplicate(
+    con, run_id, source, rel, of, f: LandingFile | None, prev: Known | None, why: str
+) -> bool:
+    """Record `rel` as a duplicate of `of` (taking off the books what it contributed before).
+    Returns True when this is news (first seen as such, or changed)."""
+    if prev and prev.status == "duplicate" and prev.duplicate_of == of and prev.booked is None:
+        if f is None or prev.sha256 == f.sha256:
+            return False
+    con.execute("begin transaction")
+    if prev and prev.booked is not None:
+        _unbook(con, source, rel, core=True)
+    _record_file(
+        con,
+        rel,
+        source,
+        status="duplicate",
+        message=why,
+        sha=f.sha256 if f else None,
+        size=f.size if f else None,
+        delivery=f.delivery if f else None,
+        booked=None,
+        duplicate_of=of,
+    )
+    _log(
+        con,
+        None,
+        run_id,
+        source,
+        rel,
+        f.sha256 if f else None,
+        f.size if f else None,
+        "duplicate",
+        None,
+        None,
+        None,
+        why,
+    )
+    con.execute("commit")
+    return True
+
+
+def duplicate_message(rel: str, of: str) -> str:
+    return f"{rel}: same content as {of}, booked once under that path; remove the copy"
+
+
 def load_source(
-    con: duckdb.DuckDBPyConnection, settings: Settings, source: str, run_id: str, progress=None
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    source: str,
+    run_id: str,
+    progress=None,
+    plan: SourcePlan | None = None,
 ) -> dict:
-    """Load every new or changed file of one source; record missing, pending and dropped files."""
+    """Load every new or changed file of one source; record duplicates, missing, pending, dropped
+    and refused files. `plan` is the one discover made in this run (else it is made here)."""
     ensure_raw_tables(con)
-    plan = plan_source(con, settings, source)
+    plan = plan or plan_source(con, settings, source)
     mod = MODULES[source]
     results = []
+    for rel, message in plan.refused.items():
+        con.execute("begin transaction")
+        _log(con, None, run_id, source, rel, None, None, "refused", None, 0, 0, message)
+        _record_file(con, rel, source, status="refused", message=message, keep_booked=True)
+        con.execute("commit")
+        results.append(
+            {"file": rel, "action": "refused", "message": message, "rows_read": 0, "rows_rejected": 0}
+        )
+    duplicates = dict(plan.duplicates)
     for i, f in enumerate(plan.to_load, 1):
         if progress:
             progress(f"{source}: {i}/{len(plan.to_load)} {f.rel}")
-        results.append(load_file(con, settings, f, run_id))
+        moved_from = plan.moves.get(f.rel)
+        # Another source may have booked the same content earlier in this run.
+        owner = con.execute(
+            "select source_file from audit.files where booked_sha256 = ? and source_file <> ? "
+            "order by load_id limit 1",
+            [f.sha256, f.rel],
+        ).fetchone()
+        if owner and owner[0] != moved_from:
+            duplicates[f.rel] = (owner[0], f)
+            continue
+        results.append(load_file(con, settings, f, run_id, moved_from))
+    warnings = []
+    for rel, (of, f) in sorted(duplicates.items()):
+        _record_duplicate(con, run_id, source, rel, of, f, plan.known.get(rel), duplicate_message(rel, of))
+        warnings.append(duplicate_message(rel, of))
+    for rel, target in sorted(plan.aliases.items()):
+        why = f"{rel}: a symbolic link to {target}; booked only under that path"
+        _record_duplicate(con, run_id, source, rel, target, None, plan.known.get(rel), why)
+    gone_msg = "no longer in landing/; its rows stay booked until `costledger forget PATH --reason ...`"
     for rel in plan.missing:
         con.execute(
-            "update audit.files set status = 'missing', message = 'no longer in landing/; its rows stay booked' where source_file = ?",
-            [rel],
+            "update audit.files set status = 'missing', message = ? where source_file = ?", [gone_msg, rel]
         )
-        _log(
-            con,
-            None,
-            run_id,
-            source,
-            rel,
-            None,
-            None,
-            "missing",
-            None,
-            None,
-            None,
-            "no longer in landing/; its rows stay booked",
+        _log(con, None, run_id, source, rel, None, None, "missing", None, None, None, gone_msg)
+    for rel in plan.removed:
+        con.execute(
+            "update audit.files set status = 'removed', message = 'no longer in landing/; nothing of it was booked' "
+            "where source_file = ?",
+            [rel],
         )
     for rel, why in plan.pending.items():
         _log(con, None, run_id, source, rel, None, None, "pending", None, None, None, why)
@@ -231,24 +540,85 @@ def load_source(
         con.execute(f"delete from {mod.RAW_TABLE} where source_file = ?", [rel])
         con.execute("delete from audit.rejected_rows where source_file = ?", [rel])
         con.execute(
-            "update audit.files set status = 'dropped', message = ? where source_file = ?", [why, rel]
+            "update audit.files set status = 'dropped', message = ?, booked_sha256 = null where source_file = ?",
+            [why, rel],
         )
         _log(con, None, run_id, source, rel, None, None, "dropped", None, None, None, why)
         con.execute("commit")
     refused = [r for r in results if r["action"] == "refused"]
-    summary = {
+    loaded = [r for r in results if r["action"] in ("loaded", "replaced")]
+    return {
         "source": source,
-        "files_loaded": sum(1 for r in results if r["action"] in ("loaded", "replaced")),
+        "files_loaded": len(loaded),
         "files_unchanged": len(plan.unchanged),
         "files_refused": len(refused),
-        "files_missing": len(plan.missing),
+        "files_missing": len(plan.missing) + len(plan.still_missing),
         "files_pending": len(plan.pending),
         "files_dropped": len(plan.dropped),
+        "files_duplicate": len(duplicates),
         "rows_read": sum(r["rows_read"] for r in results),
         "rows_rejected": sum(r["rows_rejected"] for r in results),
         "refused": [r["message"] for r in refused],
+        "warnings": warnings,
+        "moved": {r["moved_from"]: r["file"] for r in loaded if r.get("moved_from")},
+        "rejected": rejected_by_file(con, [r["file"] for r in loaded if r["rows_rejected"]]),
     }
-    return summary
+
+
+def rejected_by_file(con: duckdb.DuckDBPyConnection, files: list[str] | None = None) -> list[dict]:
+    """Per file: rows rejected, the cost they carried per currency (where it parsed), the first
+    reason. `files` limits it to those files (None: every file)."""
+    if files is not None and not files:
+        return []
+    rows = con.execute(
+        """
+        with
+        rejects as (
+            select * from audit.rejected_rows
+            where $files is null or list_contains($files, source_file)
+        ),
+        per_ccy as (
+            select source_file, currency, sum(cost) as cost
+            from rejects where cost is not null group by all
+        ),
+        per_file as (
+            select source_file, count(*) as n, count(*) filter (cost is null) as no_cost,
+                   arg_min(reason, source_row) as first_reason
+            from rejects group by all
+        )
+        select f.source_file, f.n, f.no_cost, f.first_reason,
+               list(struct_pack(currency := c.currency, cost := c.cost) order by c.currency)
+                   filter (c.currency is not null) as costs
+        from per_file f left join per_ccy c using (source_file)
+        group by all
+        order by f.source_file
+        """,
+        {"files": files},
+    ).fetchall()
+    return [
+        {
+            "file": rel,
+            "rows": n,
+            "cost": {c["currency"] or "?": c["cost"] for c in (costs or [])},
+            "rows_without_cost": no_cost,
+            "first_reason": first,
+        }
+        for rel, n, no_cost, first, costs in rows
+    ]
+
+
+def rejected_text(r: dict) -> str:
+    """'focus/x.csv: 2 row(s) rejected carrying USD 35.25 (1 without a readable amount); first: line 4: ...'"""
+    carried = ", ".join(f"{ccy} {amount:,.2f}" for ccy, amount in r["cost"].items())
+    parts = [f"{r['file']}: {r['rows']} row(s) rejected"]
+    if carried:
+        parts.append(f" carrying {carried}")
+    if r["rows_without_cost"] and carried:
+        parts.append(f" (+{r['rows_without_cost']} without a readable amount)")
+    elif r["rows_without_cost"]:
+        parts.append(" (no readable amount)")
+    parts.append(f"; first: {r['first_reason']}")
+    return "".join(parts)
 
 
 def refused_files(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -259,3 +629,98 @@ def refused_files(con: duckdb.DuckDBPyConnection) -> list[str]:
             "select message from audit.files where status = 'refused' order by source_file"
         ).fetchall()
     ]
+
+
+def landing_rel(settings: Settings, path: str) -> str:
+    """A path as audit.files knows it: relative to landing/, forward slashes."""
+    p = Path(path)
+    if p.is_absolute():
+        for base in (settings.landing, Path(os.path.realpath(settings.landing))):
+            try:
+                return p.relative_to(base).as_posix()
+            except ValueError:
+                continue
+        raise CostledgerError(f"{shown(path)}: not under the landing folder {settings.landing}")
+    rel = p.as_posix()
+    return rel[2:] if rel.startswith("./") else rel
+
+
+def forget(
+    con: duckdb.DuckDBPyConnection, settings: Settings, path: str, reason: str, user: str | None
+) -> dict:
+    """Take a file that is gone from landing/ out of the books, recorded in audit.forgotten_files."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise CostledgerError("forget: --reason must say why (it is kept in audit.forgotten_files)")
+    rel = landing_rel(settings, path)
+    row = con.execute(
+        "select source, booked_sha256, file_sha256, load_id, status from audit.files where source_file = ?",
+        [rel],
+    ).fetchone()
+    if row is None:
+        raise CostledgerError(
+            f"{shown(rel)}: not a file the ledger knows; `costledger status` lists the files it holds"
+        )
+    root = landing_root(settings)
+    if os.path.lexists(root / rel):
+        raise CostledgerError(
+            f"{shown(rel)}: still in the landing folder; forget takes out only files that are gone — "
+            "remove it first (a new version at the same path replaces the old one by itself)"
+        )
+    source, booked, sha, load_id, status = row
+    mod = MODULES.get(source)
+    rows = (
+        con.execute(f"select count(*) from {mod.RAW_TABLE} where source_file = ?", [rel]).fetchone()[0]
+        if mod
+        else 0
+    )
+    cost = first = last = None
+    if _relation_exists(con, "core.line_items"):
+        column = "billed_cost" if settings.cost_basis == "billed" else "effective_cost"
+        cost, first, last = con.execute(
+            f"select sum({column}), min(month), max(month) from core.line_items "
+            "where source_file = ? and not is_superseded",
+            [rel],
+        ).fetchone()
+    why = f"forgotten: {reason}"
+    con.execute("begin transaction")
+    try:
+        _unbook(con, source, rel, core=True)
+        con.execute(
+            "insert into audit.forgotten_files (source_file, source, file_sha256, load_id, rows_removed, cost, "
+            "currency, first_month, last_month, reason, forgotten_at, forgotten_by) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                rel,
+                source,
+                booked or sha,
+                load_id,
+                rows,
+                cost,
+                settings.reporting_currency,
+                first,
+                last,
+                reason,
+                now_utc(),
+                user,
+            ],
+        )
+        con.execute(
+            "update audit.files set status = 'forgotten', booked_sha256 = null, duplicate_of = null, message = ? "
+            "where source_file = ?",
+            [why, rel],
+        )
+        _log(con, load_id, None, source, rel, booked or sha, None, "forgotten", None, None, None, why)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return {
+        "file": rel,
+        "status_before": status,
+        "rows_removed": rows,
+        "cost": cost,
+        "currency": settings.reporting_currency,
+        "first_month": first,
+        "last_month": last,
+    }

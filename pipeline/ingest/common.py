@@ -1,15 +1,20 @@
 """What every source shares: reading a file into a temp table with line numbers, rejecting
 rows with a reason, and replacing what the file contributed before, in one transaction.
 
-A source module provides `RAW_TABLE`, `RAW_DDL` (sql/raw/<table>.sql) and
-`read(con, settings, f, load_id) -> Incoming`: it leaves the temp tables `_incoming`
-(raw columns + lineage) and `_rejects` (source_row, field, reason) behind.
+A source module provides `RAW_TABLE`, `RAW_COLUMNS` and `read(con, settings, f, load_id) ->
+Incoming`: it leaves the temp tables `_incoming` (raw columns + lineage) and `_rejects`
+(source_row, field, reason, cost, currency) behind.
+
+`f` is held open by `pipeline.landing.opened`: DuckDB reads `f.reader_path` (the open file,
+never a glob) and Python reads the open descriptor, so nothing but that file is ever read.
 """
 
 from __future__ import annotations
 
 import csv
-import gzip
+import io
+import os
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -17,14 +22,17 @@ import duckdb
 
 from pipeline.errors import InputError
 from pipeline.landing import LandingFile
+from pipeline.prescan import human_bytes
 
 LINEAGE = ("load_id", "source_file", "source_row", "file_sha256")
 
 
 @dataclass
 class Incoming:
-    rows_in_file: int
+    rows_in_file: int  # rows the reader returned + rows it refused
     rows_rejected: int = 0
+    footer_rows: int | None = None  # Parquet: the row count its footer declares
+    first_reject: str | None = None  # the reason of the first rejected row
 
 
 @dataclass(frozen=True)
@@ -72,13 +80,28 @@ def _parquet_text(col: str, dtype: str) -> str:
     return f"cast({col} as varchar)"
 
 
-def _csv_header(con: duckdb.DuckDBPyConnection, f: LandingFile) -> list[str]:
+def _first_line(f: LandingFile, limit: int) -> bytes:
+    """The first line's bytes (decompressed), read from the open file, at most `limit` bytes."""
+    out = bytearray()
+    with io.FileIO(os.dup(f.fd), "rb") as raw:
+        raw.seek(0)
+        gz = zlib.decompressobj(wbits=31) if f.path.name.lower().endswith(".gz") else None
+        while len(out) <= limit:
+            data = raw.read(64 * 1024)
+            if not data:
+                break
+            out += gz.decompress(data, limit + 1 - len(out)) if gz else data
+            if b"\n" in out or (gz and gz.eof):
+                break
+    return bytes(out.split(b"\n", 1)[0])
+
+
+def _csv_header(f: LandingFile) -> list[str]:
     """The header line, parsed as CSV (only the first line is read here)."""
-    opener = gzip.open if f.path.name.lower().endswith(".gz") else open
     try:
-        with opener(f.path, "rt", encoding="utf-8-sig", newline="") as fh:
-            first = next(csv.reader(fh), None)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        line = _first_line(f, f.caps.max_line_bytes)
+        first = next(csv.reader([line.decode("utf-8-sig").rstrip("\r")]), None)
+    except (OSError, UnicodeDecodeError, csv.Error, zlib.error) as exc:
         raise InputError(f"{f.rel}: not a readable CSV file: {exc}") from None
     if not first or not any(c.strip() for c in first):
         raise InputError(f"{f.rel}: the file is empty (expected a header line)")
@@ -123,13 +146,16 @@ def read_table_file(
     extra_select: str = "",
     header_check=None,
     null_strings: tuple[str, ...] = ("",),
+    cost: tuple[str, str] | None = None,
 ) -> Incoming:
     """Read a CSV (plain or .gz) or Parquet file; leave the view `_incoming` (good rows and
-    their source_row) and the table `_rejects` (source_row, field, reason) behind.
+    their source_row) and the table `_rejects` (source_row, field, reason, cost, currency) behind.
 
     Every column is kept as text, as read; parsing happens in checks (to reject) and in
     staging (to type). `source_row` is the physical line (CSV, header = 1) or record number.
     The file is copied once, into `_read`; good rows go from there straight into raw.
+    `cost` is (amount, currency) as SQL over the canonical columns: what a rejected row
+    carried, kept with it where it parses. Reasons start with the line (or record) they are on.
     """
     name = f.path.name.lower()
     drop_temp(con)
@@ -140,48 +166,104 @@ def read_table_file(
         bad_reason = "case " + " ".join(f"when {c.invalid} then {c.reason}" for c in checks) + " end"
     else:
         bad_field = bad_reason = "cast(null as varchar)"
+    if cost:
+        amount, ccy = cost
+        cost_cols = (
+            f"try_cast({amount} as decimal(38,10)) as __cost, "
+            f"case when regexp_full_match(upper(trim({ccy})), '[A-Z]{{3}}') then upper(trim({ccy})) end as __ccy"
+        )
+    else:
+        cost_cols = "cast(null as decimal(38,10)) as __cost, cast(null as varchar) as __ccy"
     bad_cols = f"{bad_field} as __bad_field, {bad_reason} as __bad_reason"
+    footer_rows = None
     if name.endswith(".parquet"):
+        where = "record"
         try:
-            cur = con.execute("select * from read_parquet(?) limit 0", [str(f.path)])
+            footer_rows, uncompressed = con.execute(
+                "select (select sum(num_rows) from parquet_file_metadata($p)), "
+                "(select coalesce(sum(total_uncompressed_size), 0) from parquet_metadata($p))",
+                {"p": [f.reader_path]},
+            ).fetchone()
+            cur = con.execute("select * from read_parquet(?) limit 0", [[f.reader_path]])
         except duckdb.Error as exc:
-            raise InputError(f"{f.rel}: not a readable Parquet file: {str(exc).splitlines()[0]}") from None
+            raise InputError(f"{f.rel}: not a readable Parquet file: {_first_line_of(exc, f)}") from None
+        if f.caps and uncompressed > f.caps.max_decompressed_bytes:
+            raise InputError(
+                f"{f.rel}: more than {human_bytes(f.caps.max_decompressed_bytes)} once decompressed "
+                "(cap ingest.max_decompressed_bytes); refused unread as a possible decompression bomb"
+            )
         header = [d[0] for d in cur.description]
         mapping = _resolve_columns(header, columns, f, fmt, header_check)
         types = {
             r[0]: r[1]
-            for r in con.execute("describe select * from read_parquet(?)", [str(f.path)]).fetchall()
+            for r in con.execute("describe select * from read_parquet(?)", [[f.reader_path]]).fetchall()
         }
         sel = _select_list(columns, mapping, lambda src: _parquet_text(q(src), types.get(src, "")))
         con.execute(
             f"create temp table _read as select *, {bad_cols} from ("
             f"select {sel}, file_row_number + 1 as __row from read_parquet(?, file_row_number = true))",
-            [str(f.path)],
+            [[f.reader_path]],
         )
         con.execute("create temp table _parse_rejects (source_row bigint, field varchar, reason varchar)")
         placed = "_read"
     elif name.endswith((".csv", ".csv.gz")):
-        header = _csv_header(con, f)
+        where = "line"
+        header = _csv_header(f)
         mapping = _resolve_columns(header, columns, f, fmt, header_check)
         sel = _select_list(columns, mapping, q)
         try:
             # The header is known: no sniffing, every column text, bad lines to the rejects table.
             # Insertion order is kept, so rowid is the order of the good rows in the file.
+            # Lines up to the pre-scan's cap are read (DuckDB's own limit would drop longer ones).
             con.execute(
                 f"create temp table _read as select *, {bad_cols} from (select {sel} from read_csv(?, "
                 "header = true, auto_detect = false, columns = ?, delim = ',', quote = '\"', escape = '\"', "
-                "nullstr = ?, store_rejects = true, rejects_table = '_rej_errors', rejects_scan = '_rej_scans'))",
-                [str(f.path), {h: "VARCHAR" for h in header}, list(null_strings)],
+                "nullstr = ?, compression = ?, max_line_size = ?, "
+                "store_rejects = true, rejects_table = '_rej_errors', rejects_scan = '_rej_scans'))",
+                [
+                    [f.reader_path],
+                    {h: "VARCHAR" for h in header},
+                    list(null_strings),
+                    "gzip" if name.endswith(".gz") else "none",
+                    max(int(f.caps.max_line_bytes) if f.caps else 0, 2_000_000),
+                ],
             )
         except duckdb.Error as exc:
-            raise InputError(f"{f.rel}: not a readable CSV file: {str(exc).splitlines()[0]}") from None
-        # Lines the CSV parser refused (wrong number of fields, bad quoting, bad UTF-8).
+            raise InputError(f"{f.rel}: not a readable CSV file: {_first_line_of(exc, f)}") from None
+        # Lines the CSV parser refused, one reason per line, said once: a line with the wrong
+        # number of fields is "line 6: 34 fields, header has 45" (DuckDB reports one error per
+        # extra field; its largest count is the line's).
         con.execute(
-            """
+            f"""
             create temp table _parse_rejects as
-            select line as source_row, any_value(column_name) as field,
-                   'malformed CSV row: ' || string_agg(distinct error_message, '; ') as reason
-            from _rej_errors group by line
+            with
+            errors as (
+                select line, column_name, error_type,
+                       try_cast(regexp_extract(error_message, 'Found: (\\d+)', 1) as integer) as found
+                from _rej_errors
+            ),
+            per_line as (
+                select
+                    line,
+                    bool_or(error_type in ('TOO MANY COLUMNS', 'MISSING COLUMNS')) as wrong_count,
+                    max(found) filter (error_type in ('TOO MANY COLUMNS', 'MISSING COLUMNS')) as fields,
+                    min(error_type) as error_type,
+                    any_value(column_name) as column_name
+                from errors
+                group by line
+            )
+            select
+                line as source_row,
+                case when wrong_count then null else column_name end as field,
+                'line ' || line || ': ' || case
+                    when wrong_count then coalesce(cast(fields as varchar), 'a different number of')
+                        || ' fields, header has {len(header)}'
+                    when error_type = 'INVALID ENCODING' then 'not valid UTF-8'
+                    when error_type = 'UNQUOTED VALUE' then 'a quoted field is never closed'
+                    when error_type = 'LINE SIZE OVER MAXIMUM' then 'the line is longer than the line cap'
+                    else 'malformed CSV row (' || lower(error_type) || ')'
+                end as reason
+            from per_line
             """
         )
         if con.execute("select count(*) from _parse_rejects").fetchone()[0] == 0:
@@ -212,9 +294,11 @@ def read_table_file(
     con.execute(
         f"""
         create temp table _rejects as
-        select source_row, field, reason from _parse_rejects
+        select source_row, field, reason, cast(null as decimal(38,10)) as cost, cast(null as varchar) as currency
+        from _parse_rejects
         union all
-        select __row, __bad_field, __bad_reason from {placed} where __bad_field is not null
+        select __row, __bad_field, '{where} ' || __row || ': ' || __bad_reason, __cost, __ccy
+        from (select *, {cost_cols} from {placed} where __bad_field is not null)
         """
     )
     cols = ", ".join(q(c.name) for c in columns)
@@ -225,8 +309,19 @@ def read_table_file(
         from {placed} where __bad_field is null
         """
     )
-    checked_rejects = con.execute("select count(*) from _rejects").fetchone()[0] - parse_rejected
-    return Incoming(rows_in_file=parsed + parse_rejected, rows_rejected=parse_rejected + checked_rejects)
+    rejected, first = con.execute("select count(*), arg_min(reason, source_row) from _rejects").fetchone()
+    return Incoming(
+        rows_in_file=parsed + parse_rejected,
+        rows_rejected=rejected,
+        footer_rows=int(footer_rows) if footer_rows is not None else None,
+        first_reject=first,
+    )
+
+
+def _first_line_of(exc: Exception, f: LandingFile) -> str:
+    """DuckDB's message, first line, naming the file by its landing path (not /proc/self/fd/N)."""
+    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return msg.replace(f.reader_path or "\0", f.rel) if f.reader_path else msg
 
 
 def _select_list(columns: tuple[Column, ...], mapping: dict[str, str], expr) -> str:

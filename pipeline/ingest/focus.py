@@ -133,6 +133,8 @@ _VERSION_SQL = (
 
 
 def read(con, settings, f, load_id):
+    # What a rejected row carried: its cost at the configured basis, in its billing currency.
+    amount = "EffectiveCost" if settings.cost_basis == "effective" else "BilledCost"
     # Some exports (the FinOps sample data) write NULL for an empty value.
     return read_table_file(
         con,
@@ -144,6 +146,7 @@ def read(con, settings, f, load_id):
         extra_select=f", {_VERSION_SQL} as focus_version",
         header_check=check_header,
         null_strings=("", "NULL"),
+        cost=(f"trim({q(amount)})", q("BillingCurrency")),
     )
 
 

@@ -72,5 +72,13 @@ CHECKS = (
 )
 
 
+# What a rejected line carried, as staging would book it (credit notes negative).
+REJECTED_COST = (
+    "case when lower(coalesce(nullif(trim(document_type), ''), 'invoice')) = 'credit_note' "
+    "then -abs(try_cast(trim(amount) as decimal(38,10))) else try_cast(trim(amount) as decimal(38,10)) end",
+    "currency",
+)
+
+
 def read(con, settings, f, load_id):
-    return read_table_file(con, f, COLUMNS, FORMAT, load_id, CHECKS)
+    return read_table_file(con, f, COLUMNS, FORMAT, load_id, CHECKS, cost=REJECTED_COST)

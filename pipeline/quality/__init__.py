@@ -56,6 +56,12 @@ SQL_CHECKS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
         CRITICAL,
         ("core.line_items", "core.allocated_line_items"),
     ),
+    "assert_no_overlapping_deliveries": (
+        "marts",
+        "core.line_items",
+        CRITICAL,
+        ("core.line_items", "audit.files"),
+    ),
     "assert_leaf_cost_matches_line_items": (
         "marts",
         "marts.monthly_leaf_cost",

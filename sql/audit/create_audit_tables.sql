@@ -20,10 +20,14 @@ create table if not exists audit.files (
     size_bytes bigint,
     load_id bigint,
     config_fingerprint varchar,
-    status varchar,                    -- loaded | refused | missing | pending
+    status varchar,                    -- loaded | refused | missing | dropped | duplicate | moved | forgotten | removed
     first_seen_at timestamp,
     last_loaded_at timestamp,
-    message varchar
+    message varchar,
+    -- (added in place on warehouses built before them: pipeline.db.upgrade_audit_tables)
+    delivery varchar,                  -- the delivery the file is part of (docs/formats.md)
+    booked_sha256 varchar,             -- the content whose rows are on the books under this path (NULL: none)
+    duplicate_of varchar               -- duplicate: the path its content is booked under, moved: where it went
 );
 
 -- One row per file per load attempt.
@@ -34,7 +38,7 @@ create table if not exists audit.load_log (
     source_file varchar,
     file_sha256 varchar,
     size_bytes bigint,
-    action varchar,                    -- loaded | replaced | refused | missing | pending | dropped
+    action varchar,                    -- loaded | replaced | refused | missing | pending | dropped | duplicate | moved | forgotten
     rows_in_file bigint,
     rows_read bigint,
     rows_rejected bigint,
@@ -50,7 +54,25 @@ create table if not exists audit.rejected_rows (
     source_row bigint,
     field varchar,
     reason varchar,
-    rejected_at timestamp
+    rejected_at timestamp,
+    cost decimal(38,10),               -- the amount the row carried, where it parsed (original currency)
+    currency varchar                   -- its ISO-4217 currency, where it parsed
+);
+
+-- Files a person took out of the books with `costledger forget PATH --reason TEXT`.
+create table if not exists audit.forgotten_files (
+    source_file varchar,
+    source varchar,
+    file_sha256 varchar,               -- the content that was booked
+    load_id bigint,                    -- the load that booked it (audit.load_log)
+    rows_removed bigint,               -- its rows taken out of raw
+    cost decimal(38,10),               -- what they carried, in the reporting currency at the cost basis
+    currency varchar,
+    first_month date,
+    last_month date,
+    reason varchar,
+    forgotten_at timestamp,
+    forgotten_by varchar               -- the OS user who ran the command
 );
 
 create table if not exists audit.quality_results (
