@@ -163,7 +163,9 @@ def plan_source(con: duckdb.DuckDBPyConnection, settings: Settings, source: str)
             and prev.sha256 == f.sha256
             and prev.duplicate_of in booked_paths
             and prev.duplicate_of != f.rel
-            and not (owner and owner[0] == prev.duplicate_of and owner[1] == source and owner[0] not in present)
+            and not (
+                owner and owner[0] == prev.duplicate_of and owner[1] == source and owner[0] not in present
+            )
         ):
             # Still a copy of what is booked under its original (even if the original was restated
             # since): booking it now would count the same charges twice.

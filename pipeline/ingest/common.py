@@ -232,7 +232,7 @@ def read_table_file(
             raise InputError(f"{f.rel}: not a readable CSV file: {_first_line_of(exc, f)}") from None
         # Lines the CSV parser refused, one reason per line, said once: a line with the wrong
         # number of fields is "line 6: 34 fields, header has 45" (DuckDB reports one error per
-        # extra field; its largest count is the line's).
+        # missing or extra field).
         con.execute(
             f"""
             create temp table _parse_rejects as
@@ -246,7 +246,9 @@ def read_table_file(
                 select
                     line,
                     bool_or(error_type in ('TOO MANY COLUMNS', 'MISSING COLUMNS')) as wrong_count,
-                    max(found) filter (error_type in ('TOO MANY COLUMNS', 'MISSING COLUMNS')) as fields,
+                    -- one error per missing field (Found: 4, 5, 6 for 4 fields) or per extra field
+                    coalesce(max(found) filter (error_type = 'TOO MANY COLUMNS'),
+                             min(found) filter (error_type = 'MISSING COLUMNS')) as fields,
                     min(error_type) as error_type,
                     any_value(column_name) as column_name
                 from errors

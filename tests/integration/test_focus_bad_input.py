@@ -3,6 +3,7 @@ audit.rejected_rows with file, line and reason — and what was published before
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from decimal import Decimal
@@ -12,7 +13,7 @@ import duckdb
 import pytest
 
 from pipeline.errors import CostledgerError
-from pipeline.settings import load_settings
+from pipeline.settings import IngestCfg, load_settings
 from pipeline.steps import run_all
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "focus"
@@ -103,9 +104,42 @@ def test_unusable_file_fails_the_run_with_one_line_naming_it_and_leaves_the_publ
     assert baseline.published_db.read_bytes() == before, "a failed run changed the published file"
 
 
+# files whose bad rows the reader rejects (the unknown charge category is left to the raw gate)
+READER_REJECTS = ["bad/malformed/broken_row.csv", "bad/non_numeric/bad_amount.csv"]
+
+
+@pytest.mark.parametrize("rel", READER_REJECTS)
+def test_a_file_with_more_than_max_reject_share_rejected_is_refused_whole(baseline, rel):
+    """These files have 1 bad row in 3 or 4: far above the default 1 %, so nothing of them is booked."""
+    spec = BAD[rel]
+    before = baseline.published_db.read_bytes()
+    path = drop_in(baseline, rel)
+    with pytest.raises(CostledgerError) as err:
+        run_all(baseline)
+    msg = str(err.value)
+    assert "\n" not in msg.strip(), msg
+    n, of = len(spec["rejected_lines"]), spec["rows_in_file"]
+    assert msg.startswith(f"{path}: {n} of {of} rows rejected ("), msg
+    assert "over ingest.max_reject_share = 1 %" in msg, msg
+    assert f"first: line {spec['rejected_lines'][0]}: " in msg, msg
+    assert baseline.published_db.read_bytes() == before, "a refused file changed the published ledger"
+    con = duckdb.connect(str(baseline.work_db), read_only=True)
+    try:
+        assert con.execute(
+            "select count(*) from raw.focus_line_items where source_file = ?", [path]
+        ).fetchone() == (0,)
+        assert con.execute("select status from audit.files where source_file = ?", [path]).fetchone() == (
+            "refused",
+        )
+    finally:
+        con.close()
+
+
 @pytest.mark.parametrize("rel", ROW_LEVEL)
 def test_bad_rows_are_kept_with_file_line_and_reason_and_the_rest_is_booked(baseline, rel):
+    """With `ingest.max_reject_share` raised, the bad rows are rejected one by one and the rest is booked."""
     spec = BAD[rel]
+    baseline = dataclasses.replace(baseline, ingest=IngestCfg(max_reject_share=0.5))
     before = baseline.published_db.read_bytes()
     path = drop_in(baseline, rel)
     try:

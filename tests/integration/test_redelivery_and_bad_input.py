@@ -54,6 +54,19 @@ def cli(*args, landing: Path, warehouse: Path, subprocess_run: bool = False) -> 
     return subprocess.CompletedProcess(["costledger", *args], code, out.getvalue(), err.getvalue())
 
 
+def config_with(dest: Path, **ingest) -> Path:
+    """A copy of config/ with `ingest:` keys changed."""
+    import yaml
+
+    from pipeline.settings import REPO_ROOT
+
+    shutil.copytree(REPO_ROOT / "config", dest)
+    main = yaml.safe_load((dest / "costledger.yaml").read_text())
+    main.setdefault("ingest", {}).update(ingest)
+    (dest / "costledger.yaml").write_text(yaml.safe_dump(main))
+    return dest
+
+
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -188,7 +201,7 @@ def test_a_later_time_log_export_replaces_the_same_days(env):
             "1.00,1.00,USD,2026-09-01T00:00:00Z,2026-09-02T00:00:00Z,Usage,AWS\n"
             "1.00,1.00,USD,2026-09-01T00:00:00Z\n"
             "2.00,2.00,USD,2026-09-01T00:00:00Z,2026-09-02T00:00:00Z,Usage,AWS\n",
-            (3, None, "malformed CSV row"),
+            (3, None, "line 3: 4 fields, header has 7"),
         ),
         (
             "invoices/unknown/INV-9.csv",
@@ -211,11 +224,14 @@ def test_a_later_time_log_export_replaces_the_same_days(env):
         ),
     ],
 )
-def test_bad_rows_are_rejected_with_file_line_and_reason(env, rel, content, reason):
+def test_bad_rows_are_rejected_with_file_line_and_reason(env, rel, content, reason, tmp_path):
+    """Row-level rejects, in files small enough that one bad row is over the default
+    `ingest.max_reject_share`: the share is raised here so the rows are kept one by one."""
     landing, warehouse = env
     (landing / rel).parent.mkdir(parents=True, exist_ok=True)
     (landing / rel).write_text(content)
-    r = cli("run", "--quiet", landing=landing, warehouse=warehouse)
+    cfg = config_with(tmp_path / "cfg", max_reject_share=1)
+    r = cli("run", "--quiet", "--config", str(cfg), landing=landing, warehouse=warehouse)
     assert r.returncode == 0, r.stderr
     con = duckdb.connect(str(warehouse / "costledger.duckdb"), read_only=True)
     rows = con.execute(

@@ -460,6 +460,22 @@ CRITICAL_CASES = [
         ["assert_allocated_shares_sum_to_line.sql", "n_shares=0"],
     ),
     (
+        # a second delivery (another export of the same account) carries a line of the same period
+        # and day: the same charges would be counted twice
+        "same_charges_in_two_deliveries",
+        "marts",
+        "update core.line_items set source_file = 'focus/aws-reexport/2026-05.csv' "
+        "where source_file = 'focus/aws/2026-05.csv' and source_row = 4; "
+        "update core.allocated_line_items set source_file = 'focus/aws-reexport/2026-05.csv' "
+        "where source_file = 'focus/aws/2026-05.csv' and source_row = 4; "
+        "insert into audit.files values ('focus/aws-reexport/2026-05.csv', 'loaded', 'focus/aws-reexport/2026-05.csv')",
+        [
+            "assert_no_overlapping_deliveries.sql on core.line_items",
+            "file=focus/aws-reexport/2026-05.csv, other_file=focus/aws/2026-05.csv",
+            "billing_account_id=111122223333, billing_period=2026-05",
+        ],
+    ),
+    (
         "leaf_mart_disagrees_with_lines",
         "marts",
         "update marts.monthly_leaf_cost set cost = cost + 1 where leaf = 'training'",
