@@ -46,16 +46,16 @@ def _step(name: str, *args) -> dict:
     max_active_runs=1,
     dagrun_timeout=timedelta(hours=6),
     default_args={"retries": RETRIES, "retry_delay": timedelta(minutes=5), "retry_exponential_backoff": True},
-    params={"month_from": MONTH, "month_to": MONTH},
+    params={"month_from": MONTH, "month_to": MONTH, "allow_missing": Param(False, type="boolean")},
     tags=["costledger", "nightly", "finops"],
     doc_md=__doc__,
 )
 def cost_ledger_nightly():
     @task
-    def discover() -> list[str]:
+    def discover(params=None) -> list[str]:
         from pipeline.ingest import SOURCES
 
-        found = _step("discover")
+        found = _step("discover", bool(params.get("allow_missing")))
         print("new or changed files:", {s: len(f) for s, f in found["sources"].items()}, found["missing"])
         return list(SOURCES)  # every source gets its task, so one source's bad file fails on its own
 

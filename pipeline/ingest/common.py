@@ -225,7 +225,7 @@ def read_table_file(
                     {h: "VARCHAR" for h in header},
                     list(null_strings),
                     "gzip" if name.endswith(".gz") else "none",
-                    max(int(f.caps.max_line_bytes) if f.caps else 0, 2_000_000),
+                    reader_max_line_size(f),
                 ],
             )
         except duckdb.Error as exc:
@@ -318,6 +318,12 @@ def read_table_file(
         footer_rows=int(footer_rows) if footer_rows is not None else None,
         first_reject=first,
     )
+
+
+def reader_max_line_size(f: LandingFile) -> int:
+    """DuckDB's line limit: the pre-scan's cap (never below DuckDB's own default), so every line
+    the pre-scan let through is read, not skipped."""
+    return max(int(f.caps.max_line_bytes) if f.caps else 0, 2_000_000)
 
 
 def _first_line_of(exc: Exception, f: LandingFile) -> str:

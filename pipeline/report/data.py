@@ -110,6 +110,38 @@ class Quality:
 
 
 @dataclass(frozen=True)
+class RejectedNote:
+    file: str
+    rows: int
+    cost: tuple[tuple[str, Decimal], ...]  # (currency, amount the rows carried), where it parsed
+    rows_without_cost: int
+
+
+@dataclass(frozen=True)
+class ForgottenNote:
+    file: str
+    rows: int
+    cost: Decimal | None
+    currency: str | None
+    forgotten_at: datetime | None
+    forgotten_by: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class RunNotes:
+    """What the reader of the figures should know about the books behind them."""
+
+    rejected: tuple[RejectedNote, ...] = ()
+    duplicates: tuple[tuple[str, str], ...] = ()  # (file, the file its content is booked under)
+    missing: tuple[str, ...] = ()
+    forgotten: tuple[ForgottenNote, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.rejected or self.duplicates or self.missing or self.forgotten)
+
+
+@dataclass(frozen=True)
 class Freshness:
     source: str
     provider: str
@@ -141,6 +173,7 @@ class Report:
     leaf_rows: tuple[dict[str, Any], ...]
     run_id: str | None = None
     run_started_at: datetime | None = None
+    notes: RunNotes = RunNotes()
     recipients: tuple[str, ...] = ()
     from_address: str = "costledger@localhost"
     model_names: dict[str, str] = field(default_factory=dict)
@@ -184,8 +217,8 @@ def _tables(con) -> set[str]:
     return {r[0] for r in rows}
 
 
-def _dicts(con, sql: str, params: list | None = None) -> list[dict[str, Any]]:
-    cur = con.execute(sql, params or [])
+def _dicts(con, sql: str, params: list | dict | None = None) -> list[dict[str, Any]]:
+    cur = con.execute(sql, params if params is not None else [])
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
@@ -459,6 +492,7 @@ def build_report(
             ]
 
         quality = _quality(con, tables)
+        notes = _run_notes(con, tables, m)
         freshness: list[Freshness] = []
         if "marts.data_freshness" in tables:
             freshness = [
@@ -544,10 +578,95 @@ def build_report(
         leaf_rows=tuple(leaf_rows),
         run_id=run_id,
         run_started_at=run_started,
+        notes=notes,
         recipients=tuple(recipients) if recipients else tuple(settings.report.recipients),
         from_address=settings.smtp.from_address or settings.report.from_address,
         model_names=names,
     )
+
+
+def _columns(con, table: str) -> set[str]:
+    schema, name = table.split(".")
+    return {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchall()
+    }
+
+
+def _run_notes(con, tables: set[str], month: date) -> RunNotes:
+    """Rejected rows (with the cost they carried), duplicates, missing and forgotten files that
+    bear on the month. Reasons are not shown: the audit tables hold them."""
+    # files that put cost into this month, or none at all (rates, budgets): their notes apply
+    relevant = (
+        "(source_file in (select source_file from marts.cost_line_items where month = $m) "
+        "or source_file not in (select source_file from marts.cost_line_items))"
+    )
+    rejected: list[RejectedNote] = []
+    if "audit.rejected_rows" in tables and "cost" in _columns(con, "audit.rejected_rows"):
+        per_file: dict[str, dict] = {}
+        for r in _dicts(
+            con,
+            f"""
+            select source_file, currency, count(*) as n, sum(cost) as cost
+            from audit.rejected_rows where {relevant}
+            group by all order by source_file, currency nulls last
+            """,
+            {"m": month},
+        ):
+            note = per_file.setdefault(r["source_file"], {"rows": 0, "cost": [], "none": 0})
+            note["rows"] += r["n"]
+            if r["currency"] is None or r["cost"] is None:
+                note["none"] += r["n"]
+            else:
+                note["cost"].append((r["currency"], Decimal(r["cost"])))
+        rejected = [
+            RejectedNote(f, v["rows"], tuple(v["cost"]), v["none"]) for f, v in sorted(per_file.items())
+        ]
+    duplicates: list[tuple[str, str]] = []
+    missing: list[str] = []
+    if "audit.files" in tables and "duplicate_of" in _columns(con, "audit.files"):
+        duplicates = [
+            (r["source_file"], r["duplicate_of"])
+            for r in _dicts(
+                con,
+                "select source_file, duplicate_of from audit.files where status = 'duplicate' order by 1",
+            )
+        ]
+    if "audit.files" in tables:
+        missing = [
+            r["source_file"]
+            for r in _dicts(
+                con,
+                f"select source_file from audit.files where status = 'missing' and {relevant} order by 1",
+                {"m": month},
+            )
+        ]
+    forgotten: list[ForgottenNote] = []
+    if "audit.forgotten_files" in tables:
+        forgotten = [
+            ForgottenNote(
+                r["source_file"],
+                int(r["rows_removed"] or 0),
+                None if r["cost"] is None else Decimal(r["cost"]),
+                r["currency"],
+                r["forgotten_at"],
+                r["forgotten_by"],
+                r["reason"] or "",
+            )
+            for r in _dicts(
+                con,
+                """
+                select * from audit.forgotten_files
+                where first_month is null or $m between first_month and last_month
+                order by forgotten_at, source_file
+                """,
+                {"m": month},
+            )
+        ]
+    return RunNotes(tuple(rejected), tuple(duplicates), tuple(missing), tuple(forgotten))
 
 
 def _quality(con, tables: set[str]) -> Quality:

@@ -81,6 +81,38 @@ def quality_line(report: Report) -> str:
     return report.t(f"quality.{q.status}", n=q.checks, c=q.critical_failed, w=q.warnings_failed)
 
 
+def notes_lines(report: Report) -> list[str]:
+    """The run notes, one line each: rejected rows and the cost they carried, duplicates,
+    missing and forgotten files."""
+    n = report.notes
+    out: list[str] = []
+    for r in n.rejected:
+        cost = ", ".join(f"{ccy} {money(amount)}" for ccy, amount in r.cost)
+        if cost and r.rows_without_cost:
+            out.append(
+                report.t("notes.rejected_some", file=r.file, rows=r.rows, cost=cost, n=r.rows_without_cost)
+            )
+        elif cost:
+            out.append(report.t("notes.rejected", file=r.file, rows=r.rows, cost=cost))
+        else:
+            out.append(report.t("notes.rejected_nocost", file=r.file, rows=r.rows))
+    out += [report.t("notes.duplicate", file=f, of=of) for f, of in n.duplicates]
+    out += [report.t("notes.missing", file=f) for f in n.missing]
+    for f in n.forgotten:
+        out.append(
+            report.t(
+                "notes.forgotten",
+                file=f.file,
+                when=f.forgotten_at.strftime("%Y-%m-%d") if f.forgotten_at else DASH,
+                who=f.forgotten_by or report.t("notes.unknown"),
+                rows=f.rows,
+                cost=f"{f.currency or ''} {money(f.cost)}".strip() if f.cost is not None else DASH,
+                reason=f.reason,
+            )
+        )
+    return out
+
+
 def _equation_cells(report: Report, r: EquationRow) -> list[str]:
     cells = [r.symbol, r.name, money(r.amount)]
     if report.lang == "zh-CN":
@@ -258,6 +290,11 @@ def render_text(report: Report) -> str:
     for f in report.quality.failures:
         parts.append(f"  [{f.severity}] {f.table} {f.check}: {f.observed}")
     parts.append("")
+    parts += [
+        report.t("run_notes"),
+        *(f"  {line}" for line in notes_lines(report) or [report.t("notes.none")]),
+        "",
+    ]
     t, h, rows, a = sections[5]
     parts += [t, text_table(h, rows, a) if rows else report.t("none"), ""]
     parts += [report.t("attachments"), "", footer(report), ""]
@@ -278,6 +315,7 @@ def render_terminal(report: Report) -> str:
             "",
             *coverage_lines(report),
             f"{report.t('quality')}: {quality_line(report)}",
+            *(f"{report.t('run_notes')}: {line}" for line in notes_lines(report)),
         ]
     )
 
@@ -433,6 +471,10 @@ def render_html(report: Report, image_src: dict[str, str] | None = None) -> str:
                 [f"color:{RED};" if f.severity == "critical" else "" for f in q.failures],
             )
         )
+
+    rows.append(_h2(report.t("run_notes")))
+    notes = notes_lines(report)
+    rows += [_p(line) for line in notes] if notes else [_p(report.t("notes.none"), f"color:{MUTED};")]
 
     t, h, cells, a = sections[5]
     rows.append(_h2(t))
