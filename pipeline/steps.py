@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -294,7 +295,8 @@ def run_all(
                 ]
                 summary.rejected += loaded["rejected"]
             summary.warnings += [
-                f"{rel}: missing from landing/; its rows stay booked until `costledger forget {rel} --reason ...`"
+                f"{rel}: missing from landing/; its rows stay booked until "
+                f"`costledger forget {shlex.quote(rel)} --reason ...`"
                 for p in plans.values()
                 for rel in (*p.missing, *p.still_missing)
             ]
