@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import io
 import os
 import re
 import stat
@@ -295,6 +296,18 @@ def opened_fd(root: Path, path: Path, rel: str) -> Iterator[int]:
         yield fd
     finally:
         os.close(fd)
+
+
+def read_small(settings, path: Path, limit: int) -> bytes:
+    """The bytes of a small landing file (a manifest), opened like a data file; InputError when it
+    is not a regular file inside landing/ or is longer than `limit`."""
+    root = Path(os.path.realpath(settings.landing))
+    rel = shown(Path(os.path.abspath(path)).relative_to(Path(os.path.abspath(settings.landing))).as_posix())
+    with opened_fd(root, path, rel) as fd:
+        if os.fstat(fd).st_size > limit:
+            raise InputError(f"{rel}: larger than {limit} bytes; not read")
+        with io.FileIO(os.dup(fd), "rb") as fh:
+            return fh.read(limit + 1)[:limit]
 
 
 def _glob_literal(path: str) -> str:

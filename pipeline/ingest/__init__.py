@@ -143,7 +143,10 @@ def plan_source(con: duckdb.DuckDBPyConnection, settings: Settings, source: str)
         {f.rel for f in files} | set(plan.pending) | set(plan.dropped) | set(plan.refused) | set(plan.aliases)
     )
     booked = booked_content(con)
-    booked_paths = {rel for rel, _ in booked.values()}
+    booked_paths = {
+        r[0]
+        for r in con.execute("select source_file from audit.files where booked_sha256 is not null").fetchall()
+    }
     candidates: dict[str, list[LandingFile]] = defaultdict(list)
     for f in files:
         prev = known.get(f.rel)

@@ -16,7 +16,9 @@ import json
 import re
 from pathlib import Path, PurePosixPath
 
+from pipeline.errors import InputError
 from pipeline.ingest.common import Column, RowCheck, missing, not_currency, not_number, q, read_table_file
+from pipeline.landing import read_small, unsafe_name
 
 RAW_TABLE = "raw.focus_line_items"
 FORMAT = "FOCUS"
@@ -176,16 +178,24 @@ def plan(settings, files):
         groups.setdefault((m["export"], m["period"]), []).append((m["name"], f))
     for (export, period), members in groups.items():
         meta_dir = settings.landing / export / "metadata" / period
+        # manifests are read like data files: never through a symlink, never from outside landing/
         manifests = (
-            sorted(meta_dir.glob("*.json"), key=lambda p: (p.stat().st_mtime, p.name))
-            if meta_dir.is_dir()
+            sorted(
+                (
+                    p
+                    for p in meta_dir.glob("*.json")
+                    if p.is_file() and not p.is_symlink() and not unsafe_name(p.name)
+                ),
+                key=lambda p: (p.lstat().st_mtime, p.name),
+            )
+            if meta_dir.is_dir() and not meta_dir.is_symlink()
             else []
         )
         if not manifests:
             for _, f in members:
                 pending[f.rel] = f"waiting for the manifest under {export}/metadata/{period}/"
             continue
-        listed = _manifest_files(manifests[-1])
+        listed = _manifest_files(settings, manifests[-1])
         if listed is None:
             for _, f in members:
                 pending[f.rel] = f"manifest {manifests[-1].name} lists no dataFiles"
@@ -204,10 +214,15 @@ def plan(settings, files):
     return loadable, pending, dropped
 
 
-def _manifest_files(path: Path) -> set[str] | None:
+MANIFEST_MAX_BYTES = 64 * 1024 * 1024
+
+
+def _manifest_files(settings, path: Path) -> set[str] | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_small(settings, path, MANIFEST_MAX_BYTES).decode("utf-8"))
+    except (InputError, OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
         return None
     files = data.get("dataFiles") or data.get("reportKeys")
     if not isinstance(files, list) or not files:

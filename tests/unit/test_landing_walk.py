@@ -134,3 +134,24 @@ def test_an_azure_export_run_is_one_delivery(tmp_path):
     rel = "focus/azure/exp/20260101-20260131/b2f6c0de"
     assert delivery_of(tmp_path, f"{rel}/part_0_0001.csv") == rel
     assert delivery_of(tmp_path, f"{rel}/part_1_0001.csv") == rel
+
+
+def test_a_manifest_linked_from_outside_landing_is_refused_and_never_read(tmp_path):
+    import shutil
+
+    from pipeline.ingest import focus
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "focus"
+    landing = tmp_path / "landing"
+    shutil.copytree(fixtures / "aws", landing / "focus" / "aws")
+    meta = landing / "focus" / "aws" / "focus-ai-prod" / "metadata" / "BILLING_PERIOD=2026-01"
+    outside = tmp_path / "outside-Manifest.json"
+    shutil.move(meta / "focus-ai-prod-Manifest.json", outside)
+    (meta / "focus-ai-prod-Manifest.json").symlink_to(outside)
+    found = survey(settings(landing), "focus")
+    assert [r.rel for r in found.refused] == [
+        "focus/aws/focus-ai-prod/metadata/BILLING_PERIOD=2026-01/focus-ai-prod-Manifest.json"
+    ]
+    loadable, pending, _ = focus.plan(settings(landing), found.files)
+    assert all("BILLING_PERIOD=2026-01" not in f.rel for f in loadable)
+    assert set(pending) == {f.rel for f in found.files if "BILLING_PERIOD=2026-01" in f.rel}
