@@ -134,7 +134,8 @@ def plan_source(con: duckdb.DuckDBPyConnection, settings: Settings, source: str)
     plan.refused = {r.rel: r.message for r in found.refused}
     plan.aliases = {a.rel: a.target for a in found.aliases}
     if hasattr(mod, "plan"):
-        files, plan.pending, plan.dropped = mod.plan(settings, files)
+        booked_here = sorted(rel for rel, k in known.items() if k.booked is not None)
+        files, plan.pending, plan.dropped = mod.plan(settings, files, booked_here)
         plan.dropped = {
             rel: why for rel, why in plan.dropped.items() if rel in known and known[rel].status != "dropped"
         }

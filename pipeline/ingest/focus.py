@@ -8,6 +8,11 @@ Exports in the AWS Data Exports layout (`<export>/data/BILLING_PERIOD=YYYY-MM/*`
 `<export>/metadata/BILLING_PERIOD=YYYY-MM/*Manifest.json`) load a billing period only when
 every data file its manifest lists is present; data files of the period that the newest
 manifest does not list are dropped (a new manifest replaces the period).
+
+Azure Cost Management exports (`<export>/<YYYYMMDD-YYYYMMDD>/<run id>/part_*.csv` with a
+`manifest.json` per run) restate their date range on every run: the newest run of a range (by
+the manifest's `runInfo.submittedTime`) is loaded once every blob its manifest lists is there,
+and the files of older runs of that range are dropped, present or gone.
 """
 
 from __future__ import annotations
@@ -163,19 +168,24 @@ def check_header(header_cols: set[str]) -> str | None:
 _PERIOD = re.compile(r"^(?P<export>.*)/data/(?P<period>BILLING_PERIOD=[^/]+)/(?P<name>[^/]+)$")
 
 
-def plan(settings, files):
+def plan(settings, files, booked=()):
     """Split data files into loadable, pending (manifest incomplete/absent) and dropped.
 
-    Returns (loadable files, {rel: why pending}, {rel: why dropped}).
+    `booked`: paths with rows on the books, present or not; those a newer manifest or export run
+    replaces are dropped too. Returns (loadable files, {rel: why pending}, {rel: why dropped}).
     """
     loadable, pending, dropped = [], {}, {}
     groups: dict[tuple[str, str], list] = {}
+    runs: dict[str, list] = {}
     for f in files:
         m = _PERIOD.match(f.rel)
-        if not m:
+        if m:
+            groups.setdefault((m["export"], m["period"]), []).append((m["name"], f))
+        elif _run_manifest(settings, f.rel.rpartition("/")[0]):
+            runs.setdefault(f.rel.rpartition("/")[0], []).append(f)
+        else:
             loadable.append(f)
-            continue
-        groups.setdefault((m["export"], m["period"]), []).append((m["name"], f))
+    _plan_azure_runs(settings, runs, booked, loadable, pending, dropped)
     for (export, period), members in groups.items():
         meta_dir = settings.landing / export / "metadata" / period
         # manifests are read like data files: never through a symlink, never from outside landing/
@@ -202,6 +212,10 @@ def plan(settings, files):
             continue
         present = {name for name, _ in members}
         absent = sorted(listed - present)
+        prefix = f"{export}/data/{period}/"
+        for rel in booked:
+            if rel.startswith(prefix) and "/" not in rel[len(prefix) :] and rel[len(prefix) :] not in listed:
+                dropped.setdefault(rel, f"not listed in the newest manifest {manifests[-1].name}")
         for name, f in members:
             if name not in listed:
                 dropped[f.rel] = f"not listed in the newest manifest {manifests[-1].name}"
@@ -217,12 +231,72 @@ def plan(settings, files):
 MANIFEST_MAX_BYTES = 64 * 1024 * 1024
 
 
-def _manifest_files(settings, path: Path) -> set[str] | None:
+def _run_manifest(settings, folder: str) -> Path | None:
+    """The manifest.json of an Azure export run folder, when `folder` is one."""
+    if not folder:
+        return None
+    path = settings.landing / folder / "manifest.json"
+    return path if path.is_file() and not path.is_symlink() else None
+
+
+def _read_manifest(settings, path: Path) -> dict | None:
     try:
         data = json.loads(read_small(settings, path, MANIFEST_MAX_BYTES).decode("utf-8"))
     except (InputError, OSError, ValueError):
         return None
-    if not isinstance(data, dict):
+    return data if isinstance(data, dict) else None
+
+
+def _plan_azure_runs(settings, runs: dict[str, list], booked, loadable, pending, dropped) -> None:
+    """The newest run of each (export, date range) is loaded when complete; older runs are dropped."""
+    ranges: dict[str, list[tuple[tuple, str, dict | None]]] = {}
+    for run in runs:
+        manifest = _read_manifest(settings, settings.landing / run / "manifest.json")
+        info = (manifest or {}).get("runInfo") or {}
+        submitted = info.get("submittedTime") if isinstance(info, dict) else None
+        when = (str(submitted or ""), (settings.landing / run / "manifest.json").lstat().st_mtime, run)
+        ranges.setdefault(run.rpartition("/")[0], []).append((when, run, manifest))
+    for date_range, found in ranges.items():
+        found.sort(reverse=True)  # newest first
+        current = None  # the newest run whose manifest's blobs are all here
+        waiting: set[str] = set()  # newer runs still incomplete
+        for _, run, manifest in found:
+            name = run.rpartition("/")[2]
+            if current is not None:
+                for f in runs[run]:
+                    dropped[f.rel] = f"superseded by the newer export run {current} of {date_range}"
+                continue
+            blobs = (manifest or {}).get("blobs")
+            listed = (
+                {
+                    PurePosixPath(b["blobName"]).name
+                    for b in blobs
+                    if isinstance(b, dict) and isinstance(b.get("blobName"), str)
+                }
+                if isinstance(blobs, list)
+                else set()
+            )
+            absent = sorted(listed - {f.rel.rpartition("/")[2] for f in runs[run]})
+            if absent:
+                # an incomplete newer run waits; the run before it stays booked meanwhile
+                waiting.add(run)
+                for f in runs[run]:
+                    pending[f.rel] = (
+                        f"export run {name}: manifest.json lists {len(absent)} file(s) not yet delivered, "
+                        f"e.g. {absent[0]}"
+                    )
+                continue
+            current = name
+            loadable.extend(runs[run])
+            for rel in booked:
+                folder = rel.rpartition("/")[0]
+                if folder.rpartition("/")[0] == date_range and folder != run and folder not in waiting:
+                    dropped.setdefault(rel, f"superseded by the newer export run {name} of {date_range}")
+
+
+def _manifest_files(settings, path: Path) -> set[str] | None:
+    data = _read_manifest(settings, path)
+    if data is None:
         return None
     files = data.get("dataFiles") or data.get("reportKeys")
     if not isinstance(files, list) or not files:

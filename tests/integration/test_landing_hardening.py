@@ -586,3 +586,38 @@ def test_a_warehouse_built_before_these_columns_keeps_working(env):
     shutil.copy(landing / FOCUS, landing / COPY)
     assert cli("run", "--quiet", landing=landing, warehouse=warehouse).returncode == 0
     assert set(by_file(warehouse)) == {FOCUS}
+
+
+def test_a_newer_azure_export_run_restates_the_range_instead_of_overlapping_it(tmp_path):
+    """Cost Management writes a new run folder per day for a month-to-date export: the newer run
+    replaces the older one (no double count, no overlap failure)."""
+    fixtures = REPO_ROOT / "tests" / "fixtures" / "focus"
+    landing, warehouse = tmp_path / "landing", tmp_path / "warehouse"
+    shutil.copytree(fixtures / "azure", landing / "focus" / "azure")
+    shutil.copytree(fixtures / "fx_rates", landing / "fx_rates")
+    rng = landing / "focus" / "azure" / "shopco-focus-daily" / "20260101-20260131"
+    (old,) = [p for p in rng.iterdir()]
+    assert cli("run", "--quiet", landing=landing, warehouse=warehouse).returncode == 0
+    first = total(warehouse)
+    new = rng / "c3d4e5f6-0000-4000-8000-000000000002"
+    new.mkdir()
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest["runInfo"]["submittedTime"] = "2026-02-02T05:11:02.0000000Z"
+    manifest["blobs"] = [{"blobName": f"shopco-focus-daily/20260101-20260131/{new.name}/part_0_0001.csv"}]
+    (new / "manifest.json").write_text(json.dumps(manifest))
+    header, *rows = (old / "part_0_0001.csv").read_text(encoding="utf-8").splitlines()
+    (new / "part_0_0001.csv").write_text("\n".join([header, *rows, rows[-1]]) + "\n", encoding="utf-8")
+    r = cli("run", "--quiet", landing=landing, warehouse=warehouse)
+    assert r.returncode == 0, r.stderr
+    rel_old = f"focus/azure/shopco-focus-daily/20260101-20260131/{old.name}/part_0_0001.csv"
+    rel_new = f"focus/azure/shopco-focus-daily/20260101-20260131/{new.name}/part_0_0001.csv"
+    assert set(by_file(warehouse)) == {rel_new}
+    last = published(
+        warehouse,
+        "select effective_cost from marts.cost_line_items where source_file = ? and source_row = ?",
+        [rel_new, len(rows) + 2],
+    )
+    assert total(warehouse) == first + last[0][0]
+    assert published(warehouse, "select status from audit.files where source_file = ?", [rel_old]) == [
+        ("dropped",)
+    ]
