@@ -112,7 +112,7 @@ def _describe_process(exe: str, pid: int) -> str:
         argv = []
     if argv:
         argv[0] = Path(argv[0]).name
-    cmd = one_line(" ".join(argv) or Path(exe).name or exe, limit=100)
+    cmd = one_line(" ".join(" ".join(a.split()) for a in argv) or Path(exe).name or exe, limit=100)
     return f"pid {pid}: {cmd}"
 
 

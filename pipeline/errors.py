@@ -102,6 +102,12 @@ def user_error(exc: BaseException, step: str, folder: str | None = None, log_fil
         return exc
     import duckdb
 
+    # A cleanup that failed after the real failure ('cannot rollback - no transaction is active'
+    # once a commit hit a full disk) must not hide it: the machine running short is the news.
+    for cause in _chain(exc):
+        if cause is not exc and _is_resource(cause):
+            return user_error(cause, step, folder, log_file)
+
     text = one_line(str(exc)) or type(exc).__name__
     low = text.lower()
     path = _path_of(exc, text)
@@ -128,6 +134,25 @@ def user_error(exc: BaseException, step: str, folder: str | None = None, log_fil
         return ResourceError(f"{step}: {text}{details}")
     kind = "DuckDB error" if isinstance(exc, duckdb.Error) else f"unexpected {type(exc).__name__}"
     return UnexpectedError(f"{step}: {kind}: {text}{details}")
+
+
+def _chain(exc: BaseException):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _is_resource(exc: BaseException) -> bool:
+    import duckdb
+
+    low = str(exc).lower()
+    return (
+        getattr(exc, "errno", None) in (*_NO_SPACE, errno.EIO)
+        or any(t in low for t in _NO_SPACE_TEXT + _IO_TEXT)
+        or isinstance(exc, MemoryError | duckdb.OutOfMemoryException)
+    )
 
 
 def _parent(path: str):
