@@ -29,6 +29,7 @@ from pipeline.publish import publish_file
 from pipeline.settings import Settings
 
 Progress = Callable[[str], None] | None
+WAITING = "{step} done; the next step runs as its own task"
 log = logging.getLogger(__name__)
 
 
@@ -110,8 +111,7 @@ def _discover(con, settings: Settings) -> dict:
 
 
 def _load(con, settings: Settings, source: str, run_id: str, progress: Progress = None) -> dict:
-    ingest.ensure_raw_tables(con)
-    sync_config(con, settings)
+    sync_config(con, settings)  # ingest.load_source creates the raw tables it needs
     return ingest.load_source(con, settings, source, run_id, progress)
 
 
@@ -157,6 +157,40 @@ def _publish(con, settings: Settings, run_id: str, fingerprint: str | None = Non
     return {"published": str(path), "months": months}
 
 
+def _nothing_new(
+    con, settings: Settings, run_id: str, lo, hi, force: bool, summary: RunSummary | None = None
+) -> tuple[str | None, str | None]:
+    """(fingerprint of a full run's inputs, the run that already published them or None).
+
+    When there is nothing new the run is recorded as succeeded here: no gate, no transform, no
+    publish follows, and the published file keeps its bytes."""
+    if lo is not None:
+        return None, None  # a month range rebuilds part of the ledger: always work to do
+    fingerprint = runs.inputs_fingerprint(con, settings)
+    since = None if force else runs.nothing_new_since(con, settings, run_id, fingerprint)
+    if since:
+        message = (
+            f"nothing new since {since}: landing, config and code unchanged; the published file "
+            "was left as it was (`costledger run --force` rebuilds)"
+        )
+        runs.record(
+            con,
+            run_id,
+            "succeeded",
+            lo,
+            hi,
+            f"nothing new since {since}",
+            summary.timings if summary else None,
+            fingerprint,
+            runs.published_stamp(settings.published_db),
+        )
+        log.info("run %s: %s", run_id, message)
+        if summary is not None:
+            summary.status, summary.message = "succeeded", message
+            summary.published = str(settings.published_db)
+    return fingerprint, since
+
+
 # --- public steps (each takes the lock) --------------------------------------------------------
 
 
@@ -176,7 +210,7 @@ def _public_step(settings: Settings, step: str, run_id: str | None = None, lo=No
             except BaseException as exc:
                 _fail(con, settings, run_id, step, exc, lo, hi)
             if run_id and after:
-                runs.record(con, run_id, after, message=f"{step} done; the next step runs as its own task")
+                runs.record(con, run_id, after, message=WAITING.format(step=step))
     except CostledgerError:
         raise
     except Exception as exc:  # opening or closing the work database
@@ -200,6 +234,19 @@ def load_source(settings: Settings, source: str, run_id: str, raise_on_refused: 
         more = f" (and {len(summary['refused']) - 1} more)" if len(summary["refused"]) > 1 else ""
         raise InputError(summary["refused"][0] + more)
     return summary
+
+
+def nothing_new(settings: Settings, run_id: str, month_from=None, month_to=None, force: bool = False) -> dict:
+    """After the loads: {"nothing_new": True, "since": run} when a full run has nothing to
+    gate, transform or publish (the run is then recorded as succeeded), else {"nothing_new": False}.
+    An orchestrator short-circuits the remaining steps on True."""
+    lo, hi = month_range(month_from, month_to)
+    with _public_step(settings, "nothing_new", run_id, lo, hi, after=None) as con:
+        _, since = _nothing_new(con, settings, run_id, lo, hi, force)
+        if since:
+            return {"nothing_new": True, "since": since}
+        runs.record(con, run_id, "waiting", message=WAITING.format(step="nothing_new"))
+    return {"nothing_new": False}
 
 
 def check_raw(settings: Settings, run_id: str) -> dict:
@@ -318,32 +365,10 @@ def run_all(
                         timed(f"load_{source}", _load, con, settings, source, run_id, progress)
                     )
                 step = "fingerprint"
-                full = lo is None
-                fingerprint = runs.inputs_fingerprint(con, settings) if full else None
-                since = (
-                    None if force or not full else runs.nothing_new_since(con, settings, run_id, fingerprint)
-                )
+                fingerprint, since = _nothing_new(con, settings, run_id, lo, hi, force, summary)
                 if since:
-                    summary.status = "succeeded"
-                    summary.message = (
-                        f"nothing new since {since}: landing, config and code unchanged; the published file "
-                        "was left as it was (`costledger run --force` rebuilds)"
-                    )
-                    summary.published = str(settings.published_db)
                     _summarise_ledger(con, summary)
                     say(summary.message)
-                    runs.record(
-                        con,
-                        run_id,
-                        "succeeded",
-                        lo,
-                        hi,
-                        f"nothing new since {since}",
-                        summary.timings,
-                        fingerprint,
-                        runs.published_stamp(settings.published_db),
-                    )
-                    log.info("run %s: %s", run_id, summary.message)
                     return summary
                 quality.warm_up()
                 say("checking raw data")

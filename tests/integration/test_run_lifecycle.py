@@ -35,6 +35,7 @@ STEPS = {
     "start",
     "discover",
     "fingerprint",
+    "nothing_new",
     "check_raw",
     "transform",
     "check_marts",
@@ -445,8 +446,19 @@ def test_orchestrated_steps_record_waiting_between_steps_and_failures(published,
     steps.check_marts(settings, run_id)
     steps.publish(settings, run_id)
     assert runs_of(settings.work_db)[run_id] == ("succeeded", "published")
-    # a full orchestrated run leaves its fingerprint: the next night with nothing new is a no-op
+    # a full orchestrated run leaves its fingerprint: the next night with nothing new is a no-op,
+    # for the CLI and for the DAG's steps alike
     assert steps.run_all(settings).message.startswith(f"nothing new since {run_id}")
+    pub = settings.published_db.stat().st_mtime_ns
+    night = "scheduled__2026-10-03T02:00:00+00:00"
+    for source in ("focus", "invoices", "hr_rates", "timesheets", "fx_rates", "budgets", "metrics"):
+        steps.load_source(settings, source, night)
+    assert steps.nothing_new(settings, night) == {"nothing_new": True, "since": run_id}
+    assert runs_of(settings.work_db)[night] == ("succeeded", f"nothing new since {run_id}")
+    assert settings.published_db.stat().st_mtime_ns == pub
+    again = "manual__2026-10-03T09:00:00+00:00"
+    assert steps.nothing_new(settings, again, "2026-09", "2026-09") == {"nothing_new": False}
+    assert runs_of(settings.work_db)[again][0] == "waiting"
 
 
 # --- another process holding work.duckdb --------------------------------------------------------------
