@@ -200,6 +200,8 @@ def nothing_new_since(
         return None
     if published_stamp(settings.published_db) != stamp:
         return None
+    if con.execute("select count(*) from audit.files where status = 'refused'").fetchone()[0]:
+        return None  # a refused file stops the publish: the run must get there and say so
     # the run that published it: the first one to leave this stamp behind
     first = con.execute(
         "select run_id from audit.runs where published_stamp = ? and status = 'succeeded' order by started_at limit 1",

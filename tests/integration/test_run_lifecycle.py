@@ -365,7 +365,8 @@ def test_succeeded_is_written_only_after_the_swap(published, monkeypatch):
     assert f"{summary.run_id}  succeeded" in st.stdout
 
 
-def test_a_killed_run_is_shown_interrupted_and_recorded_so_by_the_next_run(landing, tmp_path):
+@pytest.mark.parametrize("kill_at, delay", [("invoices: 1/", 0.0), ("checking raw data", 0.3)])
+def test_a_killed_run_is_shown_interrupted_and_recorded_so_by_the_next_run(landing, tmp_path, kill_at, delay):
     warehouse = tmp_path / "warehouse"
     env = {
         **os.environ,
@@ -381,10 +382,10 @@ def test_a_killed_run_is_shown_interrupted_and_recorded_so_by_the_next_run(landi
         text=True,
     )
     try:
-        for line in proc.stderr:  # progress lines; kill it in the middle of the raw gate
-            if "checking raw data" in line:
+        for line in proc.stderr:  # progress lines: kill it mid-load or in the middle of the raw gate
+            if kill_at in line:
                 break
-        time.sleep(0.3)
+        time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
@@ -394,6 +395,12 @@ def test_a_killed_run_is_shown_interrupted_and_recorded_so_by_the_next_run(landi
     assert proc.returncode == -signal.SIGKILL
     killed = [r for r, (s, _) in runs_of(warehouse / "work.duckdb").items() if s == "running"]
     assert len(killed) == 1  # what the killed process left: it never got to say more
+    con = duckdb.connect(str(warehouse / "work.duckdb"), read_only=True)
+    scratch = con.execute(
+        r"select table_name from duckdb_tables() where table_name like '\_%' escape '\'"
+    ).fetchall()
+    con.close()
+    assert scratch == []  # ingest's scratch tables are DuckDB temp tables: they die with the process
 
     st = cli("status", landing=landing, warehouse=warehouse)
     assert st.returncode == 0
@@ -406,6 +413,9 @@ def test_a_killed_run_is_shown_interrupted_and_recorded_so_by_the_next_run(landi
     assert status == "interrupted"
     assert message.startswith("interrupted: no process held the run lock any more (killed or crashed)")
     assert (warehouse / "costledger.duckdb").exists() and not publish_leftovers(warehouse)
+    clean = load_settings(landing=landing, warehouse=tmp_path / "clean")
+    steps.run_all(clean)
+    assert total(warehouse) == total(clean.warehouse)  # the recovered ledger is the right one
 
 
 def test_a_run_holding_the_lock_is_shown_running(published):
