@@ -125,7 +125,7 @@ def mark_interrupted(con: duckdb.DuckDBPyConnection, settings: Settings, run_id:
             "update audit.runs set status = 'interrupted', finished_at = ?, message = ? where run_id = ?",
             [now(), msg, rid],
         )
-        log.warning("run %s was %s but no process held the run lock: recorded as interrupted", rid, status)
+        log.info("run %s was %s but no process held the run lock: recorded as interrupted", rid, status)
     return [rid for rid, _ in stale]
 
 

@@ -84,11 +84,19 @@ def _fail(
     with contextlib.suppress(duckdb.Error):
         con.execute("rollback")
     if run_id:
-        message = str(err) if isinstance(err, CostledgerError) else f"interrupted in {step}"
+        message = str(err) if isinstance(err, CostledgerError) else "interrupted"
+        if not message.startswith(f"{step}: "):
+            message = f"{step}: {message}"  # the step that failed, for the record (and _public_step)
         try:
             runs.record(con, run_id, status, lo, hi, message, timings)
         except (duckdb.Error, OSError) as rec:  # the disk that failed the step may fail this too
-            log.warning("could not record run %s as %s: %s", run_id, status, one_line(str(rec)))
+            log.warning(
+                "could not record run %s as %s: %s",
+                run_id,
+                status,
+                one_line(str(rec)),
+                extra={"file_only": True},  # the user's one line is the failure itself
+            )
     logs.failure(exc, f"run {run_id or '-'} {status} in {step}: {err}")
     if err is exc:
         raise exc
@@ -202,14 +210,25 @@ def _public_step(settings: Settings, step: str, run_id: str | None = None, lo=No
     try:
         with work_db(settings) as con:
             where = step
+            # Once a step of this run failed (a refused file in one source's load), the steps an
+            # orchestrator still runs beside it do not make the run look healthy again; a retry
+            # of the failed step itself does take the run back.
+            failed_elsewhere = False
             if run_id:
                 runs.mark_interrupted(con, settings, run_id)
-                runs.record(con, run_id, "running", lo, hi, message=f"in step {step}")
+                prev = con.execute(
+                    "select status, message from audit.runs where run_id = ?", [run_id]
+                ).fetchall()
+                failed_elsewhere = (
+                    bool(prev) and prev[0][0] == "failed" and not str(prev[0][1]).startswith(f"{step}: ")
+                )
+                if not failed_elsewhere:
+                    runs.record(con, run_id, "running", lo, hi, message=f"in step {step}")
             try:
                 yield con
             except BaseException as exc:
                 _fail(con, settings, run_id, step, exc, lo, hi)
-            if run_id and after:
+            if run_id and after and not failed_elsewhere:
                 runs.record(con, run_id, after, message=WAITING.format(step=step))
     except CostledgerError:
         raise
@@ -230,9 +249,9 @@ def load_source(settings: Settings, source: str, run_id: str, raise_on_refused: 
         raise CostledgerError(f"unknown source '{source}' (one of: {', '.join(ingest.SOURCES)})")
     with _public_step(settings, f"load_{source}", run_id) as con:
         summary = _load(con, settings, source, run_id)
-    if raise_on_refused and summary["refused"]:
-        more = f" (and {len(summary['refused']) - 1} more)" if len(summary["refused"]) > 1 else ""
-        raise InputError(summary["refused"][0] + more)
+        if raise_on_refused and summary["refused"]:
+            more = f" (and {len(summary['refused']) - 1} more)" if len(summary["refused"]) > 1 else ""
+            raise InputError(summary["refused"][0] + more)
     return summary
 
 
@@ -374,13 +393,12 @@ def run_all(
                 say("checking raw data")
                 timed("check_raw", _check_raw, con, settings, run_id)
                 say("transforming")
-                result = timed("transform", _transform, con, settings, lo, hi)
+                timed("transform", _transform, con, settings, lo, hi)
                 _summarise_ledger(con, summary)
                 say("checking marts")
                 timed("check_marts", _check_marts, con, settings, run_id)
                 say("publishing")
                 pub = timed("publish", _publish, con, settings, run_id, fingerprint)
-                summary.months, summary.lines = result["months"], result["lines"]
                 summary.published = pub["published"]
                 summary.status = "succeeded"
                 runs.record(con, run_id, "succeeded", lo, hi, "published", summary.timings)

@@ -471,6 +471,23 @@ def test_orchestrated_steps_record_waiting_between_steps_and_failures(published,
     assert runs_of(settings.work_db)[again][0] == "waiting"
 
 
+def test_a_failed_load_task_keeps_the_run_failed_while_the_other_sources_load(published):
+    settings, landing, warehouse = published
+    from pipeline.errors import InputError
+
+    (landing / "invoices/vectorops/VO-81.csv").write_text("not,an,invoice\n1,2,3\n")
+    run_id = "scheduled__2026-10-04T02:00:00+00:00"
+    steps.load_source(settings, "focus", run_id)
+    with pytest.raises(InputError, match="VO-81.csv"):
+        steps.load_source(settings, "invoices", run_id)
+    steps.load_source(settings, "timesheets", run_id)  # the next mapped task still runs
+    status, message = runs_of(settings.work_db)[run_id]
+    assert status == "failed" and message.startswith("load_invoices: invoices/vectorops/VO-81.csv"), message
+    (landing / "invoices/vectorops/VO-81.csv").unlink()  # fixed; Airflow clears the failed task
+    steps.load_source(settings, "invoices", run_id)
+    assert runs_of(settings.work_db)[run_id][0] == "waiting"
+
+
 # --- another process holding work.duckdb --------------------------------------------------------------
 
 HOLDER = """
