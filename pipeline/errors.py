@@ -45,14 +45,20 @@ class QualityGateError(CostledgerError):
     exit_code = 5
 
 
-class LockBusyError(CostledgerError):
-    """Another run (or another process with work.duckdb open) holds the work database."""
+class TransientError(CostledgerError):
+    """The same run may succeed later, once the machine has recovered: worth a retry."""
 
     exit_code = 75  # EX_TEMPFAIL: try again later
     transient = True
 
 
-class ResourceError(CostledgerError):
+class LockBusyError(TransientError):
+    """Another run (or another process with work.duckdb open) holds the work database."""
+
+    exit_code = 75
+
+
+class ResourceError(TransientError):
     """The machine ran short: no space left on a device, an I/O error, out of memory.
 
     Nothing was published; leftovers are removed by the next run, which succeeds once the
@@ -60,7 +66,6 @@ class ResourceError(CostledgerError):
     """
 
     exit_code = 74  # EX_IOERR
-    transient = True
 
 
 class UnexpectedError(CostledgerError):

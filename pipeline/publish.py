@@ -60,33 +60,42 @@ def expected_size(con: duckdb.DuckDBPyConnection) -> int:
     block_size = con.execute(
         "select block_size from pragma_database_size() where database_name = current_database()"
     ).fetchone()[0]
-    tables = []
+    tables, views = [], 0
     for name in PUBLISHED_TABLES:
-        name = SIZE_PROXY.get(name, name)
-        schema, table = name.split(".")
-        kind = con.execute(
-            "select table_type from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, table],
+        proxy = SIZE_PROXY.get(name, name)
+        kind = _kind(con, proxy)
+        if kind == "BASE TABLE":
+            tables.append(proxy)
+        elif _kind(con, name) == "VIEW":  # no table to measure: every value at 8 bytes
+            rows = con.execute(f"select count(*) from {name}").fetchone()[0]
+            cols = con.execute(f"select count(*) from (describe {name})").fetchone()[0]
+            views += rows * cols * 8
+    raw = views
+    if tables:
+        union = " union all ".join(
+            f"select '{t}' as t, block_id, persistent, count from pragma_storage_info('{t}')"
+            for t in dict.fromkeys(tables)
+        )
+        # per table: its own blocks (a fresh file gives every table at least one), plus the values
+        # not written to blocks yet (small tables before a checkpoint) at 16 bytes each at most
+        per_table = con.execute(
+            f"""
+            select greatest(count(distinct block_id) filter (where persistent and block_id >= 0), 1),
+                   coalesce(sum(count) filter (where not persistent), 0)
+            from ({union}) group by t
+            """
         ).fetchall()
-        if kind and kind[0][0] == "BASE TABLE":
-            tables.append(name)
-    if not tables:
-        return SIZE_OVERHEAD
-    union = " union all ".join(
-        f"select '{t}' as t, block_id, persistent, count from pragma_storage_info('{t}')"
-        for t in dict.fromkeys(tables)
-    )
-    # per table: its own blocks (a fresh file gives every table at least one), plus the values
-    # not written to blocks yet (small tables before a checkpoint) at 16 bytes each at most
-    per_table = con.execute(
-        f"""
-        select greatest(count(distinct block_id) filter (where persistent and block_id >= 0), 1),
-               coalesce(sum(count) filter (where not persistent), 0)
-        from ({union}) group by t
-        """
-    ).fetchall()
-    raw = sum(blocks * block_size + pending * 16 for blocks, pending in per_table)
+        raw += sum(blocks * block_size + pending * 16 for blocks, pending in per_table)
     return int(raw * SIZE_MARGIN) + SIZE_OVERHEAD
+
+
+def _kind(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    schema, table = name.split(".")
+    row = con.execute(
+        "select table_type from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchall()
+    return row[0][0] if row else None
 
 
 def check_free_space(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:

@@ -289,6 +289,17 @@ def test_leftovers_of_a_killed_publish_are_removed_so_the_next_run_fits(tmpfs, l
     )
 
 
+def test_the_size_estimate_covers_the_published_file(published):
+    settings, landing, warehouse = published
+    con = duckdb.connect(str(settings.work_db), read_only=True)
+    try:
+        expected = publish.expected_size(con)
+    finally:
+        con.close()
+    actual = settings.published_db.stat().st_size
+    assert actual <= expected <= 3 * actual + publish.SIZE_OVERHEAD, (actual, expected)
+
+
 def test_leftovers_are_removed_at_the_start_of_the_next_run(published):
     settings, landing, warehouse = published
     left = [

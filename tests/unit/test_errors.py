@@ -16,6 +16,7 @@ from pipeline.errors import (
     LockBusyError,
     QualityGateError,
     ResourceError,
+    TransientError,
     UnexpectedError,
     one_line,
     user_error,
@@ -124,6 +125,7 @@ def test_a_user_error_is_passed_through_unchanged():
 def test_transient_errors_are_marked_for_orchestrators():
     # an orchestrator retries these; everything else needs a person
     assert LockBusyError.transient and ResourceError.transient
+    assert issubclass(LockBusyError, TransientError) and issubclass(ResourceError, TransientError)
     assert not CostledgerError.transient and not InputError.transient and not UnexpectedError.transient
     assert not QualityGateError.transient
     assert (LockBusyError.exit_code, ResourceError.exit_code, UnexpectedError.exit_code) == (75, 74, 70)
