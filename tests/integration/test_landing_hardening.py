@@ -192,7 +192,7 @@ def test_a_copy_of_an_earlier_version_stays_a_duplicate_when_the_restated_origin
     assert cli("run", "--quiet", landing=landing, warehouse=warehouse).returncode == 0
     restated = total(warehouse)
     (landing / FOCUS).unlink()  # the restated original goes; the copy of the old version stays
-    r = cli("run", "--quiet", "--allow-missing", landing=landing, warehouse=warehouse)
+    r = cli("run", "--quiet", landing=landing, warehouse=warehouse)
     assert r.returncode == 0, r.stderr
     assert total(warehouse) == restated, "the old version came back on top of the restated one"
     assert set(by_file(warehouse)) == {FOCUS}
@@ -483,7 +483,7 @@ def test_file_names_are_read_literally_never_as_globs(env):
         (folder / name).write_text(
             "\n".join([header, lines[i].replace("111122223333", f"10000000000{i}")]) + "\n"
         )
-    r = cli("run", "--quiet", "--allow-missing", landing=landing, warehouse=warehouse)
+    r = cli("run", "--quiet", landing=landing, warehouse=warehouse)
     assert r.returncode == 0, r.stderr
     got = {f: n for f, (n, _) in by_file(warehouse).items() if f != FOCUS}  # FOCUS: missing, kept
     assert got == {f"focus/acme-cloud/{name}": 1 for name in names}
