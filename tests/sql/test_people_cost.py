@@ -320,3 +320,21 @@ def test_the_threshold_is_read_from_config(con, settings):
     load(con, RATES, [("E1", 1, "fine_tuning", "reco-llm"), ("E2", 1, "fine_tuning", "reco-llm"), ("E3", 1, "fine_tuning", "reco-llm"), ("E4", 1, "optimization", "reco-llm")])  # fmt: skip
     run_transform(con, four)
     assert set(published(con)) == {f"people/{MONTH}/tuning_time/reco-llm/product_recommendation"}
+
+
+def test_a_time_line_without_a_rate_is_named_by_file_and_line_never_by_pseudonym(con, settings):
+    from pipeline.errors import InputError
+
+    load(
+        con,
+        {"E1": "287.35"},
+        [("E1", 1, "fine_tuning", "reco-llm"), ("E4", 2, "fine_tuning", "reco-llm", 15)],
+    )
+    with pytest.raises(InputError) as err:
+        run_transform(con, settings)
+    # the message reaches audit.runs, which is published
+    assert (
+        "no hourly rate in force for 1 time-log rows (e.g. timesheets/log.csv line 3, from 2026-09-15)"
+        in str(err.value)
+    )
+    assert "key-E4" not in str(err.value) and "E4" not in str(err.value)
