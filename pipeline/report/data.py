@@ -436,11 +436,13 @@ def build_report(
                       on now.model_id is not distinct from prev.model_id and now.leaf = prev.leaf
                 )
                 select * from joined
+                -- people time grouped over several models is a different group each month: no mover
                 where leaf in (select unnest($leaves)) and amount - previous > 0
+                  and model_id is distinct from $several
                 order by amount - previous desc, model_id nulls last, leaf
                 limit $n
             """,
-                {"m": m, "p": prev, "leaves": list(LEAVES), "n": TOP_N},
+                {"m": m, "p": prev, "leaves": list(LEAVES), "n": TOP_N, "several": SEVERAL},
             )
             movers = [
                 Mover(

@@ -330,3 +330,10 @@ def test_a_ledger_without_merged_people_time_shows_no_such_line_or_note(report):
     assert "C_people_merged" not in [r.symbol for r in report.equation]
     assert not report.has_people_merged
     assert "People cost is shown in groups" not in render_text(report)
+
+
+def test_grouped_people_time_is_never_a_top_mover(people_settings):
+    # the fixture's '(several)' tuning time grows 5,000 a month, more than any model's leaf, but it
+    # is a different group of people each month
+    rep = build_report(people_settings, "2026-10")
+    assert rep.movers and all(m.model != "Several models (people time, grouped)" for m in rep.movers)
