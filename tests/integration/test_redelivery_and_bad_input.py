@@ -263,7 +263,7 @@ def test_a_file_that_cannot_be_read_fails_the_run_and_keeps_the_published_file(e
     r = cli("run", "--quiet", landing=landing, warehouse=warehouse, subprocess_run=True)
     assert r.returncode == 3
     # the small company's two people are too few for a group of three: every run warns about it
-    err = [e for e in r.stderr.strip().splitlines() if not e.startswith("quality warning: ")]
+    err = [e for e in r.stderr.strip().splitlines() if not e.startswith("costledger: warning: ")]
     assert len(err) == 1 and message in err[0], r.stderr
     assert sha(published) == before
     status = cli("status", landing=landing, warehouse=warehouse)
