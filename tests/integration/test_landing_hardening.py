@@ -108,7 +108,8 @@ def config_with(dest: Path, **ingest) -> Path:
 
 
 def one_line(text: str) -> str:
-    lines = text.strip().splitlines()
+    # the small company's two people are too few for a published group: every run warns about it
+    lines = [line for line in text.strip().splitlines() if not line.startswith("costledger: warning: ")]
     assert len(lines) == 1, f"not one line: {text!r}"
     return lines[0]
 
