@@ -50,9 +50,32 @@ EMAILS = [f"{e.lower()}@example.com" for e in company.RATES]
 SCALE = 10**10  # DECIMAL(38,10): every amount is an integer number of 1e-10
 NUMBER = re.compile(r"-?\d[\d,]*\.\d+|-?\d+")
 # text columns that name a row rather than describe it: left out of the key a row recurs under
-ROW_NAMES = {"line_id", "source_file", "load_id", "run_id", "message", "observed", "file_sha256", "timings"}
+ROW_NAMES = {
+    "line_id",
+    "source_file",
+    "load_id",
+    "run_id",
+    "message",
+    "observed",
+    "file_sha256",
+    "timings",
+    "booked_sha256",
+    "delivery",
+    "duplicate_of",
+}
 # identifiers, not quantities: no figure is divided by them, and their digits are no figure
-IDS = {"line_id", "source_file", "source_row", "load_id", "run_id", "file_sha256"}
+# (audit.files' booked_sha256, delivery and duplicate_of are hashes and landing paths)
+IDS = {
+    "line_id",
+    "source_file",
+    "source_row",
+    "load_id",
+    "run_id",
+    "file_sha256",
+    "booked_sha256",
+    "delivery",
+    "duplicate_of",
+}
 
 
 def _units(d: Decimal) -> int:
