@@ -70,6 +70,23 @@ def test_dag_files_import_only_airflow_sdk_and_stdlib_at_module_level(path):
     assert lines <= 85, f"{path.name} is no longer thin: {lines} lines (wiring only; logic goes to pipeline/)"
 
 
+WRAPPERS = {"_step", "_run", "run_task"}  # each applies pipeline.errors' retry policy
+
+
+@pytest.mark.parametrize("path", sorted(DAGS.glob("*.py")), ids=lambda p: p.name)
+def test_every_task_calls_pipeline_through_the_retry_policy(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tasks = [
+        fn
+        for fn in ast.walk(tree)
+        if isinstance(fn, ast.FunctionDef) and any("task" in ast.unparse(d) for d in fn.decorator_list)
+    ]
+    assert len(tasks) >= 4
+    for fn in tasks:
+        called = {c.func.id for c in ast.walk(fn) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)}
+        assert called & WRAPPERS, f"{path.name}: task {fn.name} calls pipeline without _step/_run/run_task"
+
+
 @pytest.mark.parametrize(("dag_id", "cron"), [(NIGHTLY, "0 2 * * *"), (REPORT, "0 8 3 * *")])
 def test_schedule_and_run_limits(dagbag, dag_id, cron):
     from airflow.sdk import CronDataIntervalTimetable
@@ -140,9 +157,8 @@ def test_a_scheduled_report_covers_the_month_before_the_run(dagbag, due, month):
 
 def test_a_manual_report_run_without_a_data_interval_covers_the_month_before_it_was_triggered(dagbag):
     # Airflow 3: `airflow dags trigger` without --logical-date gives no logical date and no data interval.
-    assert _report_month(
-        dagbag, data_interval_end=None, run_after=datetime(2026, 12, 2, 2, 53, tzinfo=UTC)
-    ) == ("2026-11")
+    triggered = datetime(2026, 12, 2, 2, 53, tzinfo=UTC)
+    assert _report_month(dagbag, data_interval_end=None, run_after=triggered) == "2026-11"
 
 
 def test_a_report_run_given_a_month_reports_that_month(dagbag):

@@ -136,7 +136,10 @@ def test_a_scheduled_run_reports_the_month_before_its_interval_ends():
 
 
 def test_a_manual_run_without_a_data_interval_reports_the_month_before_it_was_triggered():
-    assert report_month(None, data_interval_end=None, run_after=datetime(2026, 12, 2, 2, 53, tzinfo=UTC)) == "2026-11"
+    assert (
+        report_month(None, data_interval_end=None, run_after=datetime(2026, 12, 2, 2, 53, tzinfo=UTC))
+        == "2026-11"
+    )
 
 
 def test_a_manual_run_given_a_logical_date_follows_its_inferred_interval_not_the_clock():
@@ -151,7 +154,9 @@ def test_a_month_given_to_the_run_wins():
     assert report_month("", data_interval_end=None, run_after=now) == "2026-11"
 
 
-@pytest.mark.parametrize("bad", ["2026-13", "2026-00", "2026-9", "26-09", "2026-09-01", " 2026-09", "2026-09\n", 202609])
+@pytest.mark.parametrize(
+    "bad", ["2026-13", "2026-00", "2026-9", "26-09", "2026-09-01", " 2026-09", "2026-09\n", 202609]
+)
 def test_a_month_that_is_not_yyyy_mm_is_a_one_line_error_that_is_not_retried(bad):
     with pytest.raises(CostledgerError, match="is not a month; write it as YYYY-MM") as raised:
         report_month(bad, run_after=datetime(2026, 12, 2, tzinfo=UTC))
