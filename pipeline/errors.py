@@ -2,9 +2,8 @@
 
 Whether an error is worth retrying is decided here, once, by `is_transient`: both Airflow DAGs
 follow it through `run_task` (and the CLI exits 75, EX_TEMPFAIL, on a TransientError). A new error
-class says so itself:
-subclass `TransientError` (or set `transient = True`) when the same call may succeed later with
-nothing changed; any other `CostledgerError` means a person has to fix something first.
+class says so itself: subclass `TransientError` (or set `transient = True`) when the same call may
+succeed later with nothing changed; any other `CostledgerError` means a person must fix something.
 """
 
 from __future__ import annotations
