@@ -67,7 +67,7 @@ def test_dag_files_import_only_airflow_sdk_and_stdlib_at_module_level(path):
             names = {a.name for a in node.names}
             assert names <= allowed, f"{path.name}:{node.lineno} imports {names} at module level"
     lines = len(path.read_text(encoding="utf-8").splitlines())
-    assert lines <= 85, f"{path.name} is no longer thin: {lines} lines (wiring only; logic goes to pipeline/)"
+    assert lines <= 90, f"{path.name} is no longer thin: {lines} lines (wiring only; logic goes to pipeline/)"
 
 
 WRAPPERS = {"_step", "_run", "run_task"}  # each applies pipeline.errors' retry policy
