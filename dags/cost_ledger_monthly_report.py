@@ -22,12 +22,12 @@ RETRY_DELAY = timedelta(seconds=float(os.environ.get("COSTLEDGER_TASK_RETRY_DELA
 MONTH = Param(None, type=["null", "string"], pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
 
 
-def _run(fn, *args, **kwargs):
+def _run(step: str, fn, *args, **kwargs):
     """fn(settings, *args, **kwargs): a transient error retries, any other fails the task at once."""
     from pipeline.errors import run_task
     from pipeline.settings import load_settings
 
-    return run_task(AirflowFailException, lambda: fn(load_settings(), *args, **kwargs))
+    return run_task(AirflowFailException, step, lambda: fn(load_settings(), *args, **kwargs))
 
 
 @dag(
@@ -47,20 +47,22 @@ def cost_ledger_monthly_report():
         from pipeline.schedule import report_month as month_of
 
         month, run_after = params.get("month"), dag_run.run_after
-        return run_task(AirflowFailException, month_of, month, data_interval_end, run_after)
+        return run_task(AirflowFailException, "report_month", month_of, month, data_interval_end, run_after)
 
     @task.sensor(poke_interval=30 * 60, timeout=3 * 24 * 3600, mode="reschedule")
     def wait_for_published(month: str) -> PokeReturnValue:
         from pipeline.steps import published_months
 
-        return PokeReturnValue(is_done=month in _run(published_months))
+        return PokeReturnValue(is_done=month in _run("wait_for_published", published_months))
 
     @task
     def save_report(month: str) -> list[str]:
         from pipeline.report import build_report, write_report
 
-        # An archive copy: reports/<month>/ (HTML, text, .eml, CSV, XLSX, charts).
-        return _run(lambda s: [str(p) for p in write_report(build_report(s, month), s.reports / month)])
+        def save(settings):  # an archive copy: reports/<month>/ (HTML, text, .eml, CSV, XLSX, charts)
+            return [str(p) for p in write_report(build_report(settings, month), settings.reports / month)]
+
+        return _run("save_report", save)
 
     @task
     def send_report(month: str, params=None) -> dict:
@@ -71,7 +73,7 @@ def cost_ledger_monthly_report():
             smtp = smtp_from_connection(Connection.get("smtp_default"))
         except AirflowNotFoundException:
             smtp = None  # COSTLEDGER_SMTP_* apply
-        return _run(send_monthly_report, month, smtp=smtp, force=bool(params.get("force")))
+        return _run("send_report", send_monthly_report, month, smtp=smtp, force=bool(params.get("force")))
 
     month = report_month()
     wait_for_published(month) >> [save_report(month), send_report(month)]

@@ -28,7 +28,7 @@ def _step(name: str, *args) -> dict:  # pipeline.steps.<name>(settings, *args); 
     from pipeline.errors import run_task
     from pipeline.settings import load_settings
 
-    return run_task(AirflowFailException, lambda: getattr(steps, name)(load_settings(), *args))
+    return run_task(AirflowFailException, name, lambda: getattr(steps, name)(load_settings(), *args))
 
 
 @dag(

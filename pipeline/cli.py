@@ -8,7 +8,8 @@
 
 Every command takes --landing, --warehouse (folder) and --config; COSTLEDGER_LANDING,
 COSTLEDGER_WAREHOUSE and COSTLEDGER_CONFIG are the defaults. Exit 0 on success; on failure a
-one-line reason on stderr and a non-zero exit code.
+one-line reason on stderr and a non-zero exit code (pipeline/errors.py): the traceback goes to
+warehouse/logs/costledger.log, and to stderr too with --debug.
 """
 
 from __future__ import annotations
@@ -22,12 +23,24 @@ from decimal import Decimal
 
 import duckdb
 
-from pipeline.errors import CostledgerError
+from pipeline import logs
+from pipeline.errors import CostledgerError, user_error
 
 DEMO_PII_KEY = "costledger-demo-key-not-a-secret"
 
 
+def _debug_flag(p: argparse.ArgumentParser, default) -> None:
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        default=default,
+        help="also print the log, tracebacks included, to stderr (always in warehouse/logs/costledger.log)",
+    )
+
+
 def _common(p: argparse.ArgumentParser) -> None:
+    # --debug is global: `costledger --debug run` and `costledger run --debug` both work
+    _debug_flag(p, argparse.SUPPRESS)
     g = p.add_argument_group("locations")
     g.add_argument("--landing", help="landing folder (default: $COSTLEDGER_LANDING or config paths.landing)")
     g.add_argument(
@@ -42,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="The monthly cost ledger of e-commerce AI models: billing exports, vendor invoices "
         "and time logs into nine leaf costs, published to DuckDB.",
     )
+    _debug_flag(parser, False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("demo", help="generate the demo company into the landing folder and run everything")
@@ -56,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="month_to", help="last month to rebuild (YYYY-MM)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="rebuild and republish even when nothing changed since the last successful publish",
+    )
 
     p = sub.add_parser("report", help="the month's cost report (terminal, files, or e-mail)")
     _common(p)
@@ -83,7 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args):
     from pipeline.settings import load_settings
 
-    return load_settings(config=args.config, landing=args.landing, warehouse=args.warehouse)
+    settings = load_settings(config=args.config, landing=args.landing, warehouse=args.warehouse)
+    logs.to_file(settings.warehouse)
+    logs.log.info("costledger %s (pid %d)", args.command, os.getpid())
+    return settings
 
 
 def _progress(quiet: bool):
@@ -109,6 +131,8 @@ def _print_run_summary(summary) -> None:
         )
     for rel, why in summary.unsupported.items():
         print(f"not read: {rel}: {why}")
+    if summary.message:
+        print(summary.message)
     if summary.months:
         print(
             f"months: {summary.months[0]} .. {summary.months[-1]} ({len(summary.months)}); allocated lines: {summary.lines:,}"
@@ -130,7 +154,7 @@ def cmd_run(args) -> int:
     if args.month and (args.month_from or args.month_to):
         raise CostledgerError("use either --month or --from/--to")
     lo, hi = (args.month, args.month) if args.month else (args.month_from, args.month_to)
-    summary = steps.run_all(settings, lo, hi, progress=_progress(args.quiet or args.json))
+    summary = steps.run_all(settings, lo, hi, progress=_progress(args.quiet or args.json), force=args.force)
     if args.json:
         print(json.dumps(summary.__dict__, default=str, indent=2))
     else:
@@ -244,14 +268,25 @@ COMMANDS = {"demo": cmd_demo, "run": cmd_run, "report": cmd_report, "query": cmd
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logs.start(debug=args.debug)
     try:
         return COMMANDS[args.command](args)
     except CostledgerError as exc:
+        if exc.__cause__ is None:  # a failure mapped by a step was logged with its cause there
+            logs.failure(exc, f"costledger {args.command} failed: {exc}")
         print(f"costledger: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("costledger: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # anything else still reaches the user as one line
+        log_file = logs.current_file()
+        err = user_error(exc, args.command, log_file=str(log_file) if log_file else None)
+        logs.failure(exc, f"costledger {args.command} failed: {err}")
+        print(f"costledger: error: {err}", file=sys.stderr)
+        return err.exit_code
+    finally:
+        logs.stop()
 
 
 if __name__ == "__main__":

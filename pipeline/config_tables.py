@@ -81,7 +81,8 @@ def config_fingerprint(settings: Settings, *parts: str) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _settings_fingerprint(settings: Settings) -> str:
+def settings_fingerprint(settings: Settings) -> str:
+    """A hash of every config file and setting the config tables (and so the marts) depend on."""
     # the layout of the config tables is part of it: a new costledger version re-syncs them
     parts = [_DDL, ",".join(KEY_FIELDS), "rule_fields", settings.reporting_currency, settings.cost_basis]
     for name in ("costledger.yaml", "models.yaml", "vendors.yaml", "activities.yaml", "cost_rules.yaml"):
@@ -92,7 +93,7 @@ def _settings_fingerprint(settings: Settings) -> str:
 
 def sync_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """Replace the config schema's tables with the current settings (skipped when unchanged)."""
-    fingerprint = _settings_fingerprint(settings)
+    fingerprint = settings_fingerprint(settings)
     try:
         current = con.execute("select value from config.settings where key = 'fingerprint'").fetchone()
     except (duckdb.CatalogException, duckdb.InvalidInputException):

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
+import re
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 
-from pipeline.errors import LockBusyError
+from pipeline.errors import LockBusyError, one_line
 from pipeline.settings import SQL_DIR, Settings
 
 SCHEMAS = ("raw", "config", "staging", "core", "marts", "audit")
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -40,8 +44,11 @@ def run_lock(settings: Settings, timeout: float | None = None) -> Iterator[None]
                         f"waited {timeout:.0f}s — try again when it has finished"
                     ) from None
                 time.sleep(0.2)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}".encode())
+        with contextlib.suppress(OSError):  # who holds it is a courtesy; a full disk must not stop the run
+            os.ftruncate(fd, 0)
+            os.write(
+                fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}".encode()
+            )
         yield
     finally:
         with contextlib.suppress(OSError):
@@ -49,27 +56,127 @@ def run_lock(settings: Settings, timeout: float | None = None) -> Iterator[None]
         os.close(fd)
 
 
-def connect_work(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """Open the work database read-write with its schemas and audit tables in place."""
+def run_in_progress(settings: Settings) -> str | None:
+    """Who holds the run lock right now ('pid N since ...'), or None when no run is alive.
+
+    Asks the kernel (a non-blocking shared flock), so a run that was killed is never 'alive'.
+    """
+    try:
+        fd = os.open(settings.lock_file, os.O_RDONLY)
+    except OSError:
+        return None  # no lock file: no run ever took the lock here
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return Path(settings.lock_file).read_text(errors="replace").strip() or "a running costledger"
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def building_files(settings: Settings) -> list[Path]:
+    """Files a publish builds before its swap (and their WAL): leftovers once no run is alive."""
+    return sorted(settings.warehouse.glob(".costledger.*.building.duckdb*"))
+
+
+def clear_leftovers(settings: Settings) -> list[str]:
+    """Remove what failed or killed runs left in the warehouse: half-built published files and
+    their WAL, DuckDB's spill files in warehouse/.tmp. Call it holding the run lock (no other
+    costledger process uses these then). Returns what was removed, for the log."""
+    removed = []
+    spill = settings.warehouse / ".tmp"
+    leftovers = building_files(settings) + (sorted(spill.iterdir()) if spill.is_dir() else [])
+    for p in leftovers:
+        try:
+            size = p.stat().st_size
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(f"{p} ({size:,} bytes)")
+    if removed:
+        log.info("removed what an earlier run left behind: %s", "; ".join(removed))
+    return removed
+
+
+_DUCKDB_HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
+
+
+def _describe_process(exe: str, pid: int) -> str:
+    """'pid 123: python3 analysis.py' from /proc when we can see it, else DuckDB's words."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        argv = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+    except OSError:
+        argv = []
+    if argv:
+        argv[0] = Path(argv[0]).name
+    cmd = one_line(" ".join(" ".join(a.split()) for a in argv) or Path(exe).name or exe, limit=100)
+    return f"pid {pid}: {cmd}"
+
+
+def work_db_holder(message: str) -> str | None:
+    """The process named by DuckDB's 'Could not set lock' error, or None for any other error."""
+    m = _DUCKDB_HOLDER.search(message)
+    return _describe_process(m.group(1), int(m.group(2))) if m else None
+
+
+def _connect(settings: Settings, deadline: float, waited_from: float) -> duckdb.DuckDBPyConnection:
+    """Open work.duckdb read-write, waiting while another process (an analyst, even read-only)
+    has it open: DuckDB allows one writer or many readers, never both."""
+    while True:
+        try:
+            return duckdb.connect(str(settings.work_db))
+        except duckdb.IOException as exc:
+            holder = work_db_holder(str(exc))
+            if holder is None:
+                raise
+            if time.monotonic() >= deadline:
+                raise LockBusyError(
+                    f"{settings.work_db} is open in another process ({holder}); waited "
+                    f"{time.monotonic() - waited_from:.0f}s — close that connection (to read the ledger, open "
+                    f"{settings.published_db.name} instead) and run again"
+                ) from None
+            time.sleep(0.2)
+
+
+def connect_work(settings: Settings, timeout: float = 0.0) -> duckdb.DuckDBPyConnection:
+    """Open the work database read-write with its schemas and audit tables in place.
+
+    Waits up to `timeout` seconds for another process to close it, then raises LockBusyError.
+    """
     settings.warehouse.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(settings.work_db))
-    # A missing table must be an error, never a Python variable of the same name.
-    con.execute("set python_enable_replacements = false")
-    con.execute("set TimeZone = 'UTC'")
-    # Bounded memory: big loads and joins spill to warehouse/.tmp instead of taking the machine.
-    con.execute("set memory_limit = ?", [os.environ.get("COSTLEDGER_DUCKDB_MEMORY_LIMIT", "8GB")])
-    con.execute("set temp_directory = ?", [str(settings.warehouse / ".tmp")])
-    for schema in SCHEMAS:
-        con.execute(f"create schema if not exists {schema}")
-    run_sql_script(con, SQL_DIR / "audit" / "create_audit_tables.sql")
+    now = time.monotonic()
+    con = _connect(settings, now + timeout, now)
+    try:
+        # A missing table must be an error, never a Python variable of the same name.
+        con.execute("set python_enable_replacements = false")
+        con.execute("set TimeZone = 'UTC'")
+        # Bounded memory: big loads and joins spill to warehouse/.tmp instead of taking the machine.
+        con.execute("set memory_limit = ?", [os.environ.get("COSTLEDGER_DUCKDB_MEMORY_LIMIT", "8GB")])
+        con.execute("set temp_directory = ?", [str(settings.warehouse / ".tmp")])
+        for schema in SCHEMAS:
+            con.execute(f"create schema if not exists {schema}")
+        run_sql_script(con, SQL_DIR / "audit" / "create_audit_tables.sql")
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
 @contextlib.contextmanager
 def work_db(settings: Settings, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The run lock plus an open work-database connection, closed on exit."""
+    """The run lock plus an open work-database connection, closed on exit.
+
+    One deadline covers both waits: for the run lock, then for any other process that has
+    work.duckdb open. Under the lock, leftovers of failed or killed runs are removed first.
+    """
+    timeout = settings.lock_timeout_seconds if timeout is None else timeout
+    deadline = time.monotonic() + timeout
     with run_lock(settings, timeout):
-        con = connect_work(settings)
+        clear_leftovers(settings)
+        con = connect_work(settings, max(0.0, deadline - time.monotonic()))
         try:
             yield con
         finally:

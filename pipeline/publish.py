@@ -9,12 +9,16 @@ sees the new file whole. Nothing is ever written into the published file in plac
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from pathlib import Path
 
 import duckdb
 
+from pipeline.errors import ResourceError
 from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
 
 PUBLISHED_TABLES = (
     "marts.cost_line_items",
@@ -32,6 +36,12 @@ PUBLISHED_TABLES = (
 )
 
 
+# A view is sized by the table it reads (marts.cost_line_items selects from the allocated lines).
+SIZE_PROXY = {"marts.cost_line_items": "core.allocated_line_items"}
+SIZE_MARGIN = 1.25
+SIZE_OVERHEAD = 2 * 1024 * 1024  # file header, catalog and metadata blocks
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -40,24 +50,108 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def building_path(settings: Settings, run_id: str) -> Path:
+    return settings.warehouse / f".costledger.{run_id}.building.duckdb"
+
+
+def expected_size(con: duckdb.DuckDBPyConnection) -> int:
+    """Bytes the published file is expected to take: the storage blocks of the tables it copies
+    (DuckDB's own, so compression is counted) plus what is not written to blocks yet, with a margin."""
+    block_size = con.execute(
+        "select block_size from pragma_database_size() where database_name = current_database()"
+    ).fetchone()[0]
+    tables, views = [], 0
+    for name in PUBLISHED_TABLES:
+        proxy = SIZE_PROXY.get(name, name)
+        kind = _kind(con, proxy)
+        if kind == "BASE TABLE":
+            tables.append(proxy)
+        elif _kind(con, name) == "VIEW":  # no table to measure: every value at 8 bytes
+            rows = con.execute(f"select count(*) from {name}").fetchone()[0]
+            cols = con.execute(f"select count(*) from (describe {name})").fetchone()[0]
+            views += rows * cols * 8
+    raw = views
+    if tables:
+        union = " union all ".join(
+            f"select '{t}' as t, block_id, persistent, count from pragma_storage_info('{t}')"
+            for t in dict.fromkeys(tables)
+        )
+        # per table: its own blocks (a fresh file gives every table at least one), plus the values
+        # not written to blocks yet (small tables before a checkpoint) at 16 bytes each at most
+        per_table = con.execute(
+            f"""
+            select greatest(count(distinct block_id) filter (where persistent and block_id >= 0), 1),
+                   coalesce(sum(count) filter (where not persistent), 0)
+            from ({union}) group by t
+            """
+        ).fetchall()
+        raw += sum(blocks * block_size + pending * 16 for blocks, pending in per_table)
+    return int(raw * SIZE_MARGIN) + SIZE_OVERHEAD
+
+
+def _kind(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    schema, table = name.split(".")
+    row = con.execute(
+        "select table_type from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchall()
+    return row[0][0] if row else None
+
+
+def check_free_space(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
+    """Fail early, naming the folder and the space needed, when the published file cannot fit
+    beside the old one (which stays until the swap). Returns the bytes expected."""
+    need = expected_size(con)
+    st = os.statvfs(settings.warehouse)
+    free = st.f_bavail * st.f_frsize
+    if free < need:
+        raise ResourceError(
+            f"publish: not enough free space in {settings.warehouse} to build the published file: "
+            f"needs about {_mb(need)}, {_mb(free)} free; free space there (the ledger published "
+            "before stays as it was) and run again"
+        )
+    return need
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:,.1f} MB"
+
+
 def publish_file(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> Path:
-    """Build the published database anew from the work database and swap it in."""
+    """Build the published database anew from the work database and swap it in.
+
+    On any failure the half-built file and its WAL are removed at once (a killed run's are
+    removed by the next run: pipeline.db.clear_leftovers).
+    """
     target = settings.published_db
-    tmp = settings.warehouse / f".costledger.{run_id}.building.duckdb"
-    for p in (tmp, Path(str(tmp) + ".wal")):
+    tmp = building_path(settings, run_id)
+    wal = Path(str(tmp) + ".wal")
+    for p in (tmp, wal):
         p.unlink(missing_ok=True)
-    con.execute("attach ? as pub", [str(tmp)])
+    need = check_free_space(con, settings)
+    attached = False
     try:
+        con.execute("attach ? as pub", [str(tmp)])
+        attached = True
         con.execute("create schema pub.marts")
         con.execute("create schema pub.audit")
         for name in PUBLISHED_TABLES:
             con.execute(f"create table pub.{name} as select * from {name}")
         con.execute("checkpoint pub")
-    finally:
         con.execute("detach pub")
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
+        attached = False
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        log.info("built %s: %s bytes (expected at most %s)", tmp.name, f"{tmp.stat().st_size:,}", f"{need:,}")
+        os.replace(tmp, target)
+    except BaseException:
+        if attached:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("detach pub")
+        for p in (tmp, wal):
+            with contextlib.suppress(OSError):
+                p.unlink(missing_ok=True)
+        raise
     with contextlib.suppress(OSError):
         _fsync_dir(target.parent)
     return target

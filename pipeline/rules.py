@@ -11,7 +11,7 @@ Compiled form:
 
 from __future__ import annotations
 
-import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,30 @@ def glob_to_ilike(pattern: str) -> str:
     return "".join(out)
 
 
+_regex_engine = None
+_regex_lock = threading.Lock()
+
+
+def regex_problem(pattern: str) -> str | None:
+    """What the engine that runs the rules says about a pattern, or None when it takes it.
+
+    Rules are matched in SQL (sql/intermediate/int_rule_matches.sql: regexp_matches, RE2), and
+    RE2 refuses some patterns Python's `re` accepts (lookarounds, backreferences): ask DuckDB,
+    with the same function, before any data is touched.
+    """
+    global _regex_engine
+    import duckdb
+
+    with _regex_lock:
+        if _regex_engine is None:
+            _regex_engine = duckdb.connect()
+        try:
+            _regex_engine.execute("select regexp_matches('', ?)", [pattern]).fetchall()
+        except duckdb.Error as exc:
+            return str(exc).splitlines()[0].removeprefix("Invalid Input Error: ")
+    return None
+
+
 def _fail(path: Path, where: str, msg: str) -> ConfigError:
     return ConfigError(f"{path}: {where}: {msg}")
 
@@ -154,10 +178,11 @@ def _compile_conditions(path: Path, where: str, match: Any) -> tuple[Condition, 
             raise _fail(path, where, f"match.{key}: empty list")
         for v in values:
             if isinstance(v, dict) and set(v) == {"regex"}:
-                try:
-                    re.compile(str(v["regex"]))
-                except re.error as exc:
-                    raise _fail(path, where, f"match.{key}: bad regex {v['regex']!r}: {exc}") from None
+                problem = regex_problem(str(v["regex"]))
+                if problem:
+                    raise _fail(
+                        path, where, f"match.{key}: bad regex {v['regex']!r}: DuckDB (RE2) says: {problem}"
+                    )
                 conds.append(Condition(column, "regex", str(v["regex"])))
             elif isinstance(v, (str, int, float)) and not isinstance(v, bool):
                 conds.append(Condition(column, "glob", glob_to_ilike(str(v))))

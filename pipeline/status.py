@@ -1,7 +1,8 @@
 """`costledger status`: what the ledger holds, what was refused, what is missing, how checks went.
 
 Reads the work database read-only when no run holds it, else the published file, so status
-never waits for (or blocks) a run.
+never waits for (or blocks) a run. A run marked running or publishing while no process holds the
+run lock (the kernel's flock says so) is shown as interrupted: it was killed or crashed.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from datetime import datetime
 
 import duckdb
 
+from pipeline.db import run_in_progress
+from pipeline.runs import ACTIVE
 from pipeline.settings import Settings
 
 
@@ -22,7 +25,7 @@ def _open(settings: Settings) -> tuple[duckdb.DuckDBPyConnection | None, str]:
     if settings.published_db.exists():
         return duckdb.connect(
             str(settings.published_db), read_only=True
-        ), "published file (a run is in progress)"
+        ), "published file (the work database is in use by a run or another process)"
     return None, ""
 
 
@@ -33,6 +36,9 @@ def status_text(settings: Settings) -> str:
         out.append(f"published: {settings.published_db} ({ts})")
     else:
         out.append("published: nothing yet")
+    alive = run_in_progress(settings)
+    if alive:
+        out.append(f"a run is in progress ({alive})")
     con, where = _open(settings)
     if con is None:
         out.append("no run yet: `costledger run` (or `costledger demo`)")
@@ -68,7 +74,17 @@ def status_text(settings: Settings) -> str:
             out.append("")
             out.append("last runs:")
             for run_id, status, started, _finished, msg in runs:
-                out.append(f"  {run_id}  {status:<10} {started:%Y-%m-%d %H:%M:%S}  {msg or ''}")
+                if status == "publishing" and where.startswith("published"):
+                    status, msg = (
+                        "published",
+                        "built this published file (its final status is in the work database)",
+                    )
+                elif status in ACTIVE and not alive:
+                    status, msg = (
+                        "interrupted",
+                        f"was {status}, but no process holds the run lock (killed or crashed)",
+                    )
+                out.append(f"  {run_id}  {status:<11} {started:%Y-%m-%d %H:%M:%S}  {msg or ''}")
             last = runs[0][0]
             q = con.execute(
                 "select severity, success, count(*) from audit.quality_results where run_id = ? group by all order by 1, 2",

@@ -9,7 +9,8 @@ Months are arguments ('YYYY-MM' or date); nothing here reads the clock to choose
 
 from __future__ import annotations
 
-import json
+import contextlib
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -18,16 +19,18 @@ from datetime import UTC, date, datetime
 
 import duckdb
 
-from pipeline import ingest, quality
+from pipeline import ingest, logs, quality, runs
 from pipeline import transform as transform_mod
 from pipeline.config_tables import sync_config
 from pipeline.db import work_db
-from pipeline.errors import CostledgerError, InputError
+from pipeline.errors import CostledgerError, InputError, one_line, user_error
 from pipeline.landing import unsupported_files
 from pipeline.publish import publish_file
 from pipeline.settings import Settings
 
 Progress = Callable[[str], None] | None
+WAITING = "{step} done; the next step runs as its own task"
+log = logging.getLogger(__name__)
 
 
 def new_run_id() -> str:
@@ -60,32 +63,44 @@ def month_range(month_from, month_to) -> tuple[date | None, date | None]:
     return lo, hi
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def _record_run(
     con, run_id: str, status: str, lo=None, hi=None, message: str | None = None, timings: dict | None = None
 ) -> None:
-    con.execute(
-        """
-        insert into audit.runs as t values (?, ?, ?, ?, ?, ?, ?, ?)
-        on conflict (run_id) do update set
-            finished_at = excluded.finished_at, status = excluded.status,
-            month_from = coalesce(excluded.month_from, t.month_from), month_to = coalesce(excluded.month_to, t.month_to),
-            message = excluded.message, timings = coalesce(excluded.timings, t.timings)
-        """,
-        [
-            run_id,
-            _now(),
-            None if status == "running" else _now(),
-            status,
-            lo,
-            hi,
-            message,
-            json.dumps(timings) if timings else None,
-        ],
-    )
+    runs.record(con, run_id, status, lo, hi, message, timings)
+
+
+def _fail(
+    con, settings: Settings, run_id: str | None, step: str, exc: BaseException, lo=None, hi=None, timings=None
+):
+    """Record the run as failed (or interrupted), log the traceback, raise the one-line error."""
+    log_file = logs.current_file()
+    if isinstance(exc, Exception):
+        status, err = (
+            "failed",
+            user_error(exc, step, str(settings.warehouse), str(log_file) if log_file else None),
+        )
+    else:  # Ctrl-C, SystemExit: the run stops here
+        status, err = "interrupted", exc
+    with contextlib.suppress(duckdb.Error):
+        con.execute("rollback")
+    if run_id:
+        message = str(err) if isinstance(err, CostledgerError) else "interrupted"
+        if not message.startswith(f"{step}: "):
+            message = f"{step}: {message}"  # the step that failed, for the record (and _public_step)
+        try:
+            runs.record(con, run_id, status, lo, hi, message, timings)
+        except (duckdb.Error, OSError) as rec:  # the disk that failed the step may fail this too
+            log.warning(
+                "could not record run %s as %s: %s",
+                run_id,
+                status,
+                one_line(str(rec)),
+                extra={"file_only": True},  # the user's one line is the failure itself
+            )
+    logs.failure(exc, f"run {run_id or '-'} {status} in {step}: {err}")
+    if err is exc:
+        raise exc
+    raise err from exc
 
 
 # --- steps on an open connection -------------------------------------------------------------
@@ -104,8 +119,7 @@ def _discover(con, settings: Settings) -> dict:
 
 
 def _load(con, settings: Settings, source: str, run_id: str, progress: Progress = None) -> dict:
-    ingest.ensure_raw_tables(con)
-    sync_config(con, settings)
+    sync_config(con, settings)  # ingest.load_source creates the raw tables it needs
     return ingest.load_source(con, settings, source, run_id, progress)
 
 
@@ -127,13 +141,23 @@ def _check_marts(con, settings: Settings, run_id: str) -> dict:
     return {"checks": len(results), "failed": sum(1 for r in results if not r["success"])}
 
 
-def _publish(con, settings: Settings, run_id: str) -> dict:
+def _publish(con, settings: Settings, run_id: str, fingerprint: str | None = None) -> dict:
+    """Build and swap in the published file. The run is 'publishing' until the swap is done
+    (that is what the published file's own copy of audit.runs shows), 'succeeded' only after it."""
     refused = ingest.refused_files(con)
     if refused:
         more = f" (and {len(refused) - 1} more refused files)" if len(refused) > 1 else ""
         raise InputError(f"{refused[0]}{more}; nothing was published — fix or remove the file and run again")
-    _record_run(con, run_id, "succeeded", message="published")
+    runs.record(con, run_id, "publishing", message="building the published file")
     path = publish_file(con, settings, run_id)
+    runs.record(
+        con,
+        run_id,
+        "succeeded",
+        message="published",
+        inputs_fingerprint=fingerprint,
+        published_stamp=runs.published_stamp(path),
+    )
     months = [
         r[0].isoformat()[:7]
         for r in con.execute("select distinct month from marts.monthly_cost_rollup order by 1").fetchall()
@@ -141,11 +165,81 @@ def _publish(con, settings: Settings, run_id: str) -> dict:
     return {"published": str(path), "months": months}
 
 
+def _nothing_new(
+    con, settings: Settings, run_id: str, lo, hi, force: bool, summary: RunSummary | None = None
+) -> tuple[str | None, str | None]:
+    """(fingerprint of a full run's inputs, the run that already published them or None).
+
+    When there is nothing new the run is recorded as succeeded here: no gate, no transform, no
+    publish follows, and the published file keeps its bytes."""
+    if lo is not None:
+        return None, None  # a month range rebuilds part of the ledger: always work to do
+    fingerprint = runs.inputs_fingerprint(con, settings)
+    since = None if force else runs.nothing_new_since(con, settings, run_id, fingerprint)
+    if since:
+        message = (
+            f"nothing new since {since}: landing, config and code unchanged; the published file "
+            "was left as it was (`costledger run --force` rebuilds)"
+        )
+        runs.record(
+            con,
+            run_id,
+            "succeeded",
+            lo,
+            hi,
+            f"nothing new since {since}",
+            summary.timings if summary else None,
+            fingerprint,
+            runs.published_stamp(settings.published_db),
+        )
+        log.info("run %s: %s", run_id, message)
+        if summary is not None:
+            summary.status, summary.message = "succeeded", message
+            summary.published = str(settings.published_db)
+    return fingerprint, since
+
+
 # --- public steps (each takes the lock) --------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _public_step(settings: Settings, step: str, run_id: str | None = None, lo=None, hi=None, after="waiting"):
+    """One step as an orchestrator's task: the lock, the run's row (running while at work,
+    then `after`; failed with the one-line message), any error as one line."""
+    where = "open the work database"
+    try:
+        with work_db(settings) as con:
+            where = step
+            # Once a step of this run failed (a refused file in one source's load), the steps an
+            # orchestrator still runs beside it do not make the run look healthy again; a retry
+            # of the failed step itself does take the run back.
+            failed_elsewhere = False
+            if run_id:
+                runs.mark_interrupted(con, settings, run_id)
+                prev = con.execute(
+                    "select status, message from audit.runs where run_id = ?", [run_id]
+                ).fetchall()
+                failed_elsewhere = (
+                    bool(prev) and prev[0][0] == "failed" and not str(prev[0][1]).startswith(f"{step}: ")
+                )
+                if not failed_elsewhere:
+                    runs.record(con, run_id, "running", lo, hi, message=f"in step {step}")
+            try:
+                yield con
+            except BaseException as exc:
+                _fail(con, settings, run_id, step, exc, lo, hi)
+            if run_id and after and not failed_elsewhere:
+                runs.record(con, run_id, after, message=WAITING.format(step=step))
+    except CostledgerError:
+        raise
+    except Exception as exc:  # opening or closing the work database
+        err = user_error(exc, where, str(settings.warehouse))
+        logs.failure(exc, f"run {run_id or '-'} failed in {where}: {err}")
+        raise err from exc
+
+
 def discover(settings: Settings) -> dict:
-    with work_db(settings) as con:
+    with _public_step(settings, "discover") as con:
         return _discover(con, settings)
 
 
@@ -153,34 +247,48 @@ def load_source(settings: Settings, source: str, run_id: str, raise_on_refused: 
     """Load one source's new and changed files. Refused files are recorded, then raised."""
     if source not in ingest.SOURCES:
         raise CostledgerError(f"unknown source '{source}' (one of: {', '.join(ingest.SOURCES)})")
-    with work_db(settings) as con:
+    with _public_step(settings, f"load_{source}", run_id) as con:
         summary = _load(con, settings, source, run_id)
-    if raise_on_refused and summary["refused"]:
-        more = f" (and {len(summary['refused']) - 1} more)" if len(summary["refused"]) > 1 else ""
-        raise InputError(summary["refused"][0] + more)
+        if raise_on_refused and summary["refused"]:
+            more = f" (and {len(summary['refused']) - 1} more)" if len(summary["refused"]) > 1 else ""
+            raise InputError(summary["refused"][0] + more)
     return summary
 
 
+def nothing_new(settings: Settings, run_id: str, month_from=None, month_to=None, force: bool = False) -> dict:
+    """After the loads: {"nothing_new": True, "since": run} when a full run has nothing to
+    gate, transform or publish (the run is then recorded as succeeded), else {"nothing_new": False}.
+    An orchestrator short-circuits the remaining steps on True."""
+    lo, hi = month_range(month_from, month_to)
+    with _public_step(settings, "nothing_new", run_id, lo, hi, after=None) as con:
+        _, since = _nothing_new(con, settings, run_id, lo, hi, force)
+        if since:
+            return {"nothing_new": True, "since": since}
+        runs.record(con, run_id, "waiting", message=WAITING.format(step="nothing_new"))
+    return {"nothing_new": False}
+
+
 def check_raw(settings: Settings, run_id: str) -> dict:
-    with work_db(settings) as con:
+    with _public_step(settings, "check_raw", run_id) as con:
         return _check_raw(con, settings, run_id)
 
 
 def transform(settings: Settings, run_id: str, month_from=None, month_to=None) -> dict:
     lo, hi = month_range(month_from, month_to)
-    with work_db(settings) as con:
-        _record_run(con, run_id, "running", lo, hi)
+    with _public_step(settings, "transform", run_id, lo, hi) as con:
         return _transform(con, settings, lo, hi)
 
 
 def check_marts(settings: Settings, run_id: str) -> dict:
-    with work_db(settings) as con:
+    with _public_step(settings, "check_marts", run_id) as con:
         return _check_marts(con, settings, run_id)
 
 
 def publish(settings: Settings, run_id: str) -> dict:
-    with work_db(settings) as con:
-        return _publish(con, settings, run_id)
+    with _public_step(settings, "publish", run_id, after=None) as con:
+        full = con.execute("select month_from is null from audit.runs where run_id = ?", [run_id]).fetchall()
+        fingerprint = runs.inputs_fingerprint(con, settings) if full and full[0][0] else None
+        return _publish(con, settings, run_id, fingerprint)
 
 
 def published_months(settings: Settings) -> list[str]:
@@ -211,69 +319,101 @@ class RunSummary:
     coverage: dict[str, float | None] = field(default_factory=dict)  # month -> % of in-scope cost placed
 
 
+def _summarise_ledger(con, summary: RunSummary) -> None:
+    summary.months = [
+        r[0].isoformat()[:7]
+        for r in con.execute("select distinct month from core.allocated_line_items order by 1").fetchall()
+    ]
+    summary.lines = con.execute("select count(*) from core.allocated_line_items").fetchone()[0]
+    summary.coverage = {
+        m.isoformat()[:7]: (float(pct) if pct is not None else None)
+        for m, pct in con.execute(
+            "select month, coverage_pct from marts.rule_coverage order by month"
+        ).fetchall()
+    }
+
+
 def run_all(
-    settings: Settings, month_from=None, month_to=None, progress: Progress = None, run_id: str | None = None
+    settings: Settings,
+    month_from=None,
+    month_to=None,
+    progress: Progress = None,
+    run_id: str | None = None,
+    force: bool = False,
 ) -> RunSummary:
     """Ingest, check, transform, check, publish — under one lock. Raises on failure after
-    recording the run as failed; the published file is then exactly as it was."""
+    recording the run as failed; the published file is then exactly as it was.
+
+    A full run (no month range) with nothing new since the last successful publish — landing
+    files, config and code unchanged, the published file still the one it left — does no gate,
+    no transform and no publish: it is recorded as succeeded, 'nothing new since run-...'.
+    `force` rebuilds anyway.
+    """
     run_id = run_id or new_run_id()
     lo, hi = month_range(month_from, month_to)
-    quality.warm_up()  # the GX import overlaps with loading instead of adding to it
     summary = RunSummary(run_id)
     say = progress or (lambda _msg: None)
+    step = "open the work database"
 
     def timed(name, fn, *args):
+        nonlocal step
+        step = name
         t0 = time.perf_counter()
         try:
             return fn(*args)
         finally:
             summary.timings[name] = round(time.perf_counter() - t0, 3)
+            log.info("run %s: %s took %.3fs", run_id, name, summary.timings[name])
 
-    with work_db(settings) as con:
-        _record_run(con, run_id, "running", lo, hi)
-        try:
-            found = timed("discover", _discover, con, settings)
-            summary.unsupported = found["unsupported"]
-            for source in ingest.SOURCES:
-                n = len(found["sources"][source])
-                if n:
-                    say(f"loading {source}: {n} new or changed file(s)")
-                summary.loads.append(timed(f"load_{source}", _load, con, settings, source, run_id, progress))
-            say("checking raw data")
-            timed("check_raw", _check_raw, con, settings, run_id)
-            say("transforming")
-            result = timed("transform", _transform, con, settings, lo, hi)
-            summary.months, summary.lines = result["months"], result["lines"]
-            summary.coverage = {
-                m.isoformat()[:7]: (float(pct) if pct is not None else None)
-                for m, pct in con.execute(
-                    "select month, coverage_pct from marts.rule_coverage order by month"
-                ).fetchall()
-            }
-            say("checking marts")
-            timed("check_marts", _check_marts, con, settings, run_id)
-            say("publishing")
-            pub = timed("publish", _publish, con, settings, run_id)
-            summary.published = pub["published"]
-            summary.status = "succeeded"
-            _record_run(con, run_id, "succeeded", lo, hi, "published", summary.timings)
-        except Exception as exc:
-            summary.status = "failed"
-            summary.message = str(exc)
+    try:
+        with work_db(settings) as con:
+            step = "start"
+            log.info("run %s starts: landing %s, warehouse %s", run_id, settings.landing, settings.warehouse)
+            runs.mark_interrupted(con, settings, run_id)
+            runs.record(con, run_id, "running", lo, hi)
             try:
-                con.execute("rollback")
-            except duckdb.Error:
-                pass  # no transaction was open
-            _record_run(
-                con,
-                run_id,
-                "failed",
-                lo,
-                hi,
-                str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-                summary.timings,
-            )
-            raise
+                found = timed("discover", _discover, con, settings)
+                summary.unsupported = found["unsupported"]
+                if any(found["sources"].values()) or found["missing"]:
+                    quality.warm_up()  # the GX import overlaps with loading instead of adding to it
+                for source in ingest.SOURCES:
+                    n = len(found["sources"][source])
+                    if n:
+                        say(f"loading {source}: {n} new or changed file(s)")
+                    summary.loads.append(
+                        timed(f"load_{source}", _load, con, settings, source, run_id, progress)
+                    )
+                step = "fingerprint"
+                fingerprint, since = _nothing_new(con, settings, run_id, lo, hi, force, summary)
+                if since:
+                    _summarise_ledger(con, summary)
+                    say(summary.message)
+                    return summary
+                quality.warm_up()
+                say("checking raw data")
+                timed("check_raw", _check_raw, con, settings, run_id)
+                say("transforming")
+                timed("transform", _transform, con, settings, lo, hi)
+                _summarise_ledger(con, summary)
+                say("checking marts")
+                timed("check_marts", _check_marts, con, settings, run_id)
+                say("publishing")
+                pub = timed("publish", _publish, con, settings, run_id, fingerprint)
+                summary.published = pub["published"]
+                summary.status = "succeeded"
+                runs.record(con, run_id, "succeeded", lo, hi, "published", summary.timings)
+                log.info("run %s succeeded: published %s", run_id, summary.published)
+            except BaseException as exc:
+                summary.status = "failed" if isinstance(exc, Exception) else "interrupted"
+                summary.message = str(exc)
+                _fail(con, settings, run_id, step, exc, lo, hi, summary.timings)
+            step = "close the work database"
+    except CostledgerError:
+        raise
+    except Exception as exc:  # opening or closing the work database (a full disk, say)
+        err = user_error(exc, step, str(settings.warehouse))
+        logs.failure(exc, f"run {run_id} failed in {step}: {err}")
+        raise err from exc
     return summary
 
 

@@ -7,6 +7,7 @@ partition is replaced (core line items: a run over 2026-10 replaces 2026-10 and 
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 
 import duckdb
@@ -143,7 +144,9 @@ def run_transform(
         )
         con.execute("commit")
     except Exception:
-        con.execute("rollback")
+        # a failed commit (a full disk) has already ended the transaction: keep its error, not this one
+        with contextlib.suppress(duckdb.Error):
+            con.execute("rollback")
         raise
     months = [
         r[0].isoformat()[:7]

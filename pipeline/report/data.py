@@ -514,7 +514,7 @@ def build_report(
                 r["model_name"] = names.get(r["model_id"], r["model_id"] or "")
                 r["symbol"] = LEAF_SYMBOL.get(r["leaf"], r["leaf"])
 
-        # The run that published this file is still 'running' in its own copy of audit.runs.
+        # The run that published this file is the latest in its own copy of audit.runs ('publishing').
         run_id, run_started = None, None
         if "audit.runs" in tables:
             runs = _dicts(con, "select run_id, started_at from audit.runs order by started_at desc limit 1")

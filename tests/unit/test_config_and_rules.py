@@ -129,6 +129,19 @@ def test_cli_arguments_beat_the_environment(cfg, monkeypatch, tmp_path):
             lambda d: d["rules"][4]["match"].update(service={"regex": "(["}),
             "rule 'tagged-cloud-resources': match.service: bad regex",
         ),
+        # Python's re accepts these; DuckDB's RE2, which runs the rules, does not
+        (
+            "cost_rules.yaml",
+            lambda d: d["rules"][4]["match"].update(service={"regex": "^gpu-(?=a100)"}),
+            "cost_rules.yaml: rule 'tagged-cloud-resources': match.service: bad regex '^gpu-(?=a100)': "
+            "DuckDB (RE2) says: invalid perl operator: (?=",
+        ),
+        (
+            "cost_rules.yaml",
+            lambda d: d["rules"][4]["match"].update(sku={"regex": r"(ab)\1"}),
+            "rule 'tagged-cloud-resources': match.sku: bad regex '(ab)\\\\1': DuckDB (RE2) says: "
+            "invalid escape sequence: \\1",
+        ),
     ],
 )
 def test_a_bad_config_names_file_key_and_value(cfg, file, change, message):
