@@ -80,4 +80,10 @@ def test_the_nightly_dag_runs_on_a_postgresql_metadata_database(
     finally:
         published.close()
     assert months == [("2026-09",), ("2026-10",)]  # the small company's months (an invoice runs into October)
-    assert (run_id, "succeeded") in runs  # the Airflow run id is the ledger's run id
+    assert run_id in {r[0] for r in runs}  # the Airflow run id is the ledger's run id
+    work = duckdb.connect(str(tmp_path / "warehouse" / "work.duckdb"), read_only=True)
+    try:
+        status = work.execute("select status from audit.runs where run_id = ?", [run_id]).fetchall()
+    finally:
+        work.close()
+    assert status == [("succeeded",)]  # recorded once the new file was swapped in
