@@ -8,7 +8,7 @@ import json
 
 import duckdb
 
-from pipeline.ledger import LEAF_TABLE, LEAVES
+from pipeline.ledger import LEAF_TABLE, LEAVES, PEOPLE_MERGED, SEVERAL
 from pipeline.rules import rule_rows
 from pipeline.settings import VENDOR_KIND_LEAF, Settings
 
@@ -84,7 +84,16 @@ def config_fingerprint(settings: Settings, *parts: str) -> str:
 def settings_fingerprint(settings: Settings) -> str:
     """A hash of every config file and setting the config tables (and so the marts) depend on."""
     # the layout of the config tables is part of it: a new costledger version re-syncs them
-    parts = [_DDL, ",".join(KEY_FIELDS), "rule_fields", settings.reporting_currency, settings.cost_basis]
+    parts = [
+        _DDL,
+        ",".join(KEY_FIELDS),
+        "rule_fields",
+        settings.reporting_currency,
+        settings.cost_basis,
+        str(settings.min_people_per_row),
+        SEVERAL,
+        PEOPLE_MERGED,
+    ]
     for name in ("costledger.yaml", "models.yaml", "vendors.yaml", "activities.yaml", "cost_rules.yaml"):
         path = settings.config_dir / name
         parts.append(path.read_text(encoding="utf-8") if path.exists() else "")
@@ -108,6 +117,9 @@ def sync_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
         [
             ["reporting_currency", settings.reporting_currency],
             ["cost_basis", settings.cost_basis],
+            ["min_people_per_row", str(settings.min_people_per_row)],
+            ["several", SEVERAL],
+            ["people_merged", PEOPLE_MERGED],
             ["fingerprint", fingerprint],
         ],
     )

@@ -34,6 +34,14 @@ UNALLOCATED = "unallocated"
 OUT_OF_SCOPE = "out_of_scope"
 BUCKETS: tuple[str, ...] = (*LEAVES, UNALLOCATED, OUT_OF_SCOPE)
 
+# People cost is published in groups of at least `privacy.min_people_per_row` people
+# (docs/privacy.md). A dimension a merged group does not share reads SEVERAL; time of a leaf-month
+# with too few people is merged across leaves into the PEOPLE_MERGED bucket, part of C_total but
+# of no stage.
+SEVERAL = "(several)"
+PEOPLE_MERGED = "people_merged"
+PEOPLE_MERGED_SYMBOL = "C_people_merged"
+
 BUILTIN_SCENARIOS: tuple[str, ...] = (
     "search_ranking",
     "product_recommendation",

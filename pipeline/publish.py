@@ -34,6 +34,9 @@ PUBLISHED_TABLES = (
     "audit.runs",
     "audit.files",
 )
+# Published tables copied from another relation of the work database than their own name: time-log
+# files are reconciled per month, not per file, in the published file (docs/privacy.md).
+PUBLISHED_FROM = {"audit.reconciliation": "audit.reconciliation_published"}
 
 
 # A view is sized by the table it reads (marts.cost_line_items selects from the allocated lines).
@@ -136,7 +139,7 @@ def publish_file(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str
         con.execute("create schema pub.marts")
         con.execute("create schema pub.audit")
         for name in PUBLISHED_TABLES:
-            con.execute(f"create table pub.{name} as select * from {name}")
+            con.execute(f"create table pub.{name} as select * from {PUBLISHED_FROM.get(name, name)}")
         con.execute("checkpoint pub")
         con.execute("detach pub")
         attached = False

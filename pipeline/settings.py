@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.errors import ConfigError
-from pipeline.ledger import BUILTIN_SCENARIOS, LEAVES
+from pipeline.ledger import BUILTIN_SCENARIOS, LEAVES, SEVERAL
 from pipeline.rules import compile_rules
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +38,26 @@ class QualityCfg(_Strict):
     unallocated_warning_share: float = Field(0.10, ge=0, le=1)
 
 
+# Published people-cost rows hold the time of at least this many people (docs/privacy.md). Three is
+# the floor: with two, either one of them can subtract their own pay and read the other's.
+MIN_PEOPLE_PER_ROW = 3
+
+
+class PrivacyCfg(_Strict):
+    min_people_per_row: int = MIN_PEOPLE_PER_ROW
+
+    @field_validator("min_people_per_row", mode="before")
+    @classmethod
+    def _min_people(cls, v: Any) -> Any:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError("must be a whole number of people")
+        if v < MIN_PEOPLE_PER_ROW:
+            raise ValueError(
+                f"cannot be below {MIN_PEOPLE_PER_ROW}: a published row of fewer people shows their pay"
+            )
+        return v
+
+
 class ReportCfg(_Strict):
     recipients: list[str] = []
     language: str = "en"
@@ -58,6 +78,7 @@ class MainCfg(_Strict):
     lock_timeout_seconds: float = Field(60, ge=0)
     scenarios: list[str] = []
     quality: QualityCfg = QualityCfg()
+    privacy: PrivacyCfg = PrivacyCfg()
     report: ReportCfg = ReportCfg()
 
     @field_validator("reporting_currency")
@@ -136,6 +157,7 @@ class Settings:
     lock_timeout_seconds: float
     scenarios: tuple[str, ...]
     unallocated_warning_share: float
+    min_people_per_row: int
     report: ReportCfg
     models: tuple[ModelCfg, ...]
     vendors: tuple[VendorCfg, ...]
@@ -214,6 +236,8 @@ def load_settings(
         raise ConfigError(f"COSTLEDGER_REPORTING_CURRENCY: '{ccy}' is not an ISO-4217 currency code")
 
     scenarios = tuple(dict.fromkeys([*BUILTIN_SCENARIOS, *main.scenarios]))
+    if SEVERAL in scenarios:
+        raise ConfigError(f"{main_path}: scenarios: '{SEVERAL}' is reserved for merged people-cost rows")
 
     models_path = config_dir / "models.yaml"
     models: ModelsFile = _validate(ModelsFile, _read_yaml(models_path), models_path)
@@ -224,6 +248,11 @@ def load_settings(
                 f"{models_path}: models[{i}].scenario: '{m.scenario}' is not a known scenario "
                 f"(known: {', '.join(scenarios)}; declare more under `scenarios:` in costledger.yaml)"
             )
+        for name, value in (("id", m.id), ("team", m.team)):
+            if value == SEVERAL:
+                raise ConfigError(
+                    f"{models_path}: models[{i}].{name}: '{SEVERAL}' is reserved for merged people-cost rows"
+                )
         for key in (m.id, *m.aliases):
             k = key.lower()
             if k in seen:
@@ -273,6 +302,7 @@ def load_settings(
         lock_timeout_seconds=main.lock_timeout_seconds,
         scenarios=scenarios,
         unallocated_warning_share=main.quality.unallocated_warning_share,
+        min_people_per_row=main.privacy.min_people_per_row,
         report=main.report,
         models=tuple(models.models),
         vendors=tuple(vendors.vendors),

@@ -25,6 +25,13 @@ VIEWS = (
     ("staging.stg_usage_metrics", "staging/stg_usage_metrics.sql"),
     ("core.int_line_items_unioned", "intermediate/int_line_items_unioned.sql"),
 )
+# People cost (docs/privacy.md): the lines with their candidate groups, the finest groups, and
+# the step that merges groups upward, run once per level (1 = month x leaf x model x activity x
+# team ... 4 = month).
+PEOPLE_LINES = "intermediate/int_people_cost_lines.sql"
+PEOPLE_CELLS = "intermediate/int_people_cost_cells.sql"
+PEOPLE_MERGE_STEP = "intermediate/int_people_cost_cells_merged.sql"
+PEOPLE_LEVELS = (1, 2, 3, 4)
 # The line-level mart is a view in the work database (a copy of core would double the largest
 # table); publish materialises it into the published file.
 MART_VIEWS = (("marts.cost_line_items", "marts/cost_line_items.sql"),)
@@ -96,17 +103,33 @@ def _assert_priced(con) -> None:
     unpriced = con.execute(
         """
         select count(*), arg_min(source_file || ' line ' || source_row, (source_file, source_row)),
-               arg_min(employee_key, (source_file, source_row)), strftime(min(charge_period_start), '%Y-%m-%d')
+               strftime(min(charge_period_start), '%Y-%m-%d')
         from core.line_items
         where source_system = 'timesheet' and billed_cost_original is null and not is_superseded
         """
     ).fetchone()
     if unpriced[0]:
-        n, example, key, day = unpriced
+        # the file and line find the row; the error (and audit.runs, which is published) names no one
+        n, example, day = unpriced
         raise InputError(
-            f"no hourly rate in force for {n} time-log rows (e.g. {example}, employee {key}, from {day}); "
+            f"no hourly rate in force for {n} time-log rows (e.g. {example}, from {day}); "
             "add a rate for the employee or the role under landing/hr_rates/"
         )
+
+
+def _build_people_cost(con) -> None:
+    """Decide the published grain of people cost (docs/privacy.md), level by level.
+
+    core.people_cost_lines is the line-level people cost (pseudonym, hours, rate) for auditors;
+    core.people_cost_cells maps each finest group to the published row it ends in. Both are
+    rebuilt whole from core.allocated_line_items: a group never spans months, but a rebuild of a
+    few thousand cells is cheaper to reason about than a partial one.
+    """
+    con.execute(f"create or replace table core.people_cost_lines as\n{_model_sql(PEOPLE_LINES)}")
+    con.execute(f"create or replace table core.people_cost_cells as\n{_model_sql(PEOPLE_CELLS)}")
+    step = _model_sql(PEOPLE_MERGE_STEP)
+    for level in PEOPLE_LEVELS:
+        con.execute(f"create or replace table core.people_cost_cells as\n{step}", {"level": level})
 
 
 def run_transform(
@@ -133,6 +156,7 @@ def run_transform(
             month_from,
             month_to,
         )
+        _build_people_cost(con)
         for name, rel in MART_VIEWS:
             if _table_type(con, name) == "BASE TABLE":  # warehouses built before it became a view
                 con.execute(f"drop table {name}")
@@ -141,6 +165,10 @@ def run_transform(
             con.execute(f"create or replace table {name} as\n{_model_sql(rel)}")
         con.execute(
             f"create or replace table audit.reconciliation as\n{_model_sql('audit/reconciliation.sql')}"
+        )
+        con.execute(
+            "create or replace view audit.reconciliation_published as\n"
+            f"{_model_sql('audit/reconciliation_published.sql')}"
         )
         con.execute("commit")
     except Exception:

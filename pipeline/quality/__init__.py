@@ -62,6 +62,31 @@ SQL_CHECKS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
         CRITICAL,
         ("marts.monthly_leaf_cost", "marts.cost_line_items", "config.settings"),
     ),
+    # people cost (docs/privacy.md): published whole, in groups that pass the rule
+    "assert_people_cost_matches_time_lines": (
+        "marts",
+        "marts.cost_line_items",
+        CRITICAL,
+        (
+            "core.allocated_line_items",
+            "core.people_cost_lines",
+            "core.people_cost_cells",
+            "marts.cost_line_items",
+            "config.settings",
+        ),
+    ),
+    "assert_people_rows_publishable": (
+        "marts",
+        "marts.cost_line_items",
+        CRITICAL,
+        ("core.people_cost_lines", "core.people_cost_cells", "config.settings"),
+    ),
+    "assert_people_rows_above_threshold": (
+        "marts",
+        "marts.cost_line_items",
+        WARNING,
+        ("core.people_cost_cells",),
+    ),
 }
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pipeline.ledger import BUCKETS, LEAF_STAGE, LEAVES, OUT_OF_SCOPE, STAGES, UNALLOCATED
+from pipeline.ledger import BUCKETS, LEAF_STAGE, LEAVES, OUT_OF_SCOPE, PEOPLE_MERGED, STAGES, UNALLOCATED
 from pipeline.quality.model import CRITICAL, WARNING, Check, Probe
 
 # FOCUS 1.0-1.3, columns ChargeCategory and ChargeClass ("Allowed values" tables of the spec).
@@ -991,14 +991,24 @@ _STAGE_LEAVES = {stage: [f"c_{leaf}" for leaf, s in LEAF_STAGE.items() if s == s
 
 
 def marts_monthly_cost_rollup(con, settings) -> list[Probe]:
-    """marts.monthly_cost_rollup: stages = sums of their leaves, total = sum of stages, to the cent."""
+    """marts.monthly_cost_rollup: stages = sums of their leaves, total = sum of stages (+ people
+    time merged across leaves, docs/privacy.md), to the cent."""
     table = "marts.monthly_cost_rollup"
-    all_cols = [*_LEAF_COLS, *(f"c_{s}" for s in STAGES), "c_total", "c_unallocated", "c_out_of_scope"]
+    merged = f"c_{PEOPLE_MERGED}"
+    all_cols = [
+        *_LEAF_COLS,
+        *(f"c_{s}" for s in STAGES),
+        merged,
+        "c_total",
+        "c_unallocated",
+        "c_out_of_scope",
+    ]
     diffs = ",\n".join(
         f"cast(round(c_{stage} - ({' + '.join(cols)}), 2) as double) as {stage}_diff"
         for stage, cols in _STAGE_LEAVES.items()
     )
-    total_diff = f"cast(round(c_total - ({' + '.join(f'c_{s}' for s in STAGES)}), 2) as double) as total_diff"
+    parts = [*(f"c_{s}" for s in STAGES), merged]
+    total_diff = f"cast(round(c_total - ({' + '.join(parts)}), 2) as double) as total_diff"
     missing = " + ".join(f"cast({c} is null as integer)" for c in all_cols)
     df = frame(
         con,
@@ -1033,7 +1043,7 @@ def marts_monthly_cost_rollup(con, settings) -> list[Probe]:
         Check(
             _zero("total_diff"),
             CRITICAL,
-            diff_explain("total_diff", "c_total vs the sum of the four stages"),
+            diff_explain("total_diff", f"c_total vs the sum of the four stages and {merged}"),
             column="c_total",
         )
     )

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import io
 
-from pipeline.ledger import LEAF_TABLE, STAGE_SYMBOLS, STAGES
+from pipeline.ledger import LEAF_TABLE, PEOPLE_MERGED, PEOPLE_MERGED_SYMBOL, STAGE_SYMBOLS, STAGES
 from pipeline.report.fmt import month_label
 
 STAGE_COLORS = {"pretrain": "#3b6ea5", "tuning": "#6aa84f", "deploy": "#e69138", "maintenance": "#8e7cc3"}
+MERGED_COLOR = "#98a2b3"
 CHART_STAGES = "stages"
 CHART_LEAVES = "leaves"
 
@@ -56,6 +57,10 @@ def stages_chart(report) -> bytes:
             labels, values, bottom=bottoms, color=STAGE_COLORS[stage], label=STAGE_SYMBOLS[stage], width=0.6
         )
         bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
+    # people time merged across leaves (docs/privacy.md) is part of C_total but of no stage
+    merged = [float(by_stage.get(PEOPLE_MERGED, 0)) for _, by_stage in report.history]
+    if any(merged):
+        ax.bar(labels, merged, bottom=bottoms, color=MERGED_COLOR, label=PEOPLE_MERGED_SYMBOL, width=0.6)
     ax.set_ylabel(report.currency)
     _thousands(ax, "y")
     ax.legend(ncols=4, fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, 1.14))

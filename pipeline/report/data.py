@@ -10,16 +10,26 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from pipeline.ledger import LEAF_TABLE, LEAVES, STAGE_SYMBOLS, STAGES
+from pipeline.ledger import (
+    LEAF_TABLE,
+    LEAVES,
+    PEOPLE_MERGED,
+    PEOPLE_MERGED_SYMBOL,
+    SEVERAL,
+    STAGE_SYMBOLS,
+    STAGES,
+)
 from pipeline.report.errors import ReportError
 from pipeline.report.fmt import add_months, month_label, parse_month, ratio_pct
 from pipeline.report.i18n import LANGUAGES, leaf_name, stage_name, t
 
 ZERO = Decimal(0)
-LEAF_SYMBOL = {leaf: symbol for _, leaf, symbol, _ in LEAF_TABLE}
+LEAF_SYMBOL = {leaf: symbol for _, leaf, symbol, _ in LEAF_TABLE} | {PEOPLE_MERGED: PEOPLE_MERGED_SYMBOL}
+MERGED_COLUMN = f"c_{PEOPLE_MERGED}"
 MONEY_COLUMNS = (
     *(f"c_{leaf}" for leaf in LEAVES),
     *(f"c_{stage}" for stage in STAGES),
+    MERGED_COLUMN,
     "c_total",
     "c_unallocated",
     "c_out_of_scope",
@@ -30,7 +40,7 @@ TOP_N = 5
 
 @dataclass(frozen=True)
 class EquationRow:
-    level: str  # 'stage' | 'leaf' | 'total'
+    level: str  # 'stage' | 'leaf' | 'merged' (people time merged across leaves) | 'total'
     key: str  # leaf, stage or 'total'
     symbol: str
     name: str
@@ -144,10 +154,16 @@ class Report:
     recipients: tuple[str, ...] = ()
     from_address: str = "costledger@localhost"
     model_names: dict[str, str] = field(default_factory=dict)
+    min_people_per_row: int = 3
 
     @property
     def month_label(self) -> str:
         return month_label(self.month)
+
+    @property
+    def has_people_merged(self) -> bool:
+        """People time of some leaf-month was merged across leaves (docs/privacy.md)."""
+        return any(r.level == "merged" for r in self.equation)
 
     @property
     def total(self) -> EquationRow:
@@ -294,6 +310,20 @@ def build_report(
                             prev_of(f"c_{leaf}"),
                         )
                     )
+        # People time merged across leaves (docs/privacy.md) is part of C_total but of no stage;
+        # the row shows only when there is such time this month or the month before.
+        if cur[MERGED_COLUMN] or prev_of(MERGED_COLUMN):
+            equation.append(
+                EquationRow(
+                    "merged",
+                    PEOPLE_MERGED,
+                    PEOPLE_MERGED_SYMBOL,
+                    t(lang, "people_merged_name"),
+                    cur[MERGED_COLUMN],
+                    None,
+                    prev_of(MERGED_COLUMN),
+                )
+            )
         equation.append(
             EquationRow(
                 "total",
@@ -327,14 +357,18 @@ def build_report(
         for r in by_model_now:
             mid = r["model_id"]
             cfg = model_cfg.get(mid)
-            label = names.get(mid, mid) if mid is not None else t(lang, "no_model")
-            detail = " / ".join(
-                x
-                for x in (
-                    (cfg.scenario if cfg else r["scenario"]) or "",
-                    (cfg.team if cfg else r["team"]) or "",
+            label = _model_label(lang, names, mid)
+            detail = (
+                ""
+                if mid == SEVERAL
+                else " / ".join(
+                    x
+                    for x in (
+                        (cfg.scenario if cfg else r["scenario"]) or "",
+                        (cfg.team if cfg else r["team"]) or "",
+                    )
+                    if x
                 )
-                if x
             )
             by_model.append(
                 BreakdownRow(
@@ -369,7 +403,9 @@ def build_report(
             (
                 BreakdownRow(
                     r["scenario"],
-                    r["scenario"] or t(lang, "no_model"),
+                    t(lang, "several_scenarios")
+                    if r["scenario"] == SEVERAL
+                    else r["scenario"] or t(lang, "no_model"),
                     "",
                     _dec(r["c_total"]),
                     by_scen_prev.get(r["scenario"], ZERO) if before is not None else None,
@@ -400,17 +436,17 @@ def build_report(
                       on now.model_id is not distinct from prev.model_id and now.leaf = prev.leaf
                 )
                 select * from joined
+                -- people time grouped over several models is a different group each month: no mover
                 where leaf in (select unnest($leaves)) and amount - previous > 0
+                  and model_id is distinct from $several
                 order by amount - previous desc, model_id nulls last, leaf
                 limit $n
             """,
-                {"m": m, "p": prev, "leaves": list(LEAVES), "n": TOP_N},
+                {"m": m, "p": prev, "leaves": list(LEAVES), "n": TOP_N, "several": SEVERAL},
             )
             movers = [
                 Mover(
-                    names.get(r["model_id"], r["model_id"])
-                    if r["model_id"] is not None
-                    else t(lang, "no_model"),
+                    _model_label(lang, names, r["model_id"]),
                     LEAF_SYMBOL[r["leaf"]],
                     leaf_name(lang, r["leaf"]),
                     Decimal(r["amount"]),
@@ -476,15 +512,18 @@ def build_report(
             r["month"]: r
             for r in _dicts(
                 con,
-                f"select month, {stage_cols} from marts.monthly_cost_rollup "
-                f"where month between ? and ? group by month",
+                f"select month, {stage_cols}, sum({MERGED_COLUMN}) as {MERGED_COLUMN} "
+                f"from marts.monthly_cost_rollup where month between ? and ? group by month",
                 [first, m],
             )
         }
         history = tuple(
             (
                 add_months(first, i),
-                {s: _dec(hist_rows.get(add_months(first, i), {}).get(f"c_{s}")) for s in STAGES},
+                {
+                    s: _dec(hist_rows.get(add_months(first, i), {}).get(f"c_{s}"))
+                    for s in (*STAGES, PEOPLE_MERGED)
+                },
             )
             for i in range(HISTORY_MONTHS)
         )
@@ -498,7 +537,7 @@ def build_report(
             [m],
         )
         for r in rollup_rows:
-            r["model_name"] = names.get(r["model_id"], r["model_id"] or "")
+            r["model_name"] = _model_label(lang, names, r["model_id"]) if r["model_id"] is not None else ""
         leaf_rows: list[dict[str, Any]] = []
         if "marts.monthly_leaf_cost" in tables:
             leaf_rows = _dicts(
@@ -511,7 +550,9 @@ def build_report(
                 [m],
             )
             for r in leaf_rows:
-                r["model_name"] = names.get(r["model_id"], r["model_id"] or "")
+                r["model_name"] = (
+                    _model_label(lang, names, r["model_id"]) if r["model_id"] is not None else ""
+                )
                 r["symbol"] = LEAF_SYMBOL.get(r["leaf"], r["leaf"])
 
         # The run that published this file is the latest in its own copy of audit.runs ('publishing').
@@ -547,7 +588,17 @@ def build_report(
         recipients=tuple(recipients) if recipients else tuple(settings.report.recipients),
         from_address=settings.smtp.from_address or settings.report.from_address,
         model_names=names,
+        min_people_per_row=settings.min_people_per_row,
     )
+
+
+def _model_label(lang: str, names: dict[str, str], model_id: str | None) -> str:
+    """A model's display name; people time grouped over several models says so."""
+    if model_id is None:
+        return t(lang, "no_model")
+    if model_id == SEVERAL:
+        return t(lang, "several_models")
+    return names.get(model_id, model_id)
 
 
 def _quality(con, tables: set[str]) -> Quality:

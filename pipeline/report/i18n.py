@@ -53,6 +53,14 @@ _EN = {
     "scenario": "Scenario",
     "team": "Team",
     "no_model": "(no single model)",
+    "several_models": "Several models (people time, grouped)",
+    "several_scenarios": "Several scenarios (people time, grouped)",
+    "people_merged_name": "People time, merged across leaves",
+    "people_merged_note": (
+        "People cost is shown in groups of at least {k} people, so that nobody's pay can be read off; "
+        "time on a leaf that no such group could hold that month is merged across leaves "
+        "(C_people_merged): it counts in C_total, not in its leaf."
+    ),
     "top_movers": "Top movers (largest increases vs last month, model × leaf)",
     "leaf": "Leaf",
     "change": "Change",
@@ -118,6 +126,13 @@ _ZH = {
     "scenario": "场景",
     "team": "团队",
     "no_model": "（非单一模型）",
+    "several_models": "多个模型（人员工时，合并）",
+    "several_scenarios": "多个场景（人员工时，合并）",
+    "people_merged_name": "人员工时（跨成本项合并）",
+    "people_merged_note": (
+        "人员成本按每组不少于 {k} 人的口径发布，以免从中推算出任何人的薪酬；当月无法组成这样分组的成本项，"
+        "其人员工时跨成本项合并（C_people_merged），计入 C_total，不计入原成本项。"
+    ),
     "top_movers": "变动最大项（模型 × 成本项，环比增幅最大）",
     "leaf": "成本项",
     "change": "变动",

@@ -196,6 +196,13 @@ def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]], str
     return out
 
 
+def people_note(report: Report) -> list[str]:
+    """Why some people time is not on its leaf (docs/privacy.md); nothing when none was merged."""
+    if not report.has_people_merged:
+        return []
+    return [report.t("people_merged_note", k=report.min_people_per_row)]
+
+
 def coverage_lines(report: Report) -> list[str]:
     return [
         f"{report.t('unallocated')}: {amount_with_unit(report, report.unallocated)}",
@@ -246,7 +253,7 @@ def render_text(report: Report) -> str:
     ]
     sections = _sections(report)
     eq = sections[0]
-    parts += [eq[0], text_table(eq[1], eq[2], eq[3]), ""]
+    parts += [eq[0], text_table(eq[1], eq[2], eq[3]), *people_note(report), ""]
     for title_, headers, rows, align in sections[1:3]:
         parts += [title_, text_table(headers, rows, align), ""]
     t, h, rows, a = sections[3]
@@ -275,6 +282,7 @@ def render_terminal(report: Report) -> str:
             f"  {mom_line(report)}",
             "",
             text_table(eq[1], eq[2], eq[3]),
+            *people_note(report),
             "",
             *coverage_lines(report),
             f"{report.t('quality')}: {quality_line(report)}",
@@ -388,7 +396,7 @@ def render_html(report: Report, image_src: dict[str, str] | None = None) -> str:
     for i, r in enumerate(report.equation):
         if r.level == "total":
             styles.append("font-weight:bold;border-top:2px solid #98a2b3;background:#f2f4f7;")
-        elif r.level == "stage":
+        elif r.level in ("stage", "merged"):
             styles.append("font-weight:bold;background:#f9fafb;")
         else:
             styles.append("")
@@ -396,6 +404,7 @@ def render_html(report: Report, image_src: dict[str, str] | None = None) -> str:
         cstyle[(i, var_col)] = _variance_color(r.variance)
         cstyle[(i, var_col + 1)] = _variance_color(r.variance)
     rows += [_h2(t), _html_table(h, cells, a, styles, cstyle)]
+    rows += [_p(line, f"color:{MUTED};font-size:12px;") for line in people_note(report)]
 
     if CHART_STAGES in image_src or CHART_LEAVES in image_src:
         rows.append(_h2(report.t("charts")))

@@ -1,6 +1,8 @@
 -- Every line item is allocated exactly once (zero rows = healthy): the shares of a split line
 -- sum to the line, to the cent, for both cost bases; no line is dropped by the rules.
 -- Lines a later revision superseded are kept in core for reconciliation, never allocated.
+-- The offending rows are shown in audit.quality_results, which is published: a time line's
+-- cost (a person's rate times hours) is shown as NULL; its file and line find it.
 with
 line_items as (select * from core.line_items where not is_superseded),
 allocated as (select * from core.allocated_line_items),
@@ -10,6 +12,7 @@ shares as (
         source_row,
         month,
         count(*) as n_shares,
+        bool_or(source_system = 'timesheet') as is_people,
         sum(billed_cost) as billed_cost,
         sum(effective_cost) as effective_cost
     from allocated
@@ -20,6 +23,7 @@ lines as (
         source_file,
         source_row,
         month,
+        bool_or(source_system = 'timesheet') as is_people,
         sum(billed_cost) as billed_cost,
         sum(effective_cost) as effective_cost
     from line_items
@@ -30,8 +34,8 @@ final as (
         coalesce(l.source_file, s.source_file) as source_file,
         coalesce(l.source_row, s.source_row) as source_row,
         coalesce(l.month, s.month) as month,
-        l.effective_cost as line_effective_cost,
-        s.effective_cost as allocated_effective_cost,
+        case when coalesce(l.is_people, s.is_people) then null else l.effective_cost end as line_effective_cost,
+        case when coalesce(l.is_people, s.is_people) then null else s.effective_cost end as allocated_effective_cost,
         coalesce(s.n_shares, 0) as n_shares
     from lines l
     full outer join shares s using (source_file, source_row, month)

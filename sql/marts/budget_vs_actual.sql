@@ -5,7 +5,12 @@ with
 budgets as (select * from staging.stg_budgets),
 fx_rates as (select * from staging.stg_fx_rates),
 leaf_cost as (select * from marts.monthly_leaf_cost),
-settings as (select value as currency from config.settings where key = 'reporting_currency'),
+settings as (
+    select
+        max(value) filter (key = 'reporting_currency') as currency,
+        max(value) filter (key = 'people_merged') as people_merged
+    from config.settings
+),
 
 budgets_converted as (
     select
@@ -25,8 +30,11 @@ budget_grain as (
     where leaf is null and model_id is null group by month
 ),
 
+-- C_total's parts: the four stages, and people time merged across leaves (docs/privacy.md),
+-- which counts in the 'total' row only
 in_scope as (
-    select * from leaf_cost where stage in ('pretrain', 'tuning', 'deploy', 'maintenance')
+    select l.* from leaf_cost l, settings s
+    where l.stage in ('pretrain', 'tuning', 'deploy', 'maintenance', s.people_merged)
 ),
 
 stage_grain as (

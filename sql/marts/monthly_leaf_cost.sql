@@ -1,7 +1,10 @@
 -- Month x leaf x model x scenario. Every month carries all nine leaves: a leaf with no cost
 -- that month appears once with cost 0 (model NULL), so "zero" is never confused with "missing".
+-- Built from the published line items, so people cost is summed at its published grain
+-- (docs/privacy.md): '(several)' models, and the 'people_merged' leaf when time of a leaf-month
+-- with too few people was merged across leaves. line_count counts marts.cost_line_items rows.
 with
-allocated as (select * from core.allocated_line_items),
+allocated as (select * from marts.cost_line_items),
 leaves as (select * from config.leaves),
 settings as (select max(value) filter (key = 'reporting_currency') as currency,
                     max(value) filter (key = 'cost_basis') as cost_basis from config.settings),

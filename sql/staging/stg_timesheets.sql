@@ -1,7 +1,8 @@
 -- Time-log rows priced at the loaded hourly rate in force on the work day (the employee's own
--- rate, else the role's). Employees leave this model only as their keyed pseudonym; names,
--- e-mails and rates never do. A later export covering the same employee and day supersedes
--- the earlier rows for that day.
+-- rate, else the role's). Employees leave this model only as their keyed pseudonym; names and
+-- e-mails never do. Pseudonym, hours and rate go on to core, in the work database only: the
+-- published file carries people cost in groups (sql/intermediate/int_people_cost_cells.sql).
+-- A later export covering the same employee and day supersedes the earlier rows for that day.
 with
 source as (select * from raw.timesheet_entries),
 employee_keys as (select * from raw.employee_keys),
@@ -98,6 +99,9 @@ final as (
         activity,
         employee_key,
         hours,
+        -- the rate stays in the work database (core): sql/intermediate/int_people_cost_cells.sql
+        -- needs it to decide which groups of people can be published without showing a rate
+        hourly_rate,
         model_hint,
         leaf_hint,
         is_superseded

@@ -81,14 +81,14 @@ def test_c_total_is_near_the_budget_and_both_extra_buckets_show(published):
     rows = _query(
         published["db"],
         """select strftime(month, '%Y-%m'), sum(c_total), sum(c_unallocated), sum(c_out_of_scope),
-                  sum(c_pretrain + c_tuning + c_deploy + c_maintenance)
+                  sum(c_pretrain + c_tuning + c_deploy + c_maintenance + c_people_merged)
            from marts.monthly_cost_rollup group by all order by 1""",
     )
     assert [r[0] for r in rows] == MONTHS
     totals = []
     for month, total, unallocated, out_of_scope, stages in rows:
         assert Decimal("800000") <= total <= Decimal("1200000"), (month, total)
-        assert stages == total  # the four stages add up to C_total
+        assert stages == total  # the four stages (and people time merged across leaves) add up to C_total
         assert out_of_scope > 0, month
         share = unallocated / (total + unallocated)
         assert Decimal("0.02") <= share <= Decimal("0.06"), (month, share)
@@ -97,14 +97,18 @@ def test_c_total_is_near_the_budget_and_both_extra_buckets_show(published):
 
 
 def test_cost_is_conserved_per_file_and_month(published):
-    rows = _query(published["db"], "select source_file, month, difference from audit.reconciliation")
+    rows = _query(
+        published["db"], "select source_file, month, difference, source_system from audit.reconciliation"
+    )
     assert rows
     assert [r for r in rows if r[2] != 0] == []
-    files = {r[0] for r in rows}
+    files = {r[0] for r in rows if r[0] is not None}
     assert any(f.startswith("focus/aws-focus/") for f in files)
     assert any(f.startswith("focus/alibaba/") for f in files)
     assert any(f.startswith("invoices/") for f in files)
-    assert any(f.startswith("timesheets/") for f in files)
+    # time logs are reconciled per month, all their files together (docs/privacy.md)
+    people = [r for r in rows if r[3] == "timesheet"]
+    assert len(people) == len(MONTHS) and all(r[0] is None for r in people)
 
 
 def test_the_demo_loads_without_rejected_rows(published):
@@ -133,3 +137,35 @@ def test_people_data_never_reaches_the_published_file(published):
     finally:
         con.close()
     assert leaks == []
+
+
+def test_no_demo_pay_rate_can_be_read_off_the_published_file(published):
+    """The pay-rate attack of tests/integration/test_people_privacy.py on the demo company."""
+    from tests.integration.test_people_privacy import published_candidates, published_tables
+
+    rates = {
+        Decimal(r) for table in (*demo.ROLE_RATES.values(), *demo.EMPLOYEE_RATES.values()) for _, r in table
+    }
+    con = duckdb.connect(str(published["db"]), read_only=True)
+    try:
+        figures, _ = published_candidates(con, published_tables(con))
+    finally:
+        con.close()
+    assert sorted(rates & figures) == []
+
+
+def test_people_leaves_are_published_at_the_merged_grain(published):
+    # the demo's teams are small: most people time is grouped over several models, and the two
+    # data engineers' time (one role rate between them) is merged across leaves every month
+    rows = _query(
+        published["db"],
+        """select leaf, count(*) filter (model_id = '(several)'), sum(cost) from marts.monthly_leaf_cost
+           where leaf in ('tuning_time', 'maintenance_time', 'people_merged') group by 1 order by 1""",
+    )
+    assert [r[0] for r in rows] == ["maintenance_time", "people_merged", "tuning_time"]
+    assert all(r[1] > 0 and r[2] > 0 for r in rows)
+    grains = _query(
+        published["db"],
+        "select people_grain, count(*) from marts.cost_line_items where source_system = 'timesheet' group by 1",
+    )
+    assert {g for g, _ in grains} == {"activity_team", "model", "leaf", "month"}

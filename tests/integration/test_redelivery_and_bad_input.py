@@ -169,7 +169,9 @@ def test_a_later_time_log_export_replaces_the_same_days(env):
     )
     r = cli("run", "--quiet", landing=landing, warehouse=warehouse)
     assert r.returncode == 0, r.stderr
-    assert total(warehouse, "leaf = 'tuning_time'") == D("2400.00")  # 8 h x 300, not 6 h + 8 h
+    # the two people's September time (4,240.00) with E001's 2 September restated: 8 h x 300
+    # replaces 6 h x 300, it is not added (published as one group, docs/privacy.md)
+    assert total(warehouse, "source_system = 'timesheet'") == D("4240.00") - 1800 + 2400
 
 
 @pytest.mark.parametrize(
@@ -260,7 +262,8 @@ def test_a_file_that_cannot_be_read_fails_the_run_and_keeps_the_published_file(e
     (landing / rel).write_text(content)
     r = cli("run", "--quiet", landing=landing, warehouse=warehouse, subprocess_run=True)
     assert r.returncode == 3
-    err = r.stderr.strip().splitlines()
+    # the small company's two people are too few for a group of three: every run warns about it
+    err = [e for e in r.stderr.strip().splitlines() if not e.startswith("costledger: warning: ")]
     assert len(err) == 1 and message in err[0], r.stderr
     assert sha(published) == before
     status = cli("status", landing=landing, warehouse=warehouse)

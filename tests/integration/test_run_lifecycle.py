@@ -223,7 +223,9 @@ def test_not_enough_space_for_the_published_file_fails_before_building_it(
     r = cli("run", "--quiet", landing=landing, warehouse=warehouse)
 
     assert r.returncode == 74
-    line = r.stderr.strip()
+    # the small company's two people are too few for a group of three (docs/privacy.md): every run
+    # warns about it on a line of its own; the error itself is one line
+    line = "\n".join(e for e in r.stderr.strip().splitlines() if not e.startswith("costledger: warning: "))
     assert "\n" not in line
     assert line.startswith(
         f"costledger: error: publish: not enough free space in {warehouse} to build the published file: needs about "

@@ -80,6 +80,27 @@ def test_cli_arguments_beat_the_environment(cfg, monkeypatch, tmp_path):
             "costledger.yaml: colour: Extra inputs are not permitted",
         ),
         (
+            "costledger.yaml",
+            lambda d: d["privacy"].update(min_people_per_row=2),
+            "costledger.yaml: privacy.min_people_per_row: cannot be below 3: a published row of fewer "
+            "people shows their pay (value: 2)",
+        ),
+        (
+            "costledger.yaml",
+            lambda d: d["privacy"].update(min_people_per_row="3 or so"),
+            "costledger.yaml: privacy.min_people_per_row: must be a whole number of people (value: '3 or so')",
+        ),
+        (
+            "costledger.yaml",
+            lambda d: d["privacy"].update(min_people_per_row=True),
+            "costledger.yaml: privacy.min_people_per_row: must be a whole number of people (value: True)",
+        ),
+        (
+            "models.yaml",
+            lambda d: d["models"][0].update(team="(several)"),
+            "models.yaml: models[0].team: '(several)' is reserved for merged people-cost rows",
+        ),
+        (
             "vendors.yaml",
             lambda d: d["vendors"][0].update(kind="catering"),
             "vendors.yaml: vendors[0].kind: 'catering' is not a vendor kind",
@@ -151,6 +172,14 @@ def test_a_bad_config_names_file_key_and_value(cfg, file, change, message):
     text = str(err.value)
     assert message in text
     assert "\n" not in text
+
+
+def test_people_group_size_comes_from_config_three_by_default(cfg):
+    assert load_settings(config=cfg).min_people_per_row == 3
+    edit(cfg / "costledger.yaml", lambda d: d["privacy"].update(min_people_per_row=5))
+    assert load_settings(config=cfg).min_people_per_row == 5
+    edit(cfg / "costledger.yaml", lambda d: d.pop("privacy"))
+    assert load_settings(config=cfg).min_people_per_row == 3
 
 
 def test_invalid_yaml_names_the_line(cfg):

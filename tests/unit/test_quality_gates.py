@@ -241,7 +241,7 @@ CRITICAL_CASES = [
     (
         "timesheet_hours_out_of_range",
         "raw",
-        "update raw.timesheet_entries set hours = '25'",
+        "update raw.timesheet_entries set hours = '25' where source_row = 2",
         ["raw.timesheet_entries.hours", "hours outside (0, 24]: 1 rows in timesheets/2026-05.csv"],
     ),
     (
@@ -259,7 +259,7 @@ CRITICAL_CASES = [
     (
         "hr_rate_not_positive",
         "raw",
-        "update raw.hr_rates set hourly_rate = '-400.00'",
+        "update raw.hr_rates set hourly_rate = '-400.00' where source_row = 2",
         ["raw.hr_rates.hourly_rate", "hourly_rate not above 0: 1 rows in hr_rates/rates.csv"],
     ),
     (
@@ -399,7 +399,10 @@ CRITICAL_CASES = [
         "total_not_sum_of_stages",
         "marts",
         "update marts.monthly_cost_rollup set c_total = c_total - 0.02 where model_id = 'reco-llm'",
-        ["marts.monthly_cost_rollup.c_total", "c_total vs the sum of the four stages differs by -0.02"],
+        [
+            "marts.monthly_cost_rollup.c_total",
+            "c_total vs the sum of the four stages and c_people_merged differs by -0.02",
+        ],
     ),
     (
         "rollup_amount_null",
@@ -465,6 +468,39 @@ CRITICAL_CASES = [
         "update marts.monthly_leaf_cost set cost = cost + 1 where leaf = 'training'",
         ["assert_leaf_cost_matches_line_items.sql on marts.monthly_leaf_cost", "leaf=training"],
     ),
+    # people cost (docs/privacy.md): published whole, and only in groups that pass the rule
+    (
+        "people_cost_not_published",
+        "marts",
+        "delete from marts.cost_line_items where source_system = 'timesheet'",
+        [
+            "assert_people_cost_matches_time_lines.sql on marts.cost_line_items",
+            "leaf=tuning_time, published_minus_lines=-2400",
+        ],
+    ),
+    (
+        "people_row_of_two",
+        "marts",
+        "update core.people_cost_lines set employee_key = 'k-ada' where employee_key = 'k-cy'",
+        [
+            "assert_people_rows_publishable.sql on marts.cost_line_items",
+            "line_id=people/2026-05/tuning_time/search-rerank-bert/search_ranking/fine_tuning/search",
+            "problem=fewer than 3 people",
+        ],
+    ),
+    (
+        "people_row_one_rate_divides_the_others",
+        "marts",
+        "update core.people_cost_lines set rate_units = case employee_key when 'k-bo' then 8000000000000 "
+        "when 'k-cy' then 12000000000000 else rate_units end",
+        ["assert_people_rows_publishable.sql", "problem=one hourly rate divides all the others"],
+    ),
+    (
+        "people_cell_never_assigned",
+        "marts",
+        "update core.people_cost_cells set pending = true, row_id = null",
+        ["assert_people_rows_publishable.sql", "problem=never assigned to a published row"],
+    ),
 ]
 
 
@@ -482,6 +518,7 @@ GUARDED = (
     "core.allocated_line_items",
     "marts.monthly_cost_rollup",
     "marts.monthly_leaf_cost",
+    "marts.cost_line_items",
     "audit.reconciliation",
 )
 
@@ -537,6 +574,35 @@ def test_focus_values_in_another_case_pass_raw_and_are_checked_in_staging_spelli
     assert "on staging.stg_focus.charge_category: charge_category not as FOCUS spells it: 'credit'" in str(
         err.value
     )
+
+
+def test_people_row_published_below_the_threshold_is_a_warning_naming_the_row(con, settings, gate):
+    # what the top level of the rule flags when even all of a month's people time cannot pass
+    con.execute("update core.people_cost_cells set below_threshold = true")
+    out = gate(con, settings, "run-w", "marts", tables={"marts.cost_line_items"})
+    failed = [r for r in out if not r["success"]]
+    assert [(r["check_name"], r["severity"]) for r in failed] == [
+        ("assert_people_rows_above_threshold.sql", "warning")
+    ]
+    assert "line_id=people/2026-05/tuning_time/" in failed[0]["observed"]
+
+
+def test_check_results_show_no_cost_of_a_time_line_or_time_log_file(con, settings, gate):
+    # a time line's cost is one person's rate times hours; a time-log file's, its people's pay
+    con.execute("delete from core.allocated_line_items where source_system = 'timesheet' and source_row = 3")
+    con.execute(
+        "update audit.reconciliation set leaves_cost = leaves_cost - 960 where source_file = 'timesheets/2026-05.csv'"
+    )
+    with pytest.raises(QualityGateError):
+        gate(con, settings, "run-p", "marts")
+    observed = {r["check_name"]: r["observed"] for r in results(con) if not r["success"]}
+    shares = observed["assert_allocated_shares_sum_to_line.sql"]
+    assert "source_file=timesheets/2026-05.csv, source_row=3" in shares
+    assert "line_effective_cost=None" in shares and "960" not in shares
+    conserved = observed["assert_cost_conserved_per_file_month.sql"]
+    assert "source_file=timesheets/2026-05.csv" in conserved and "input_cost=None" in conserved
+    for amount in ("2400", "1440", "960"):
+        assert amount not in conserved
 
 
 def test_charge_outside_its_billing_period_is_a_warning(con, settings, gate):

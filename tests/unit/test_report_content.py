@@ -265,3 +265,75 @@ def test_a_failed_critical_check_is_shown_in_red_with_its_name(tmp_path):
     assert rep.quality.status == "failed" and rep.quality.critical_failed == 1
     html = render_html(rep)
     assert "1 CRITICAL failure(s)" in html and "cost_conserved_per_file" in html and "#b42318" in html
+
+
+# --- people cost at its published grain (docs/privacy.md) -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def people_settings(tmp_path_factory):
+    wh = tmp_path_factory.mktemp("report-people") / "warehouse"
+    make_published_db(wh / "costledger.duckdb", people=True)
+    return load_settings(warehouse=wh)
+
+
+def test_people_time_merged_across_leaves_is_a_line_of_the_equation_inside_c_total(people_settings):
+    rep = build_report(people_settings, "2026-10")
+    assert [r.symbol for r in rep.equation] == [*SYMBOLS[:-1], "C_people_merged", "C_total"]
+    merged = rep.row("C_people_merged")
+    assert (merged.amount, merged.previous) == (Decimal("1254.565"), Decimal("1244.565"))
+    stages = sum(r.amount for r in rep.equation if r.level == "stage")
+    assert rep.total.amount == stages + merged.amount
+    total = mart(
+        people_settings, "select sum(c_total) from marts.monthly_cost_rollup where month = '2026-10-01'"
+    )
+    assert rep.total.amount == total[0][0]
+    # tuning time grouped over several models stays on its leaf
+    assert (
+        rep.row("C_tuning_time").amount
+        == mart(
+            people_settings,
+            "select sum(cost) from marts.monthly_leaf_cost where month = '2026-10-01' and leaf = 'tuning_time'",
+        )[0][0]
+    )
+
+
+def test_grouped_people_time_is_labelled_and_explained_never_a_raw_marker(people_settings):
+    rep = build_report(people_settings, "2026-10")
+    grouped = next(b for b in rep.by_model if b.key == "(several)")
+    assert (grouped.label, grouped.detail) == ("Several models (people time, grouped)", "")
+    assert any(b.label == "Several scenarios (people time, grouped)" for b in rep.by_scenario)
+    note = "People cost is shown in groups of at least 3 people, so that nobody"
+    text, html, term = render_text(rep), render_html(rep), render_terminal(rep)
+    for body in (text, html, term):
+        assert note in body
+        assert "(several)" not in body
+    zh = build_report(people_settings, "2026-10", lang="zh-CN")
+    assert "人员工时（跨成本项合并）" in render_text(zh) and "多个模型（人员工时，合并）" in render_text(zh)
+
+
+def test_rollup_attachment_carries_c_people_merged_and_its_total(people_settings):
+    import csv
+
+    rep = build_report(people_settings, "2026-10")
+    stages = ("c_pretrain", "c_tuning", "c_deploy", "c_maintenance")
+    for r in rep.rollup_rows:  # full precision: C_total = the four stages + merged people time
+        assert r["c_total"] == sum(r[c] for c in stages) + r["c_people_merged"]
+    rollup = RenderedReport(rep).attachments["costledger-2026-10-rollup.csv"][1].decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(rollup)))
+    header, total = rows[0], rows[-1]
+    assert total[header.index("c_people_merged")] == "1254.57"
+    assert header.index("c_maintenance") < header.index("c_people_merged") < header.index("c_total")
+
+
+def test_a_ledger_without_merged_people_time_shows_no_such_line_or_note(report):
+    assert "C_people_merged" not in [r.symbol for r in report.equation]
+    assert not report.has_people_merged
+    assert "People cost is shown in groups" not in render_text(report)
+
+
+def test_grouped_people_time_is_never_a_top_mover(people_settings):
+    # the fixture's '(several)' tuning time grows 5,000 a month, more than any model's leaf, but it
+    # is a different group of people each month
+    rep = build_report(people_settings, "2026-10")
+    assert rep.movers and all(m.model != "Several models (people time, grouped)" for m in rep.movers)
