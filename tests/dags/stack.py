@@ -266,17 +266,23 @@ class AirflowStack:
             parts.append(f"--- {log.name}\n{log.read_text(errors='replace')[-chars:]}")
         return "\n".join(parts)
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 20) -> None:
+        """SIGTERM to each process group; whatever still runs after `grace` seconds gets SIGKILL
+        (the scheduler can take a minute to wind down its LocalExecutor workers)."""
         for proc in self.procs.values():
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
         for proc in self.procs.values():
             try:
-                proc.wait(timeout=60)
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                pass
+        for proc in self.procs.values():
+            if proc.poll() is None:  # still running, so its group id is still its own
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
+                    os.killpg(proc.pid, signal.SIGKILL)  # the whole group: its task processes too
                 proc.wait(timeout=30)
 
     # -- the REST API (the UI's "Trigger" button uses the same endpoint) --
