@@ -1,6 +1,7 @@
 """# cost_ledger_nightly
 
-Every night at 02:00 UTC (`COSTLEDGER_NIGHTLY_CRON`): `discover` new and changed landing files ->
+Every night at 02:00 UTC (`COSTLEDGER_NIGHTLY_CRON`): `pull` new exports from the object stores
+in `pull:` (a no-op without any) -> `discover` new and changed landing files ->
 `load_source` (one mapped task per source) -> `check_raw` -> `transform` -> `check_marts` ->
 `publish` (updates the asset `costledger_marts`).
 
@@ -52,6 +53,10 @@ def _step(name: str, *args) -> dict:
 )
 def cost_ledger_nightly():
     @task
+    def pull() -> dict:
+        return _step("pull")
+
+    @task
     def discover() -> list[str]:
         from pipeline.ingest import SOURCES
 
@@ -84,7 +89,7 @@ def cost_ledger_nightly():
     def publish(run_id=None) -> dict:
         return _step("publish", run_id)
 
-    loaded = load_source.expand(source=discover())
+    loaded = load_source.expand(source=pull() >> discover())  # pull fills landing/ before discovery
     loaded >> check_raw() >> transform() >> check_marts() >> publish()
 
 

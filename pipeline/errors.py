@@ -35,3 +35,9 @@ class LockBusyError(CostledgerError):
     """Another run holds the work database."""
 
     exit_code = 75  # EX_TEMPFAIL: try again later
+
+
+class PullFailedError(CostledgerError):
+    """`costledger pull` could not list or copy (network, server, an object changed); landing unchanged."""
+
+    exit_code = 74  # EX_IOERR: a retry may succeed

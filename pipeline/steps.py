@@ -144,6 +144,16 @@ def _publish(con, settings: Settings, run_id: str) -> dict:
 # --- public steps (each takes the lock) --------------------------------------------------------
 
 
+def pull(settings: Settings) -> dict:
+    """Copy new or changed exports from the `pull:` object stores into landing/ (a no-op without any).
+
+    Takes pull's own lock on landing/, not the work database's: it may run beside a load.
+    """
+    from pipeline.pull import pull as pull_exports
+
+    return pull_exports(settings)
+
+
 def discover(settings: Settings) -> dict:
     with work_db(settings) as con:
         return _discover(con, settings)
