@@ -1,11 +1,12 @@
 """# cost_ledger_nightly
 
-Every night at 02:00 UTC (`COSTLEDGER_NIGHTLY_CRON`): `discover` new and changed landing files ->
-`load_source` (one mapped task per source) -> `check_raw` -> `transform` -> `check_marts` -> `publish`
-(updates the asset `costledger_marts`). Scheduled and manual runs rebuild every month (a re-delivered
-file may restate any month); a backfill run the months its data interval touches; conf
-`{"month_from": "YYYY-MM", "month_to": "YYYY-MM"}` that range. Only transient errors retry (a busy
-lock, an I/O error, a full disk); one a person must fix fails at once, the published file untouched.
+Every night at 02:00 UTC (`COSTLEDGER_NIGHTLY_CRON`): `pull` new exports from the object stores in
+`pull:` (a no-op without any) -> `discover` new and changed landing files -> `load_source` (one mapped
+task per source) -> `check_raw` -> `transform` -> `check_marts` -> `publish` (updates the asset
+`costledger_marts`). Scheduled and manual runs rebuild every month (a re-delivered file may restate any
+month); a backfill run the months its data interval touches; conf `{"month_from": "YYYY-MM",
+"month_to": "YYYY-MM"}` that range. Only transient errors retry (a busy lock, an I/O error, a full
+disk, an unreachable object store); one a person must fix fails at once, the published file untouched.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ def _step(name: str, *args) -> dict:  # pipeline.steps.<name>(settings, *args); 
 )
 def cost_ledger_nightly():
     @task
+    def pull() -> dict:
+        return _step("pull")
+
+    @task
     def discover() -> list[str]:
         from pipeline.ingest import SOURCES
 
@@ -75,7 +80,7 @@ def cost_ledger_nightly():
     def publish(run_id=None) -> dict:
         return _step("publish", run_id)
 
-    loaded = load_source.expand(source=discover())
+    loaded = load_source.expand(source=pull() >> discover())  # pull fills landing/ before discovery
     loaded >> check_raw() >> transform() >> check_marts() >> publish()
 
 

@@ -210,3 +210,9 @@ def run_task(
             raise err from exc
         # A CostledgerError's line is the whole story; anything else keeps its traceback in the log.
         raise fail(one_line(str(err)) or type(err).__name__) from (None if err is exc else exc)
+
+
+class PullFailedError(TransientError):
+    """`costledger pull` could not list or copy (network, server, an object changed); landing unchanged."""
+
+    exit_code = 74  # EX_IOERR: a retry may succeed

@@ -17,7 +17,8 @@ REPORT = "cost_ledger_monthly_report"
 
 # task -> the tasks directly upstream of it
 NIGHTLY_GRAPH = {
-    "discover": set(),
+    "pull": set(),
+    "discover": {"pull"},
     "load_source": {"discover"},
     "check_raw": {"load_source"},
     "transform": {"check_raw"},
