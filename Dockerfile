@@ -1,8 +1,9 @@
 # costledger's Airflow image: the official Airflow image plus costledger, with the same pins as `make install`.
 #
 # Why apache/airflow and not python:3.11-slim: the official image brings the entrypoint that waits for
-# the metadata DB and runs `_AIRFLOW_DB_MIGRATE`, arbitrary-UID support (AIRFLOW_UID) and the
-# PostgreSQL driver for the metadata DB, none of which costledger's lock file has to carry.
+# the metadata DB and runs `_AIRFLOW_DB_MIGRATE` and arbitrary-UID support (AIRFLOW_UID). The
+# PostgreSQL drivers for the metadata DB (psycopg2-binary, asyncpg) are pinned in requirements.lock,
+# so the image runs the versions tests/dags/test_airflow_postgres.py ran, whatever the base image had.
 # Its tag must match the apache-airflow pin in requirements.lock (a test checks it).
 FROM apache/airflow:3.3.2-python3.11
 

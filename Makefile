@@ -4,10 +4,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Azurite (the Azure Storage emulator) for the pull tests, from npm at the version in its lock file.
+# Without npm the Azure pull test is skipped and says why.
+AZURITE := tools/azurite/node_modules/.installed
+NPM     := $(shell command -v npm)
 
 .PHONY: install demo test test-fast lint bench report-preview clean
 
-install: $(STAMP)
+install: $(STAMP) $(AZURITE)
 
 $(STAMP): pyproject.toml requirements.lock requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +19,15 @@ $(STAMP): pyproject.toml requirements.lock requirements-dev.lock
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-demo: install
+$(AZURITE): tools/azurite/package.json tools/azurite/package-lock.json
+ifneq ($(NPM),)
+	$(NPM) ci --prefix tools/azurite --no-audit --no-fund --loglevel=error
+	touch $(AZURITE)
+else
+	@echo "npm not found: the Azure (Azurite) pull test will be skipped"
+endif
+
+demo: $(STAMP)
 	$(BIN)/costledger demo
 
 test: install

@@ -1,14 +1,12 @@
 """# cost_ledger_nightly
 
-Every night at 02:00 UTC (`COSTLEDGER_NIGHTLY_CRON`): `discover` new and changed landing files ->
-`load_source` (one mapped task per source) -> `check_raw` -> `transform` -> `check_marts` ->
-`publish` (updates the asset `costledger_marts`).
-
-* Scheduled and manual runs rebuild every month (a re-delivered file may restate any month); a
-  backfill run rebuilds the months its data interval touches; conf `{"month_from": "YYYY-MM",
-  "month_to": "YYYY-MM"}` rebuilds that range.
-* An error a person must fix (quality gate, config, refused file, missing FX rate) fails at once,
-  the published file untouched; a busy lock or an I/O error retries. See docs/deploy.md.
+Every night at 02:00 UTC (`COSTLEDGER_NIGHTLY_CRON`): `pull` new exports from the object stores in
+`pull:` (a no-op without any) -> `discover` new and changed landing files -> `load_source` (one mapped
+task per source) -> `check_raw` -> `transform` -> `check_marts` -> `publish` (updates the asset
+`costledger_marts`). Scheduled and manual runs rebuild every month (a re-delivered file may restate any
+month); a backfill run the months its data interval touches; conf `{"month_from": "YYYY-MM",
+"month_to": "YYYY-MM"}` that range. Only transient errors retry (a busy lock, an I/O error, a full
+disk, an unreachable object store); one a person must fix fails at once, the published file untouched.
 """
 
 from __future__ import annotations
@@ -22,21 +20,16 @@ from airflow.sdk.exceptions import AirflowFailException
 MARTS = Asset(name="costledger_marts", uri="costledger://marts/")
 CRON = os.environ.get("COSTLEDGER_NIGHTLY_CRON", "0 2 * * *")
 RETRIES = int(os.environ.get("COSTLEDGER_TASK_RETRIES", "3"))
-MONTH = Param(None, type=["null", "string"], pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (manual runs)")
+RETRY_DELAY = timedelta(seconds=float(os.environ.get("COSTLEDGER_TASK_RETRY_DELAY_SECONDS", "300")))
+MONTH = Param(None, type=["null", "string"], pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
 
 
-def _step(name: str, *args) -> dict:
-    """Run one pipeline step; errors a retry cannot fix fail the task without retrying."""
+def _step(name: str, *args) -> dict:  # pipeline.steps.<name>(settings, *args); only transient errors retry
     from pipeline import steps
-    from pipeline.errors import CostledgerError, LockBusyError
+    from pipeline.errors import run_task
     from pipeline.settings import load_settings
 
-    try:
-        return getattr(steps, name)(load_settings(), *args)
-    except LockBusyError:
-        raise  # another run holds the work database: retry later
-    except CostledgerError as exc:  # a quality gate, config, refused file, missing rate: needs a person
-        raise AirflowFailException(str(exc)) from None
+    return run_task(AirflowFailException, name, lambda: getattr(steps, name)(load_settings(), *args))
 
 
 @dag(
@@ -45,12 +38,16 @@ def _step(name: str, *args) -> dict:
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(hours=6),
-    default_args={"retries": RETRIES, "retry_delay": timedelta(minutes=5), "retry_exponential_backoff": True},
+    default_args={"retries": RETRIES, "retry_delay": RETRY_DELAY, "retry_exponential_backoff": True},
     params={"month_from": MONTH, "month_to": MONTH, "allow_missing": Param(False, type="boolean")},
     tags=["costledger", "nightly", "finops"],
     doc_md=__doc__,
 )
 def cost_ledger_nightly():
+    @task
+    def pull() -> dict:
+        return _step("pull")
+
     @task
     def discover(params=None) -> list[str]:
         from pipeline.ingest import SOURCES
@@ -59,8 +56,7 @@ def cost_ledger_nightly():
         print("new or changed files:", {s: len(f) for s, f in found["sources"].items()}, found["missing"])
         return list(SOURCES)  # every source gets its task, so one source's bad file fails on its own
 
-    # One source at a time: they all write the one work database (a second writer would wait on its lock).
-    @task(map_index_template="{{ source_name }}", max_active_tis_per_dag=1)
+    @task(map_index_template="{{ source_name }}", max_active_tis_per_dag=1)  # one writer on work.duckdb
     def load_source(source: str, run_id=None) -> dict:
         get_current_context()["source_name"] = source
         return _step("load_source", source, run_id)
@@ -84,7 +80,7 @@ def cost_ledger_nightly():
     def publish(run_id=None) -> dict:
         return _step("publish", run_id)
 
-    loaded = load_source.expand(source=discover())
+    loaded = load_source.expand(source=pull() >> discover())  # pull fills landing/ before discovery
     loaded >> check_raw() >> transform() >> check_marts() >> publish()
 
 

@@ -6,6 +6,7 @@
     costledger query "select ..."
     costledger status
     costledger forget PATH --reason TEXT    take a file that is gone from landing/ out of the books
+    costledger pull [URL --to FOLDER]       copy new or changed exports from object stores into landing/
 
 Every command takes --landing, --warehouse (folder) and --config; COSTLEDGER_LANDING,
 COSTLEDGER_WAREHOUSE and COSTLEDGER_CONFIG are the defaults. Exit 0 on success; on failure a
@@ -25,7 +26,7 @@ from decimal import Decimal
 import duckdb
 
 from pipeline import logs
-from pipeline.errors import CostledgerError, user_error
+from pipeline.errors import CostledgerError, PullFailedError, user_error
 
 DEMO_PII_KEY = "costledger-demo-key-not-a-secret"
 
@@ -116,6 +117,21 @@ def build_parser() -> argparse.ArgumentParser:
         "path", metavar="PATH", help="the file's path under the landing folder, as `status` lists it"
     )
     p.add_argument("--reason", required=True, help="why it is taken out (kept in audit.forgotten_files)")
+
+    p = sub.add_parser(
+        "pull",
+        help="copy new or changed billing exports from object stores into landing/",
+        description="Sync object-store prefixes into the landing folder: only new or changed objects are "
+        "copied, and a pull that fails changes nothing. Without URL, every `pull:` entry of "
+        "costledger.yaml. Credentials and endpoints come from the clients' own settings "
+        "(AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, GOOGLE_APPLICATION_CREDENTIALS, "
+        "AZURE_STORAGE_CONNECTION_STRING, ...).",
+    )
+    _common(p)
+    p.add_argument("url", nargs="?", help="one prefix to pull now: s3://, gs://, az://, abfs:// or file:///")
+    p.add_argument("--to", metavar="FOLDER", help="the landing folder for URL, e.g. aws_cur/my-export")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--json", action="store_true", help="print what was pulled as JSON")
     return parser
 
 
@@ -322,6 +338,47 @@ def cmd_forget(args) -> int:
     return 0
 
 
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return str(n)
+
+
+def cmd_pull(args) -> int:
+    from pipeline.pull import TransferError, adhoc_source, pull
+
+    if bool(args.url) != bool(args.to):
+        raise CostledgerError(
+            "pull URL and --to FOLDER go together (e.g. pull s3://bucket/cur/ --to aws_cur/cur)"
+        )
+    settings = _settings(args)
+    sources = [adhoc_source(args.url, args.to)] if args.url else None
+    if sources is None and not settings.pull:
+        print(f"nothing to pull: no `pull:` entries in {settings.config_dir / 'costledger.yaml'}")
+        return 0
+    try:
+        result = pull(settings, sources, progress=_progress(args.quiet or args.json))
+    except TransferError as exc:
+        raise PullFailedError(f"pull failed, landing unchanged: {exc}") from None
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    for r in result["sources"]:
+        line = (
+            f"{r['url']} -> landing/{r['to']}: {r['listed']} objects, {r['transferred']} new or changed "
+            f"({_size(r['bytes'])}), {r['unchanged']} unchanged"
+        )
+        if r["gone"]:
+            line += f", {r['gone']} gone at the source (kept in landing)"
+        if r["ignored"]:
+            line += f", {len(r['ignored'])} hidden names not pulled (e.g. {r['ignored'][0]})"
+        print(line)
+    print(f"pulled {result['transferred']} objects ({_size(result['bytes'])}) in {result['seconds']:.1f} s")
+    return 0
+
+
 COMMANDS = {
     "demo": cmd_demo,
     "run": cmd_run,
@@ -329,6 +386,7 @@ COMMANDS = {
     "query": cmd_query,
     "status": cmd_status,
     "forget": cmd_forget,
+    "pull": cmd_pull,
 }
 
 

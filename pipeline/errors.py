@@ -5,17 +5,27 @@ system's included (no space left, I/O error, out of memory) — into one of thes
 CLI prints one line and the traceback goes to the log (pipeline/logs.py).
 
 `transient` says whether the same run may succeed later without anyone changing config or
-input: an orchestrator retries a transient error and fails a permanent one at once.
+input: an orchestrator retries a transient error and fails a permanent one at once. That is
+decided here, once: `is_transient(exc)` (the class's attribute; anything that is not a
+CostledgerError is first mapped by `user_error`), and both Airflow DAGs call every step through
+`run_task`. A new error class says so itself: subclass `TransientError` (or set
+`transient = True`) when the same call may succeed later with nothing changed.
 """
 
 from __future__ import annotations
 
 import errno
 import re
+from collections.abc import Callable
+from typing import Any
 
 
 class CostledgerError(Exception):
-    """Base class: str(err) is the one-line message the CLI prints; exit_code is what it returns."""
+    """Base class: str(err) is the one-line message the CLI prints; exit_code is what it returns.
+
+    `transient` False: retrying cannot help until someone changes the config, the input or the
+    code (the DAGs fail the task at once). A subclass or an instance may set it True.
+    """
 
     exit_code = 1
     transient = False
@@ -164,3 +174,45 @@ def _parent(path: str):
     from pathlib import Path
 
     return Path(path).parent
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when the same call may succeed later without anyone changing config, input or code.
+
+    A CostledgerError says so itself (`transient`: a busy lock, a machine short of space, an
+    unreachable SMTP server: yes; config, bad input, a quality gate, a missing rate, a month that
+    is not a month, a bug: no). Anything else is judged as `user_error` maps it: no space left,
+    an I/O error (OSError EIO, DuckDB's IOException), out of memory are transient; any other OSError
+    (a permission, a missing file) or exception is not.
+    """
+    if isinstance(exc, CostledgerError):
+        return bool(exc.transient)
+    return bool(user_error(exc, "task").transient)
+
+
+def run_task(
+    fail: Callable[[str], BaseException], step: str, fn: Callable[..., Any], *args: Any, **kwargs: Any
+):
+    """Call `fn(*args, **kwargs)` as an orchestrator's task named `step`.
+
+    A transient error propagates (the orchestrator retries it): a CostledgerError as it is,
+    anything else as its one-line CostledgerError (`user_error`) with the original as the cause.
+    Any other error is raised as `fail(one line)`: the DAGs pass Airflow's AirflowFailException,
+    which fails the task at once without retrying (this module never imports Airflow).
+    """
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:
+        err = user_error(exc, step)
+        if err.transient:
+            if err is exc:
+                raise
+            raise err from exc
+        # A CostledgerError's line is the whole story; anything else keeps its traceback in the log.
+        raise fail(one_line(str(err)) or type(err).__name__) from (None if err is exc else exc)
+
+
+class PullFailedError(TransientError):
+    """`costledger pull` could not list or copy (network, server, an object changed); landing unchanged."""
+
+    exit_code = 74  # EX_IOERR: a retry may succeed

@@ -84,6 +84,57 @@ class ReportCfg(_Strict):
         return v
 
 
+# `costledger pull`: object-store schemes fsspec reads (s3fs, gcsfs, adlfs) and local folders.
+PULL_SCHEMES = ("s3", "gs", "gcs", "az", "abfs", "abfss", "file")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_pull_url(url: str) -> str:
+    """A pull source URL: a supported scheme and a bucket/container (or an absolute local path)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in PULL_SCHEMES:
+        raise ValueError(f"'{url}' is not an object-store URL (s3://, gs://, az://, abfs://, file:///...)")
+    if _CONTROL.search(url):
+        raise ValueError(f"{url!r} contains a control character")
+    if scheme.lower() == "file":
+        if not rest.startswith("/"):
+            raise ValueError(f"'{url}': a file URL needs an absolute path, e.g. file:///srv/exports/")
+    elif not rest.split("/", 1)[0]:
+        raise ValueError(f"'{url}' names no bucket or container")
+    return url
+
+
+def check_pull_target(to: str) -> str:
+    """A folder under landing/: relative, no '..' or '.', no hidden parts (landing skips dot-names)."""
+    if not to or to.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:", to):
+        raise ValueError(f"'{to}' must be a folder under landing/, e.g. aws_cur/my-export")
+    if _CONTROL.search(to) or "\\" in to:
+        raise ValueError(f"{to!r} contains a control character or a backslash")
+    parts = to.strip("/").split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"'{to}' must stay inside landing/ (no '..', '.' or empty parts)")
+    if any(p.startswith(".") for p in parts):
+        raise ValueError(f"'{to}': landing/ skips names that start with '.'; choose a visible folder")
+    return "/".join(parts)
+
+
+class PullCfg(_Strict):
+    """One object-store prefix synced into a landing folder by `costledger pull`."""
+
+    url: str = Field(min_length=1)
+    to: str
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return check_pull_url(v)
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, v: str) -> str:
+        return check_pull_target(v)
+
+
 class MainCfg(_Strict):
     reporting_currency: str = "USD"
     cost_basis: str = "effective"
@@ -94,6 +145,7 @@ class MainCfg(_Strict):
     privacy: PrivacyCfg = PrivacyCfg()
     report: ReportCfg = ReportCfg()
     ingest: IngestCfg = IngestCfg()
+    pull: list[PullCfg] = []
 
     @field_validator("reporting_currency")
     @classmethod
@@ -173,6 +225,7 @@ class Settings:
     unallocated_warning_share: float
     min_people_per_row: int
     report: ReportCfg
+    pull: tuple[PullCfg, ...]
     models: tuple[ModelCfg, ...]
     vendors: tuple[VendorCfg, ...]
     activities: dict[str, str]
@@ -246,6 +299,14 @@ def load_settings(
 
     main_path = config_dir / "costledger.yaml"
     main: MainCfg = _validate(MainCfg, _read_yaml(main_path), main_path)
+    seen_urls: dict[str, int] = {}
+    for i, p in enumerate(main.pull):
+        key = p.url.rstrip("/")
+        if key in seen_urls:
+            raise ConfigError(
+                f"{main_path}: pull[{i}].url: '{p.url}' is already pulled by pull[{seen_urls[key]}]"
+            )
+        seen_urls[key] = i
     ccy = reporting_currency or os.environ.get("COSTLEDGER_REPORTING_CURRENCY") or main.reporting_currency
     if not _ISO_CCY.match(ccy):
         raise ConfigError(f"COSTLEDGER_REPORTING_CURRENCY: '{ccy}' is not an ISO-4217 currency code")
@@ -319,6 +380,7 @@ def load_settings(
         unallocated_warning_share=main.quality.unallocated_warning_share,
         min_people_per_row=main.privacy.min_people_per_row,
         report=main.report,
+        pull=tuple(main.pull),
         models=tuple(models.models),
         vendors=tuple(vendors.vendors),
         activities=dict(acts.activities),

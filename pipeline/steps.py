@@ -229,6 +229,21 @@ def _nothing_new(
 # --- public steps (each takes the lock) --------------------------------------------------------
 
 
+def pull(settings: Settings) -> dict:
+    """Copy new or changed exports from the `pull:` object stores into landing/ (a no-op without any).
+
+    Takes pull's own lock on landing/, not the work database's: it may run beside a load.
+    """
+    from pipeline.errors import PullFailedError
+    from pipeline.pull import TransferError
+    from pipeline.pull import pull as pull_exports
+
+    try:
+        return pull_exports(settings)
+    except TransferError as exc:  # the network or the store: a retry may succeed (transient)
+        raise PullFailedError(f"pull failed, landing unchanged: {exc}") from exc
+
+
 @contextlib.contextmanager
 def _public_step(settings: Settings, step: str, run_id: str | None = None, lo=None, hi=None, after="waiting"):
     """One step as an orchestrator's task: the lock, the run's row (running while at work,

@@ -15,7 +15,8 @@ class SmtpDeliveryError(CostledgerError):
     """The SMTP server refused the message, or stayed unreachable after the retries.
 
     `permanent` is True for a refusal (5xx, failed authentication, TLS not possible): retrying
-    later will not help until someone changes the configuration.
+    later will not help until someone changes the configuration. Otherwise (the server stayed
+    unreachable or kept answering 4xx) the error is transient: a later try may get through.
     """
 
     exit_code = 7
@@ -23,4 +24,5 @@ class SmtpDeliveryError(CostledgerError):
     def __init__(self, message: str, permanent: bool, attempts: int = 1):
         super().__init__(message)
         self.permanent = permanent
+        self.transient = not permanent  # read by pipeline.errors.is_transient
         self.attempts = attempts

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.dags import stack
+
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
 VENV_BIN = Path(sys.executable).parent
@@ -77,3 +79,56 @@ def docker_compose() -> str:
     found = shutil.which("docker-compose")
     assert found, "apt-get installed docker-compose but it is not on PATH"
     return found
+
+
+@pytest.fixture(scope="module")
+def postgres_cluster():
+    """A throwaway PostgreSQL cluster for the module (tests.dags.stack.postgres_cluster); skips without one."""
+    with stack.postgres_cluster() as pg:
+        yield pg
+
+
+@pytest.fixture(scope="module")
+def smtp_catcher():
+    """A real SMTP server on 127.0.0.1 that keeps every message it receives.
+
+    Set `handler.refuse` to a reply such as "550 5.1.1 mailbox unavailable" to refuse every recipient.
+    """
+    from aiosmtpd.controller import Controller
+
+    class Keep:
+        def __init__(self):
+            self.messages = []
+            self.refuse = None
+
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's hook
+            if self.refuse:
+                return self.refuse
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+            self.messages.append(envelope)
+            return "250 OK"
+
+    handler = Keep()
+    controller = Controller(handler, hostname="127.0.0.1", port=stack.free_port())
+    controller.start()
+    yield controller, handler
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def airflow_stack():
+    """Starts stack.AirflowStack(env, airflow_bin, cwd) objects; stops every one of them at the end."""
+    started: list[stack.AirflowStack] = []
+
+    def start(env: dict[str, str], airflow_bin: Path, cwd: Path) -> stack.AirflowStack:
+        deployment = stack.AirflowStack(env, airflow_bin, cwd)
+        started.append(deployment)
+        deployment.start()
+        return deployment
+
+    yield start
+    for deployment in started:
+        deployment.stop()

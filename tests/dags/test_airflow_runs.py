@@ -3,10 +3,8 @@ then `airflow dags test` on a tiny landing tree, and the published DuckDB file c
 
 from __future__ import annotations
 
-import csv
 import json
 import os
-import socket
 import subprocess
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -15,17 +13,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.dags.stack import write_focus_month, write_fx_rate
+
 pytestmark = pytest.mark.slow
 
 USD_CNY = Decimal("7.10")
-# FOCUS 1.0 columns as AWS Data Exports write them; amounts in USD.
-FOCUS_COLUMNS = (
-    "BillingAccountId", "SubAccountId", "ProviderName", "PublisherName", "InvoiceIssuerName",
-    "BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd",
-    "ChargeCategory", "ChargeClass", "ChargeDescription", "ServiceCategory", "ServiceName",
-    "ResourceId", "RegionId", "SkuId", "PricingQuantity", "PricingUnit", "ListCost",
-    "ContractedCost", "BilledCost", "EffectiveCost", "BillingCurrency", "Tags",
-)  # fmt: skip
 FOCUS_ROWS = [
     # (day, service, billed, effective, tags)
     (
@@ -43,31 +35,8 @@ OUT_OF_SCOPE_USD = Decimal("40.00")  # the web shop's database
 
 
 def _write_landing(landing: Path) -> None:
-    focus = landing / "focus" / "aws-focus" / "2026-02.csv"
-    focus.parent.mkdir(parents=True)
-    with focus.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, FOCUS_COLUMNS)
-        w.writeheader()
-        for i, (day, service, billed, effective, tags) in enumerate(FOCUS_ROWS):
-            w.writerow(
-                {
-                    "BillingAccountId": "111122223333", "SubAccountId": "444455556666",
-                    "ProviderName": "AWS", "PublisherName": "AWS", "InvoiceIssuerName": "AWS",
-                    "BillingPeriodStart": "2026-02-01T00:00:00Z", "BillingPeriodEnd": "2026-03-01T00:00:00Z",
-                    "ChargePeriodStart": f"{day}T00:00:00Z", "ChargePeriodEnd": f"{day}T01:00:00Z",
-                    "ChargeCategory": "Usage", "ChargeClass": "", "ChargeDescription": f"{service} usage",
-                    "ServiceCategory": "Compute", "ServiceName": service,
-                    "ResourceId": f"arn:aws:test:::resource/{i}", "RegionId": "us-east-1", "SkuId": f"SKU{i}",
-                    "PricingQuantity": "1", "PricingUnit": "Hours", "ListCost": billed, "ContractedCost": billed,
-                    "BilledCost": billed, "EffectiveCost": effective, "BillingCurrency": "USD",
-                    "Tags": json.dumps(tags),
-                }
-            )  # fmt: skip
-    fx = landing / "fx_rates" / "usd_cny.csv"
-    fx.parent.mkdir(parents=True)
-    fx.write_text(
-        f"rate_date,from_currency,to_currency,rate\n2026-01-01,USD,CNY,{USD_CNY}\n", encoding="utf-8"
-    )
+    write_focus_month(landing / "focus" / "aws-focus" / "2026-02.csv", "2026-02", FOCUS_ROWS)
+    write_fx_rate(landing, "2026-01-01", USD_CNY)
 
 
 def _run(cmd: list, env: dict, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -137,32 +106,6 @@ def test_nightly_dag_test_publishes_the_marts(deployment, airflow_bin):
     assert total == ALLOCATED_USD * USD_CNY
     assert out_of_scope == OUT_OF_SCOPE_USD * USD_CNY
     assert unallocated == 0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_catcher():
-    """A real SMTP server on 127.0.0.1 that keeps every message it receives."""
-    from aiosmtpd.controller import Controller
-
-    class Keep:
-        def __init__(self):
-            self.messages = []
-
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-            self.messages.append(envelope)
-            return "250 OK"
-
-    handler = Keep()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    yield controller, handler
-    controller.stop()
 
 
 def test_monthly_report_dag_sends_last_month_once_through_smtp_default(deployment, airflow_bin, smtp_catcher):
