@@ -147,7 +147,9 @@ def _find_header_values(doc: _Doc, cells: list) -> None:
             break
 
 
-_TOTAL_REST = re.compile(r"^(?:\([^)]*\))?\s*[:：]?\s*(?:[A-Z]{3}\s*)?[-−(]?[$€£¥￥]?\s*[\d.,]*\)?-?\s*$")
+_TOTAL_REST = re.compile(
+    r"^(?:\([^)]*\)|[\d.,]+\s*%)?\s*[:：]?\s*(?:[A-Z]{3}\s*)?[-−(]?[$€£¥￥]?\s*[\d.,]*\)?-?\s*$"
+)
 
 
 def _totals_kind(doc: _Doc, text: str) -> tuple[str, str] | None:
@@ -175,10 +177,14 @@ def _take_total(doc: _Doc, where: RowRef, kind: str, raw) -> None:
         doc.totals[kind] = amount
 
 
+_NUMBERISH = re.compile(r"^[(\-−]?\s*(?:[A-Z]{3}\s*)?[$€£¥￥]?\s*\d[\d.,'\s\u00a0]*\)?-?\s*(?:[A-Z]{3})?$")
+
+
 def _numberish(v) -> bool:
+    """An amount as a cell holds it: a number, or text like '1,835.00', '(150.00)', 'USD 12.00'."""
     if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool):
         return True
-    return bool(re.search(r"\d", _cell_text(v))) and not re.search(r"[A-Za-z]{4,}", _cell_text(v))
+    return bool(_NUMBERISH.match(_cell_text(v)))
 
 
 def read_grid(doc: _Doc, rows: list[GridRow], where_name: str) -> bool:
@@ -292,6 +298,20 @@ def finish(doc: _Doc) -> DocumentRead:
             continue
         rows.append((where, out))
 
+    spans = {(r["service_period_start"], r["service_period_end"]) for _, r in rows}
+    if not period and len(spans) == 1:
+        s0, e0 = spans.pop()
+        period = (date.fromisoformat(s0), date.fromisoformat(e0))
+    for name in ("invoice_number", "invoice_date", "currency"):
+        seen = {r[name] for _, r in rows}
+        if len(seen) == 1:
+            one = seen.pop()
+            if name == "invoice_number" and not number:
+                number = one
+            elif name == "invoice_date" and not inv_date and one:
+                inv_date = date.fromisoformat(one)
+            elif name == "currency" and not ccy:
+                ccy = one
     header = {
         "vendor": doc.vendor,
         "profile": p.id,

@@ -236,7 +236,7 @@ def _read(con: duckdb.DuckDBPyConnection, src: Path, rel: str, profile: Profile)
     cols_out = ", ".join(q(c) for c in ENTRY_COLUMNS)
     con.execute(
         f"create temp view _incoming as select {cols_out}, cast(__row as bigint) as source_row "
-        "from _tl_typed where __bad_field is null"
+        "from _tl_typed where __bad_field is null order by __row"
     )
     rejected = con.execute("select count(*) from _rejects").fetchone()[0]
     return TimeRead(rows_in_file=read + parse_rej, rows_rejected=rejected, profile=profile.id)
