@@ -10,6 +10,7 @@ through the same grid parser as CSV and XLSX invoices.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pipeline.errors import InputError
@@ -56,6 +57,13 @@ def _text_lines(page, skip_boxes) -> list[tuple[float, list[str]]]:
     return out
 
 
+def _unwrap(cell: str | None) -> str | None:
+    """A cell's text wrapped over lines, joined: at a hyphen without a space ('PRJ-SEARCH-' + 'RR')."""
+    if cell is None:
+        return None
+    return re.sub(r"-\n", "-", cell).replace("\n", " ")
+
+
 def read_pdf_invoice(path: Path, rel: str, profile: Profile, vendor: str) -> DocumentRead:
     import pdfplumber  # imported here: only PDF invoices need it
 
@@ -85,7 +93,7 @@ def read_pdf_invoice(path: Path, rel: str, profile: Profile, vendor: str) -> Doc
             placed: list[tuple[float, str, list]] = []
             for t in tables:
                 for k, (trow, cells) in enumerate(zip(t.rows, t.extract(), strict=False), 1):
-                    placed.append((trow.bbox[1], f"page {pno} table row {k}", cells))
+                    placed.append((trow.bbox[1], f"page {pno} table row {k}", [_unwrap(c) for c in cells]))
             for top, cells in _text_lines(page, [t.bbox for t in tables]):
                 placed.append((top, f"page {pno}", cells))
             placed.sort(key=lambda x: x[0])

@@ -232,7 +232,8 @@ def _validate(data: Any, path: Path) -> Profile:
         value = err.get("input")
         shown = "" if isinstance(value, (dict, list)) or value is None else f" (value: {value!r})"
         msg = err["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{where}: {loc or '<top>'}: {msg}{shown}") from None
+        # model-level checks name their key in the message itself
+        raise ConfigError(f"{where}: {loc + ': ' if loc else ''}{msg}{shown}") from None
 
 
 def load_profile_file(path: Path) -> Profile:

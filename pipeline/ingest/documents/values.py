@@ -51,7 +51,10 @@ def parse_decimal(value, numbers: NumberSpec) -> Decimal:
     elif t.startswith("-") or t.startswith("\u2212"):
         negative, t = True, t[1:].strip()
     t = t.strip(_CURRENCY_SIGNS + " ").strip()
-    if numbers.thousands:
+    if numbers.thousands and numbers.thousands in t:
+        sep, dec = re.escape(numbers.thousands), re.escape(numbers.decimal)
+        if not re.fullmatch(rf"\d{{1,3}}(?:{sep}\d{{3}})+(?:{dec}\d+)?", t):
+            raise ValueError(f"'{shown}' is not a number ('{numbers.thousands}' groups thousands, '{numbers.decimal}' marks decimals)")
         t = t.replace(numbers.thousands, "")
     if numbers.decimal == ",":
         if "." in t:
