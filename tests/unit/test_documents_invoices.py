@@ -36,7 +36,11 @@ def test_invoice_read_to_the_cent(rel):
     h = doc.header
     assert h["reconciled"] == "ok"
     assert (h["invoice_number"], h["invoice_date"], h["currency"], h["document_type"]) == (
-        exp["invoice_number"], exp["invoice_date"], exp["currency"], exp["document_type"])
+        exp["invoice_number"],
+        exp["invoice_date"],
+        exp["currency"],
+        exp["document_type"],
+    )
     assert [h["service_period_start"], h["service_period_end"]] == exp["service_period"]
     assert Decimal(h["lines_total"]) == Decimal(exp["lines_total"])
     assert Decimal(h["booked_total"]) == Decimal(exp["booked_total"])
@@ -45,7 +49,9 @@ def test_invoice_read_to_the_cent(rel):
     assert [abs(Decimal(r["amount"])) for r in items] == [abs(Decimal(a)) for a in exp["line_amounts"]]
     # what is booked sums to what the invoice says it costs, to the cent
     sign = -1 if exp["document_type"] == "credit_note" else 1
-    assert sum(sign * abs(Decimal(r["amount"])) if sign < 0 else Decimal(r["amount"]) for _, r in doc.rows) == Decimal(exp["booked_total"])
+    assert sum(
+        sign * abs(Decimal(r["amount"])) if sign < 0 else Decimal(r["amount"]) for _, r in doc.rows
+    ) == Decimal(exp["booked_total"])
     for where, row in doc.rows:
         assert tuple(row) == LINE_COLUMNS
         assert row["vendor"] == exp["vendor"] and row["invoice_number"] == exp["invoice_number"]
@@ -59,7 +65,9 @@ def test_tax_is_booked_as_its_own_line_or_left_out_per_profile():
     usd = _read("invoices/annotate-pro/AP-2026-0031.xlsx", "invoice_xlsx", "annotate-pro")
     tax = [r for _, r in usd.rows if r["line_number"] == "tax"]
     assert len(tax) == 1 and tax[0]["amount"] == "131.7"
-    eu = _read("invoices/datenwerk/RE-2026-0113.csv", "eu_vendor_csv", "datenwerk")  # tax: exclude (reclaimable VAT)
+    eu = _read(
+        "invoices/datenwerk/RE-2026-0113.csv", "eu_vendor_csv", "datenwerk"
+    )  # tax: exclude (reclaimable VAT)
     assert not [r for _, r in eu.rows if r["line_number"] == "tax"]
     assert eu.header["printed_tax"] == "683.91" and eu.header["booked_total"] == "3599.5"
     # decimal comma, thousands dot and a trailing-minus credit line, read exactly
@@ -69,8 +77,15 @@ def test_tax_is_booked_as_its_own_line_or_left_out_per_profile():
 
 def test_pdf_service_period_spanning_two_months_is_kept_for_prorating():
     doc = _read("invoices/annotate-pro/AP-2026-0042.pdf", "invoice_pdf", "annotate-pro")
-    assert {(r["service_period_start"], r["service_period_end"]) for _, r in doc.rows} == {("2026-01-20", "2026-02-19")}
-    assert [r["model_or_project"] for _, r in doc.rows][:4] == ["PRJ-SEARCH-RR", "PRJ-SEARCH-RR", "PRJ-RECO-LLM", "PRJ-ADS-CTR"]
+    assert {(r["service_period_start"], r["service_period_end"]) for _, r in doc.rows} == {
+        ("2026-01-20", "2026-02-19")
+    }
+    assert [r["model_or_project"] for _, r in doc.rows][:4] == [
+        "PRJ-SEARCH-RR",
+        "PRJ-SEARCH-RR",
+        "PRJ-RECO-LLM",
+        "PRJ-ADS-CTR",
+    ]
     assert doc.rows[2][1]["description"] == "Attribute extraction review, apparel catalogue"
     assert doc.rows[0][0].label == "page 1 table row 2"
 
@@ -93,7 +108,9 @@ def test_lines_not_summing_to_printed_total_refuse_the_invoice_naming_the_differ
         _read("invoices/bad/lines-dont-sum.pdf", "invoice_pdf", "annotate-pro")
     msg = str(exc.value)
     assert "\n" not in msg
-    assert msg.startswith("invoices/bad/lines-dont-sum.pdf: lines sum to USD 1,835.00 but the printed total is 1,935.00")
+    assert msg.startswith(
+        "invoices/bad/lines-dont-sum.pdf: lines sum to USD 1,835.00 but the printed total is 1,935.00"
+    )
     assert "difference -100.00" in msg and "refused" in msg
 
 
@@ -106,7 +123,10 @@ def test_xlsx_total_edited_by_hand_is_refused(tmp_path):
             row[4].value = 2326.71
     dst = tmp_path / "AP-2026-0031.xlsx"
     wb.save(dst)
-    with pytest.raises(InputError, match=r"lines sum to USD 2,195.00 \+ tax 131.70 but the printed total is 2,326.71 \(difference -0.01\)"):
+    with pytest.raises(
+        InputError,
+        match=r"lines sum to USD 2,195.00 \+ tax 131.70 but the printed total is 2,326.71 \(difference -0.01\)",
+    ):
         read_invoice(dst, "invoices/annotate-pro/AP-2026-0031.xlsx", PROFILES["invoice_xlsx"], "annotate-pro")
 
 
@@ -133,7 +153,10 @@ def test_merged_header_cells_refused_naming_sheet_and_range():
 def test_merged_title_and_footer_cells_are_fine():
     ranges = merged_ranges(FIX / "invoices/annotate-pro/AP-2026-0031.xlsx")["Invoice"]
     assert "A1:F1" in ranges and len(ranges) == 2  # the title, and "Total due" spanning A:C
-    assert _read("invoices/annotate-pro/AP-2026-0031.xlsx", "invoice_xlsx", "annotate-pro").header["reconciled"] == "ok"
+    assert (
+        _read("invoices/annotate-pro/AP-2026-0031.xlsx", "invoice_xlsx", "annotate-pro").header["reconciled"]
+        == "ok"
+    )
 
 
 def test_image_only_pdf_refused():
@@ -166,7 +189,11 @@ def test_gbk_file_without_declared_encoding_is_one_line_error_never_mojibake():
 
 def test_gbk_file_under_a_profile_declaring_it_reads_chinese_text():
     doc = _read("invoices/crowdlabel/CL-2026-018.csv", "cn_labeling_gbk_csv", "crowdlabel")
-    assert [r["description"] for _, r in doc.rows] == ["商品图片目标框标注", "广告素材审核标签", "搜索相关性人工评测"]
+    assert [r["description"] for _, r in doc.rows] == [
+        "商品图片目标框标注",
+        "广告素材审核标签",
+        "搜索相关性人工评测",
+    ]
     assert doc.rows[0][1]["invoice_date"] == "2026-03-03" and doc.rows[0][1]["quantity"] == "18000"
 
 
@@ -203,11 +230,16 @@ def test_costledger_csv_recognised_and_read_as_today(tmp_path):
 
 def test_vendor_profile_is_preferred_over_recognition():
     rel = "invoices/crowdlabel/CL-2026-018.csv"
-    assert invoice_profile(FIX / rel, rel, PROFILES, vendor_profile="cn_labeling_gbk_csv").id == "cn_labeling_gbk_csv"
+    assert (
+        invoice_profile(FIX / rel, rel, PROFILES, vendor_profile="cn_labeling_gbk_csv").id
+        == "cn_labeling_gbk_csv"
+    )
 
 
 def test_wrong_file_type_for_profile(tmp_path):
     dst = tmp_path / "x.pdf"
     shutil.copy(FIX / "invoices/vectorops/VO-2026-003.pdf", dst)
-    with pytest.raises(InputError, match="profile 'invoice_xlsx' reads invoice .xlsx files, not invoice .pdf"):
+    with pytest.raises(
+        InputError, match="profile 'invoice_xlsx' reads invoice .xlsx files, not invoice .pdf"
+    ):
         read_invoice(dst, "x.pdf", PROFILES["invoice_xlsx"], "vectorops")

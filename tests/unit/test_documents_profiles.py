@@ -17,15 +17,75 @@ from pipeline.ingest.documents.values import parse_date, parse_decimal, parse_pe
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "config"
 
-TOGGL_HEADER = ["User", "Email", "Client", "Project", "Task", "Description", "Billable", "Start date", "Start time",
-                "End date", "End time", "Duration", "Tags", "Amount (USD)"]
-CLOCKIFY_HEADER = ["Project", "Client", "Description", "Task", "User", "Group", "Email", "Tags", "Billable",
-                   "Start Date", "Start Time", "End Date", "End Time", "Duration (h)", "Duration (decimal)",
-                   "Billable Rate (USD)", "Billable Amount (USD)"]
-HARVEST_HEADER = ["Date", "Client", "Project", "Project Code", "Task", "Notes", "Hours", "Hours Rounded", "Billable?",
-                  "Invoiced?", "First Name", "Last Name", "Employee Id", "Roles", "Teams", "Employee?", "Billable Rate",
-                  "Billable Amount", "Cost Rate", "Cost Amount", "Currency", "External Reference URL"]
-TEMPO_HEADER = ["Issue Key", "Issue summary", "Hours", "Work date", "Username", "Full name", "Period", "Account Key"]
+TOGGL_HEADER = [
+    "User",
+    "Email",
+    "Client",
+    "Project",
+    "Task",
+    "Description",
+    "Billable",
+    "Start date",
+    "Start time",
+    "End date",
+    "End time",
+    "Duration",
+    "Tags",
+    "Amount (USD)",
+]
+CLOCKIFY_HEADER = [
+    "Project",
+    "Client",
+    "Description",
+    "Task",
+    "User",
+    "Group",
+    "Email",
+    "Tags",
+    "Billable",
+    "Start Date",
+    "Start Time",
+    "End Date",
+    "End Time",
+    "Duration (h)",
+    "Duration (decimal)",
+    "Billable Rate (USD)",
+    "Billable Amount (USD)",
+]
+HARVEST_HEADER = [
+    "Date",
+    "Client",
+    "Project",
+    "Project Code",
+    "Task",
+    "Notes",
+    "Hours",
+    "Hours Rounded",
+    "Billable?",
+    "Invoiced?",
+    "First Name",
+    "Last Name",
+    "Employee Id",
+    "Roles",
+    "Teams",
+    "Employee?",
+    "Billable Rate",
+    "Billable Amount",
+    "Cost Rate",
+    "Cost Amount",
+    "Currency",
+    "External Reference URL",
+]
+TEMPO_HEADER = [
+    "Issue Key",
+    "Issue summary",
+    "Hours",
+    "Work date",
+    "Username",
+    "Full name",
+    "Period",
+    "Account Key",
+]
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +94,18 @@ def profiles():
 
 
 def test_shipped_profiles_load(profiles):
-    assert {"tempo_worklogs", "harvest_detailed", "toggl_detailed", "clockify_detailed", "invoice_xlsx",
-            "invoice_pdf", "invoice_json", "invoice_csv", "cn_labeling_gbk_csv", "eu_vendor_csv"} <= set(profiles)
+    assert {
+        "tempo_worklogs",
+        "harvest_detailed",
+        "toggl_detailed",
+        "clockify_detailed",
+        "invoice_xlsx",
+        "invoice_pdf",
+        "invoice_json",
+        "invoice_csv",
+        "cn_labeling_gbk_csv",
+        "eu_vendor_csv",
+    } <= set(profiles)
     assert profiles["cn_labeling_gbk_csv"].file.encoding == "gb18030"
     assert profiles["clockify_detailed"].hours_field == "duration"
     assert profiles["tempo_worklogs"].hours_field == "hours"
@@ -44,8 +114,13 @@ def test_shipped_profiles_load(profiles):
 
 @pytest.mark.parametrize(
     "header,expected",
-    [(TOGGL_HEADER, "toggl_detailed"), (CLOCKIFY_HEADER, "clockify_detailed"), (HARVEST_HEADER, "harvest_detailed"),
-     (TEMPO_HEADER, "tempo_worklogs"), (["\ufeffUser", *TOGGL_HEADER[1:]], "toggl_detailed")],
+    [
+        (TOGGL_HEADER, "toggl_detailed"),
+        (CLOCKIFY_HEADER, "clockify_detailed"),
+        (HARVEST_HEADER, "harvest_detailed"),
+        (TEMPO_HEADER, "tempo_worklogs"),
+        (["\ufeffUser", *TOGGL_HEADER[1:]], "toggl_detailed"),
+    ],
 )
 def test_tracker_header_recognised(profiles, header, expected):
     assert recognise(header, profiles, "timesheet", "csv", "timesheets/x.csv").id == expected
@@ -61,7 +136,10 @@ def test_unknown_header_names_closest_profile_and_missing_columns(profiles):
 
 
 def test_profile_that_does_not_fit_names_missing_columns(profiles):
-    with pytest.raises(InputError, match=r"x\.csv: does not fit profile 'tempo_worklogs': missing column\(s\) Issue Key, Hours, Work date"):
+    with pytest.raises(
+        InputError,
+        match=r"x\.csv: does not fit profile 'tempo_worklogs': missing column\(s\) Issue Key, Hours, Work date",
+    ):
         fit(profiles["tempo_worklogs"], TOGGL_HEADER, "x.csv")
 
 
@@ -82,13 +160,33 @@ required: [work_date, hours]
 @pytest.mark.parametrize(
     "change,expect",
     [
-        (("columns: {work_date: [Day], hours: [Hrs], employee_id: [Who]}", "columns: {work_date: [Day], hours: [Hrs], durations: [D]}"),
-         "profile 'my_tracker': columns.durations: not a timesheet field"),
+        (
+            (
+                "columns: {work_date: [Day], hours: [Hrs], employee_id: [Who]}",
+                "columns: {work_date: [Day], hours: [Hrs], durations: [D]}",
+            ),
+            "profile 'my_tracker': columns.durations: not a timesheet field",
+        ),
         (("file: {format: csv}", "file: {format: csv, encoding: latin-1}"), "file.encoding"),
-        (("required: [work_date, hours]", "required: [work_date, hours]\nnumbers: {thousands: '#'}"), "numbers.thousands: '#' is not a thousands separator"),
-        (("required: [work_date, hours]", "required: [work_date, hours]\nactivity: [{from: regex, column: employee_id, pattern: 'ML-[0-9]+'}]"), "has no group"),
-        (("required: [work_date, hours]", "required: [work_date, project]"), "required: 'project' has no entry under columns"),
-        (("required: [work_date, hours]", "required: [work_date, hours]\ndates: ['YYYY-MM-DD']"), "dates: 'YYYY-MM-DD' is not a strptime format"),
+        (
+            ("required: [work_date, hours]", "required: [work_date, hours]\nnumbers: {thousands: '#'}"),
+            "numbers.thousands: '#' is not a thousands separator",
+        ),
+        (
+            (
+                "required: [work_date, hours]",
+                "required: [work_date, hours]\nactivity: [{from: regex, column: employee_id, pattern: 'ML-[0-9]+'}]",
+            ),
+            "has no group",
+        ),
+        (
+            ("required: [work_date, hours]", "required: [work_date, project]"),
+            "required: 'project' has no entry under columns",
+        ),
+        (
+            ("required: [work_date, hours]", "required: [work_date, hours]\ndates: ['YYYY-MM-DD']"),
+            "dates: 'YYYY-MM-DD' is not a strptime format",
+        ),
     ],
 )
 def test_bad_profile_is_one_line_naming_file_profile_key(tmp_path, change, expect):
@@ -120,7 +218,9 @@ def test_vendor_profile_must_exist_and_be_an_invoice_profile(tmp_path, profiles,
     cfg = tmp_path / "config"
     shutil.copytree(CONFIG, cfg)
     vendors = cfg / "vendors.yaml"
-    vendors.write_text(vendors.read_text().replace("kind: software", "kind: software\n    profile: invoice_pdf"))
+    vendors.write_text(
+        vendors.read_text().replace("kind: software", "kind: software\n    profile: invoice_pdf")
+    )
     settings = load_settings(config=cfg)  # `profile:` is an accepted vendors.yaml key
     assert {v.id: v.profile for v in settings.vendors}["vectorops"] == "invoice_pdf"
     check_vendor_profiles(settings.vendors, profiles, vendors)
@@ -142,14 +242,24 @@ ACCOUNTING = NumberSpec(negative=["minus", "parentheses"])
 
 @pytest.mark.parametrize(
     "text,spec,value",
-    [("1,234.50", US, "1234.50"), ("1.234,50", EU, "1234.50"), ("120,50-", EU, "-120.50"), ("(150.00)", ACCOUNTING, "-150.00"),
-     ("USD 2,326.70", US, "2326.70"), ("¥14,800.00", US, "14800.00"), (1837.5, US, "1837.5"), ("-0.25", US, "-0.25")],
+    [
+        ("1,234.50", US, "1234.50"),
+        ("1.234,50", EU, "1234.50"),
+        ("120,50-", EU, "-120.50"),
+        ("(150.00)", ACCOUNTING, "-150.00"),
+        ("USD 2,326.70", US, "2326.70"),
+        ("¥14,800.00", US, "14800.00"),
+        (1837.5, US, "1837.5"),
+        ("-0.25", US, "-0.25"),
+    ],
 )
 def test_numbers_under_profile_conventions(text, spec, value):
     assert parse_decimal(text, spec) == Decimal(value)
 
 
-@pytest.mark.parametrize("text,spec", [("1,5", US), ("12,50", US), ("1.234.5", EU), ("(150.00)", US), ("12.00-", US), ("abc", US)])
+@pytest.mark.parametrize(
+    "text,spec", [("1,5", US), ("12,50", US), ("1.234.5", EU), ("(150.00)", US), ("12.00-", US), ("abc", US)]
+)
 def test_numbers_that_do_not_fit_are_refused(text, spec):
     with pytest.raises(ValueError):
         parse_decimal(text, spec)

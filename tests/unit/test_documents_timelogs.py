@@ -55,30 +55,47 @@ def test_tracker_export_read_exactly(con, rel):
     for _, _, reason in rejects:
         assert not any(p in reason for p in PEOPLE_TEXT), reason
     # rows read + rows rejected = rows in the file, and no line is counted twice
-    lines = con.execute("select list(source_row order by source_row) from (select source_row from _incoming union all select source_row from _rejects)").fetchone()[0]
+    lines = con.execute(
+        "select list(source_row order by source_row) from (select source_row from _incoming union all select source_row from _rejects)"
+    ).fetchone()[0]
     assert lines == list(range(2, 2 + exp["rows_in_file"]))
 
 
 def test_toggl_25_hour_duration_and_tempo_negative_hours_are_row_rejects(con):
     rel = "timesheets/toggl/Toggl_time_entries_2026-01-01_to_2026-01-31.csv"
     read_time_export(con, FIX / rel, rel, PROFILES["toggl_detailed"])
-    assert con.execute("select * from _rejects").fetchall() == [(4, "Duration", "Duration: more than 24 hours in one entry")]
+    assert con.execute("select * from _rejects").fetchall() == [
+        (4, "Duration", "Duration: more than 24 hours in one entry")
+    ]
     rel = "timesheets/tempo/tempo-worklogs-2026-01.csv"
     read_time_export(con, FIX / rel, rel, PROFILES["tempo_worklogs"])
-    assert con.execute("select * from _rejects").fetchall() == [(6, "Hours", "Hours: negative; a worklog cannot have negative hours")]
+    assert con.execute("select * from _rejects").fetchall() == [
+        (6, "Hours", "Hours: negative; a worklog cannot have negative hours")
+    ]
 
 
 def test_identity_activity_and_model_come_from_the_profile(con):
     rel = "timesheets/tempo/tempo-worklogs-2026-01.csv"
     read_time_export(con, FIX / rel, rel, PROFILES["tempo_worklogs"])
-    rows = con.execute("select identity_source, activity, model_or_project, issue_key from _incoming order by source_row").fetchall()
+    rows = con.execute(
+        "select identity_source, activity, model_or_project, issue_key from _incoming order by source_row"
+    ).fetchall()
     assert {r[0] for r in rows} == {"employee_id"}
-    assert [r[1] for r in rows] == ["fine_tuning", "monitoring", "hyperparameter_search", "on_call", "model_development", "fine_tuning"]
+    assert [r[1] for r in rows] == [
+        "fine_tuning",
+        "monitoring",
+        "hyperparameter_search",
+        "on_call",
+        "model_development",
+        "fine_tuning",
+    ]
     # no Tempo account on the worklog: the model falls back to the issue key's Jira project
     assert rows[4][2:] == ("ML", "ML-106")
     rel = "timesheets/toggl/Toggl_time_entries_2026-01-01_to_2026-01-31.csv"
     read_time_export(con, FIX / rel, rel, PROFILES["toggl_detailed"])
-    rows = con.execute("select identity_source, employee_id, activity, model_or_project from _incoming order by source_row").fetchall()
+    rows = con.execute(
+        "select identity_source, employee_id, activity, model_or_project from _incoming order by source_row"
+    ).fetchall()
     assert rows[0] == ("employee_email", "ana.kowalski@shopco.example", "fine_tuning", "PRJ-SEARCH-RR")
     assert rows[2][2] == "on_call"  # the activity: tag wins over the task
     assert rows[3][3] == "home-feed-personalizer"  # the model: tag wins over the project
@@ -87,7 +104,9 @@ def test_identity_activity_and_model_come_from_the_profile(con):
 def test_harvest_first_and_last_name_and_cost_rate(con):
     rel = "timesheets/harvest/harvest_time_report_from2026-01-01to2026-01-31.csv"
     read_time_export(con, FIX / rel, rel, PROFILES["harvest_detailed"])
-    row = con.execute("select employee_id, employee_name, role, cost_rate, currency from _incoming order by source_row limit 1").fetchone()
+    row = con.execute(
+        "select employee_id, employee_name, role, cost_rate, currency from _incoming order by source_row limit 1"
+    ).fetchone()
     assert row == ("jdoe-03", "芳 王", "ml_engineer", "85.0000000000", "USD")
 
 
@@ -109,7 +128,9 @@ def _profile_with(base: str, **changes) -> Profile:
 
 
 def _harvest_gbk(tmp_path: Path) -> Path:
-    text = (FIX / "timesheets/harvest/harvest_time_report_from2026-01-01to2026-01-31.csv").read_text(encoding="utf-8")
+    text = (FIX / "timesheets/harvest/harvest_time_report_from2026-01-01to2026-01-31.csv").read_text(
+        encoding="utf-8"
+    )
     dst = tmp_path / "harvest-gbk.csv"
     dst.write_bytes(text.encode("gbk"))
     return dst
@@ -151,7 +172,15 @@ def test_decimal_comma_hours_dates_and_bad_values(con, tmp_path):
     rows = [
         ["Issue Key", "Hours", "Work date", "Username", "Full name", "Account Key", "Activity Name"],
         ["ML-1", "7,5", "05.01.2026", "u1", "A B", "PRJ-FEED", "Monitoring"],
-        ["ML-2", "1.5", "05.01.2026", "u1", "A B", "PRJ-FEED", "Monitoring"],  # '.' is not the decimal mark here
+        [
+            "ML-2",
+            "1.5",
+            "05.01.2026",
+            "u1",
+            "A B",
+            "PRJ-FEED",
+            "Monitoring",
+        ],  # '.' is not the decimal mark here
         ["ML-3", "2,25", "2026-01-06", "u2", "C D", "PRJ-FEED", "On-call"],  # not dd.mm.yyyy
         ["ML-4", "0", "06.01.2026", "u2", "C D", "PRJ-FEED", "On-call"],
         ["ML-5", "3,0", "07.01.2026", "", "", "PRJ-FEED", "On-call"],  # nobody
@@ -161,7 +190,9 @@ def test_decimal_comma_hours_dates_and_bad_values(con, tmp_path):
     p.write_text(_csv(rows, ";"), encoding="utf-8")
     got = read_time_export(con, p, "t.csv", prof)
     assert (got.rows_in_file, got.rows_rejected) == (6, 5)
-    assert con.execute("select hours, work_date from _incoming").fetchall() == [("7.5000000000", "2026-01-05")]
+    assert con.execute("select hours, work_date from _incoming").fetchall() == [
+        ("7.5000000000", "2026-01-05")
+    ]
     assert con.execute("select * from _rejects order by 1").fetchall() == [
         (3, "Hours", "Hours: is not a number"),
         (4, "Work date", "Work date: '2026-01-06' is not a date in the profile's format(s) %d.%m.%Y"),
@@ -172,7 +203,9 @@ def test_decimal_comma_hours_dates_and_bad_values(con, tmp_path):
 
 
 def test_malformed_line_is_a_reject_and_line_numbers_stay_physical(con, tmp_path):
-    text = (FIX / "timesheets/clockify/Clockify_Time_Report_Detailed_01_01_2026-01_31_2026.csv").read_text(encoding="utf-8")
+    text = (FIX / "timesheets/clockify/Clockify_Time_Report_Detailed_01_01_2026-01_31_2026.csv").read_text(
+        encoding="utf-8"
+    )
     lines = text.splitlines()
     lines.insert(2, "broken,row,with,too,few")
     p = tmp_path / "c.csv"
@@ -180,21 +213,43 @@ def test_malformed_line_is_a_reject_and_line_numbers_stay_physical(con, tmp_path
     got = read_time_export(con, p, "c.csv", PROFILES["clockify_detailed"])
     assert (got.rows_in_file, got.rows_rejected) == (5, 1)
     assert con.execute("select source_row, field from _rejects").fetchall() == [(3, "line")]
-    assert [r[0] for r in con.execute("select source_row from _incoming order by 1").fetchall()] == [2, 4, 5, 6]
+    assert [r[0] for r in con.execute("select source_row from _incoming order by 1").fetchall()] == [
+        2,
+        4,
+        5,
+        6,
+    ]
 
 
 def test_profile_that_does_not_fit_the_export_is_one_line(con):
     rel = "timesheets/toggl/Toggl_time_entries_2026-01-01_to_2026-01-31.csv"
     with pytest.raises(InputError) as exc:
         read_time_export(con, FIX / rel, rel, PROFILES["harvest_detailed"])
-    assert str(exc.value) == f"{rel}: does not fit profile 'harvest_detailed': missing column(s) Date, Hours, First Name, Last Name"
+    assert (
+        str(exc.value)
+        == f"{rel}: does not fit profile 'harvest_detailed': missing column(s) Date, Hours, First Name, Last Name"
+    )
 
 
 @pytest.mark.slow
 def test_100k_row_toggl_export_is_read_set_based(con, tmp_path):
     """Volume: 100,000 rows through read_csv and SQL, every hour accounted for."""
-    header = ["User", "Email", "Client", "Project", "Task", "Description", "Billable", "Start date", "Start time",
-              "End date", "End time", "Duration", "Tags", "Amount (USD)"]
+    header = [
+        "User",
+        "Email",
+        "Client",
+        "Project",
+        "Task",
+        "Description",
+        "Billable",
+        "Start date",
+        "Start time",
+        "End date",
+        "End time",
+        "Duration",
+        "Tags",
+        "Amount (USD)",
+    ]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -205,8 +260,24 @@ def test_100k_row_toggl_export_is_read_set_based(con, tmp_path):
             secs = 25 * 3600  # one impossible entry per 10k rows
         else:
             total_secs += secs
-        w.writerow([f"P{i % 97}", f"p{i % 97}@example.com", "C", "PRJ-FEED", "Monitoring", "", "No",
-                    f"2026-01-{1 + i % 28:02d}", "09:00:00", "", "", f"{secs // 3600:02d}:{secs % 3600 // 60:02d}:{secs % 60:02d}", "", ""])
+        w.writerow(
+            [
+                f"P{i % 97}",
+                f"p{i % 97}@example.com",
+                "C",
+                "PRJ-FEED",
+                "Monitoring",
+                "",
+                "No",
+                f"2026-01-{1 + i % 28:02d}",
+                "09:00:00",
+                "",
+                "",
+                f"{secs // 3600:02d}:{secs % 3600 // 60:02d}:{secs % 60:02d}",
+                "",
+                "",
+            ]
+        )
     p = tmp_path / "big.csv"
     p.write_bytes(codecs.BOM_UTF8 + buf.getvalue().encode())
     got = read_time_export(con, p, "big.csv", PROFILES["toggl_detailed"])

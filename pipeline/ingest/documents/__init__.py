@@ -102,7 +102,9 @@ def invoice_profile(
                 return recognise(rec, profiles, "invoice", fmt, rel)
             except InputError:
                 continue
-        return recognise(fitting[0] if fitting else [], profiles, "invoice", fmt, rel)  # names what is missing
+        return recognise(
+            fitting[0] if fitting else [], profiles, "invoice", fmt, rel
+        )  # names what is missing
     if not candidates:
         raise InputError(f"{rel}: no invoice profile reads .{fmt} files")
     raise InputError(

@@ -228,7 +228,9 @@ def read_grid(doc: _Doc, rows: list[GridRow], where_name: str) -> bool:
             if raw is None and rest and _numberish(rest):
                 raw = rest
             if raw is None:
-                raw = next((cells[j] for j in range(len(cells) - 1, label_i, -1) if _numberish(cells[j])), None)
+                raw = next(
+                    (cells[j] for j in range(len(cells) - 1, label_i, -1) if _numberish(cells[j])), None
+                )
             if raw is None:
                 raise InputError(f"{doc.rel}: {row.where}: '{texts[label_i]}' row has no amount")
             _take_total(doc, row.where, kind, raw)
@@ -292,7 +294,9 @@ def finish(doc: _Doc) -> DocumentRead:
         ordinal += 1
         out: dict[str, str | None] = dict.fromkeys(LINE_COLUMNS)
         try:
-            out.update(_canonical_line(doc, line, where, ordinal, number, inv_date, ccy, period, doc_type, revision))
+            out.update(
+                _canonical_line(doc, line, where, ordinal, number, inv_date, ccy, period, doc_type, revision)
+            )
         except _LineError as exc:
             doc.rejects.append(Reject(where, exc.field, exc.reason))
             continue
@@ -368,9 +372,13 @@ def _canonical_line(doc, line, where, ordinal, number, inv_date, ccy, period, do
     if (start is None or end is None) and period:
         start, end = start or period[0], end or period[1]
     if start is None or end is None:
-        if "service_period" not in p.header_fields and not ({"service_period", "service_period_start"} & set(p.columns)):
+        if "service_period" not in p.header_fields and not (
+            {"service_period", "service_period_start"} & set(p.columns)
+        ):
             raise _missing_field(doc, "service_period")
-        raise _LineError("service_period", "service_period: missing (no period on the line or above the table)")
+        raise _LineError(
+            "service_period", "service_period: missing (no period on the line or above the table)"
+        )
     if end < start:
         raise _LineError("service_period_end", "service_period_end: ends before service_period_start")
     line_ccy = currency_of(line.get("currency")) if _cell_text(line.get("currency")) else None
@@ -393,7 +401,9 @@ def _canonical_line(doc, line, where, ordinal, number, inv_date, ccy, period, do
         "unit_price": num("unit_price"),
         "amount": num("amount", required=True),
         "currency": line_ccy or ccy,
-        "model_or_project": _cell_text(line.get("model_or_project")) or doc.values.get("model_or_project") or None,
+        "model_or_project": _cell_text(line.get("model_or_project"))
+        or doc.values.get("model_or_project")
+        or None,
     }
     for name in ("invoice_number", "invoice_date", "currency"):
         if not out[name]:
@@ -471,9 +481,7 @@ def _reconcile(doc: _Doc, rows, header: dict[str, str]) -> None:
                 },
             )
         )
-    header["booked_total"] = dec_text(
-        items + (signed(tax) if (tax and p.tax == "book") else Decimal(0))
-    )
+    header["booked_total"] = dec_text(items + (signed(tax) if (tax and p.tax == "book") else Decimal(0)))
     header["reconciled"] = "ok"
 
 

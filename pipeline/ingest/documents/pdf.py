@@ -71,14 +71,18 @@ def read_pdf_invoice(path: Path, rel: str, profile: Profile, vendor: str) -> Doc
         pdf = pdfplumber.open(path)
     except Exception as exc:  # pdfminer wraps its errors; classify the two users can act on
         if _password_protected(exc):
-            raise InputError(f"{rel}: the PDF is password-protected; ask the vendor for an unprotected copy") from None
+            raise InputError(
+                f"{rel}: the PDF is password-protected; ask the vendor for an unprotected copy"
+            ) from None
         raise InputError(f"{rel}: not a readable PDF: {type(exc).__name__}: {exc}") from None
     with pdf:
         try:
             pages = list(pdf.pages)
         except Exception as exc:
             if _password_protected(exc):
-                raise InputError(f"{rel}: the PDF is password-protected; ask the vendor for an unprotected copy") from None
+                raise InputError(
+                    f"{rel}: the PDF is password-protected; ask the vendor for an unprotected copy"
+                ) from None
             raise InputError(f"{rel}: not a readable PDF: {type(exc).__name__}: {exc}") from None
         if len(pages) > MAX_PAGES:
             raise InputError(f"{rel}: {len(pages)} pages; an invoice has at most {MAX_PAGES}")

@@ -115,7 +115,16 @@ class NumberSpec(_Strict):
 class TotalsSpec(_Strict):
     subtotal: list[str] = ["Subtotal", "Sub-total", "Net total", "小计"]
     tax: list[str] = ["Tax", "VAT", "Sales tax", "GST", "税额", "税金"]
-    total: list[str] = ["Total", "Total due", "Amount due", "Invoice total", "Grand total", "合计", "总计", "价税合计"]
+    total: list[str] = [
+        "Total",
+        "Total due",
+        "Amount due",
+        "Invoice total",
+        "Grand total",
+        "合计",
+        "总计",
+        "价税合计",
+    ]
 
 
 class Locator(_Strict):
@@ -129,7 +138,12 @@ class Locator(_Strict):
 
     @model_validator(mode="after")
     def _complete(self) -> Locator:
-        need = {"column": ("column",), "tag": ("prefix",), "regex": ("column", "pattern"), "constant": ("value",)}
+        need = {
+            "column": ("column",),
+            "tag": ("prefix",),
+            "regex": ("column", "pattern"),
+            "constant": ("value",),
+        }
         for key in need[self.from_]:
             if not getattr(self, key):
                 raise ValueError(f"from: {self.from_} needs `{key}`")
@@ -190,7 +204,9 @@ class Profile(_Strict):
                 raise ValueError(f"required: '{name}' has no entry under columns")
         for name in self.header_fields:
             if name not in HEADER_FIELDS:
-                raise ValueError(f"header_fields.{name}: not a header field (one of: {', '.join(HEADER_FIELDS)})")
+                raise ValueError(
+                    f"header_fields.{name}: not a header field (one of: {', '.join(HEADER_FIELDS)})"
+                )
         if self.kind == "invoice":
             if "amount" not in self.columns:
                 raise ValueError("columns: an invoice profile must map `amount`")
@@ -278,7 +294,9 @@ def check_vendor_profiles(vendors, profiles: dict[str, Profile], vendors_path: P
                 f"{vendors_path}: vendors[{i}].profile: no profile '{name}' in config/profiles/ (invoice profiles: {known})"
             )
         if prof.kind != "invoice":
-            raise ConfigError(f"{vendors_path}: vendors[{i}].profile: '{name}' is a {prof.kind} profile, not an invoice profile")
+            raise ConfigError(
+                f"{vendors_path}: vendors[{i}].profile: '{name}' is a {prof.kind} profile, not an invoice profile"
+            )
 
 
 def _norm(text: str) -> str:
@@ -312,9 +330,7 @@ def fit(profile: Profile, header: list[str], rel: str) -> Fit:
     return Fit(profile, found)
 
 
-def recognise(
-    header: list[str], profiles: dict[str, Profile], kind: str, fmt: str, rel: str
-) -> Profile:
+def recognise(header: list[str], profiles: dict[str, Profile], kind: str, fmt: str, rel: str) -> Profile:
     """The one profile of this kind and file format whose identifying columns are all in the header."""
     have = {_norm(h) for h in header}
     candidates = [p for p in profiles.values() if p.kind == kind and p.file.format == fmt]

@@ -29,11 +29,11 @@ def _line_of(data: bytes, offset: int) -> int:
 def _bad_bytes_error(rel: str, encoding: str, line: int, raw: bytes) -> InputError:
     shown = raw.hex(" ").upper()
     if _codec(encoding) == "utf-8":
-        hint = (
-            "; if it is a GBK/GB18030 file (Chinese Excel export), set `file.encoding: gb18030` in its profile"
-        )
+        hint = "; if it is a GBK/GB18030 file (Chinese Excel export), set `file.encoding: gb18030` in its profile"
         return InputError(f"{rel}: line {line} is not valid UTF-8 (bytes {shown}){hint}")
-    return InputError(f"{rel}: line {line} is not valid {encoding.upper()} (bytes {shown}); check the profile's file.encoding")
+    return InputError(
+        f"{rel}: line {line} is not valid {encoding.upper()} (bytes {shown}); check the profile's file.encoding"
+    )
 
 
 def decode_file(path: Path, rel: str, encoding: str) -> str:
@@ -47,7 +47,9 @@ def decode_file(path: Path, rel: str, encoding: str) -> str:
     try:
         return data.decode(codec)
     except UnicodeDecodeError as exc:
-        raise _bad_bytes_error(rel, encoding, _line_of(data, exc.start), data[exc.start : exc.start + 2]) from None
+        raise _bad_bytes_error(
+            rel, encoding, _line_of(data, exc.start), data[exc.start : exc.start + 2]
+        ) from None
 
 
 def utf8_copy(path: Path, rel: str, encoding: str, workdir: Path | None = None) -> Path:

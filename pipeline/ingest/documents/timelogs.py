@@ -190,7 +190,9 @@ def _read(con: duckdb.DuckDBPyConnection, src: Path, rel: str, profile: Profile)
     # internal names c0..cN: exports repeat header names (Tempo's "External issue ID")
     cols = {f"c{i}": "VARCHAR" for i in range(len(header))}
     sel = ", ".join(
-        f"{q(f'c{tfit.columns[f]}')} as {q('s_' + f)}" if f in tfit.columns else f"cast(null as varchar) as {q('s_' + f)}"
+        f"{q(f'c{tfit.columns[f]}')} as {q('s_' + f)}"
+        if f in tfit.columns
+        else f"cast(null as varchar) as {q('s_' + f)}"
         for f in _SOURCE_FIELDS
     )
     try:
@@ -263,18 +265,36 @@ def _typed(con, profile: Profile, shown: dict[str, str], found: dict[str, int]) 
         "employee_email": "lower(nullif(trim(s_employee_email), ''))",
         "employee_name": name,
     }
-    order = [f for f in profile.identity if f in found or (f == "employee_name" and {"first_name", "last_name"} & set(found))]
+    order = [
+        f
+        for f in profile.identity
+        if f in found or (f == "employee_name" and {"first_name", "last_name"} & set(found))
+    ]
     identity = "coalesce(" + ", ".join(ident[f] for f in order) + ")" if order else "cast(null as varchar)"
     identity_src = (
         "case " + " ".join(f"when {ident[f]} is not null then {p(f)}" for f in order) + " end"
         if order
         else "cast(null as varchar)"
     )
-    act_loc = profile.activity or [Locator.model_validate({"from": "column", "column": f}) for f in ("activity",) if f in found]
-    mod_loc = profile.model or [Locator.model_validate({"from": "column", "column": f}) for f in ("model_or_project",) if f in found]
-    activity = "coalesce(" + ", ".join(_locator_sql(x, p) for x in act_loc) + ")" if act_loc else "cast(null as varchar)"
-    activity = f"nullif(trim(regexp_replace(lower(trim({activity})), '[^\\p{{L}}\\p{{N}}]+', '_', 'g'), '_'), '')"
-    model = "coalesce(" + ", ".join(_locator_sql(x, p) for x in mod_loc) + ")" if mod_loc else "cast(null as varchar)"
+    act_loc = profile.activity or [
+        Locator.model_validate({"from": "column", "column": f}) for f in ("activity",) if f in found
+    ]
+    mod_loc = profile.model or [
+        Locator.model_validate({"from": "column", "column": f}) for f in ("model_or_project",) if f in found
+    ]
+    activity = (
+        "coalesce(" + ", ".join(_locator_sql(x, p) for x in act_loc) + ")"
+        if act_loc
+        else "cast(null as varchar)"
+    )
+    activity = (
+        f"nullif(trim(regexp_replace(lower(trim({activity})), '[^\\p{{L}}\\p{{N}}]+', '_', 'g'), '_'), '')"
+    )
+    model = (
+        "coalesce(" + ", ".join(_locator_sql(x, p) for x in mod_loc) + ")"
+        if mod_loc
+        else "cast(null as varchar)"
+    )
     dates = p(list(profile.dates))
     max_h = p(str(profile.max_hours_per_entry))
     id_field = p(shown.get(order[0], order[0]) if order else "employee")

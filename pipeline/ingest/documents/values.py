@@ -54,14 +54,18 @@ def parse_decimal(value, numbers: NumberSpec) -> Decimal:
     if numbers.thousands and numbers.thousands in t:
         sep, dec = re.escape(numbers.thousands), re.escape(numbers.decimal)
         if not re.fullmatch(rf"\d{{1,3}}(?:{sep}\d{{3}})+(?:{dec}\d+)?", t):
-            raise ValueError(f"'{shown}' is not a number ('{numbers.thousands}' groups thousands, '{numbers.decimal}' marks decimals)")
+            raise ValueError(
+                f"'{shown}' is not a number ('{numbers.thousands}' groups thousands, '{numbers.decimal}' marks decimals)"
+            )
         t = t.replace(numbers.thousands, "")
     if numbers.decimal == ",":
         if "." in t:
             raise ValueError(f"'{shown}' is not a number with a decimal comma")
         t = t.replace(",", ".")
     elif "," in t:
-        raise ValueError(f"'{shown}' is not a number ('{numbers.thousands or 'no'}' thousands separator expected)")
+        raise ValueError(
+            f"'{shown}' is not a number ('{numbers.thousands or 'no'}' thousands separator expected)"
+        )
     if not re.fullmatch(r"\d+(\.\d+)?|\.\d+", t):
         raise ValueError(f"'{shown}' is not a number")
     try:
