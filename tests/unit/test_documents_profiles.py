@@ -275,3 +275,17 @@ def test_dates_and_periods():
         parse_period("2026-02-01 to 2026-01-01", fmts)
     with pytest.raises(ValueError, match="not a date"):
         parse_date("02/05/2026", fmts)
+
+
+def test_two_profiles_fitting_equally_ask_for_a_vendor_profile(profiles, tmp_path):
+    twin = profiles["toggl_detailed"].model_copy(update={"id": "toggl_twin"})
+    with pytest.raises(InputError, match="header fits profiles toggl_detailed, toggl_twin equally"):
+        recognise(TOGGL_HEADER, {**profiles, "toggl_twin": twin}, "timesheet", "csv", "x.csv")
+
+
+def test_pdf_cell_wrapped_at_a_hyphen_is_joined_without_a_space():
+    from pipeline.ingest.documents.pdf import _unwrap
+
+    assert _unwrap("PRJ-SEARCH-\nRR") == "PRJ-SEARCH-RR"
+    assert _unwrap("Bounding boxes,\nproduct images") == "Bounding boxes, product images"
+    assert _unwrap(None) is None
