@@ -99,6 +99,7 @@ def test_credit_note_books_negative():
 def test_cny_workbook_with_chinese_labels_and_heji_row():
     doc = _read("invoices/crowdlabel/CL-2026-017.xlsx", "invoice_xlsx", "crowdlabel")
     assert doc.header["printed_total"] == "14800" and doc.header["currency"] == "CNY"
+    assert doc.header["title"] == "苏州众标数据科技有限公司 — 数据标注服务结算单"
     assert doc.rows[0][1]["description"] == "商品图片目标框标注"
     assert doc.rows[0][0].label == "sheet '发票' row 7"
 

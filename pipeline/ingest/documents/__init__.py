@@ -11,7 +11,8 @@ Invoices -- ``read_invoice(path, rel, profile, vendor) -> DocumentRead`` (small 
   currency (ISO-4217), document_type (invoice | credit_note), service_period_start/end,
   printed_subtotal / printed_tax / printed_total (as printed; only those found), lines_total
   (Σ line amounts, credit notes negative), booked_total, reconciled ("ok" or "no printed
-  total"). These are the columns audit.reconciliation needs per invoice.
+  total"), title (the first text above the table). These are the columns
+  audit.reconciliation needs per invoice.
 * ``rows``: list of (RowRef, {column: text}) -- one per line item, with exactly
   ``invoice.LINE_COLUMNS`` (raw.invoice_lines' columns) as canonical text: dates YYYY-MM-DD,
   numbers with '.' and a leading '-', header values filled into every line. A printed tax is

@@ -328,6 +328,8 @@ def finish(doc: _Doc) -> DocumentRead:
     }
     if revision:
         header["revision"] = revision
+    if doc.title_text:
+        header["title"] = doc.title_text[0]  # the first text above the table: the document's title
     _reconcile(doc, rows, header)
     return DocumentRead(header=header, rows=rows, rejects=doc.rejects, skipped=doc.skipped)
 
