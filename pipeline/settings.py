@@ -179,6 +179,7 @@ class VendorCfg(_Strict):
     name: str = ""
     kind: str
     aliases: list[str] = []
+    profile: str | None = None  # a format profile id (config/profiles/); checked by ingest.documents
 
     @field_validator("kind")
     @classmethod

@@ -319,8 +319,7 @@ def test_a_second_run_waits_then_exits_with_a_clear_message(env):
     settings = load_settings(landing=landing, warehouse=warehouse)
     with run_lock(settings, timeout=0):
         cfg = Path(warehouse) / "cfg"
-        for f in (settings.config_dir).iterdir():
-            shutil.copy(f, cfg / f.name)
+        shutil.copytree(settings.config_dir, cfg, dirs_exist_ok=True)
         text = (
             (cfg / "costledger.yaml")
             .read_text()
