@@ -10,15 +10,19 @@ FROM apache/airflow:3.3.2-python3.11
 USER airflow
 WORKDIR /opt/costledger
 
-# Dependencies first, so a code change does not reinstall them.
-COPY --chown=airflow:0 requirements.lock requirements-dev.lock ./
-RUN pip install --no-cache-dir --disable-pip-version-check -r requirements.lock -r requirements-dev.lock
+# Dependencies first, so a code change does not reinstall them. Only the runtime pins: the test
+# tools (requirements-dev.lock: pytest, ruff, moto, fpdf2, ...) never enter the image, and the
+# package is installed without its `dev` extra (tests/dags/test_compose_deployment.py checks both).
+COPY --chown=airflow:0 requirements.lock ./
+RUN pip install --no-cache-dir --disable-pip-version-check -r requirements.lock
 
-# The SQL models are found next to the package (pipeline/settings.py: REPO_ROOT / "sql"),
+# The SQL models are found next to the package (pipeline/config/settings.py: REPO_ROOT / "sql"),
 # hence an editable install from /opt/costledger.
 COPY --chown=airflow:0 pyproject.toml README.md ./
 COPY --chown=airflow:0 pipeline ./pipeline
 COPY --chown=airflow:0 sql ./sql
+# the shipped config/ (a commented starting point); a deployment mounts its own over it.
+# The demo company (examples/) and tools/ stay out of the image.
 COPY --chown=airflow:0 config ./config
 RUN pip install --no-cache-dir --disable-pip-version-check --no-deps --no-build-isolation -e .
 

@@ -27,6 +27,8 @@ else
 	@echo "npm not found: the Azure (Azurite) pull test will be skipped"
 endif
 
+# The demo company (examples/demo/: its generator and its own config) into examples/demo/landing,
+# warehouse and reports.
 demo: $(STAMP)
 	$(BIN)/costledger demo
 
@@ -37,16 +39,16 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: install
-	$(BIN)/ruff check pipeline dags tests
-	$(BIN)/ruff format --check pipeline dags tests
+	$(BIN)/ruff check pipeline dags tests tools examples
+	$(BIN)/ruff format --check pipeline dags tests tools examples
 
 bench: install
-	$(BIN)/python -m pipeline.bench $(BENCH_ARGS)
+	$(BIN)/python tools/bench.py $(BENCH_ARGS)
 
 # The latest (or MONTH=YYYY-MM) report rendered in headless Chromium to a PNG you can look at.
 # Needs Debian's chromium (and fonts-wqy-zenhei for zh-CN): apt-get install chromium fonts-wqy-zenhei
 report-preview: install
-	$(BIN)/python -m pipeline.report.preview $(if $(MONTH),--month $(MONTH))
+	$(BIN)/python -m pipeline.report.preview --config examples/demo/config $(if $(MONTH),--month $(MONTH))
 
 clean:
-	rm -rf warehouse reports landing/.demo-stamp .pytest_cache
+	rm -rf warehouse reports examples/demo/landing examples/demo/warehouse examples/demo/reports .pytest_cache

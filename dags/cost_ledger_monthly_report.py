@@ -24,8 +24,8 @@ MONTH = Param(None, type=["null", "string"], pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
 
 def _run(step: str, fn, *args, **kwargs):
     """fn(settings, *args, **kwargs): a transient error retries, any other fails the task at once."""
+    from pipeline.config.settings import load_settings
     from pipeline.errors import run_task
-    from pipeline.settings import load_settings
 
     return run_task(AirflowFailException, step, lambda: fn(load_settings(), *args, **kwargs))
 
@@ -43,15 +43,15 @@ def _run(step: str, fn, *args, **kwargs):
 def cost_ledger_monthly_report():
     @task(retries=0)  # reads nothing outside the run: waiting cannot change its answer
     def report_month(params=None, dag_run=None, data_interval_end=None) -> str:
+        from pipeline.app.schedule import report_month as month_of
         from pipeline.errors import run_task
-        from pipeline.schedule import report_month as month_of
 
         month, run_after = params.get("month"), dag_run.run_after
         return run_task(AirflowFailException, "report_month", month_of, month, data_interval_end, run_after)
 
     @task.sensor(poke_interval=30 * 60, timeout=3 * 24 * 3600, mode="reschedule")
     def wait_for_published(month: str) -> PokeReturnValue:
-        from pipeline.steps import published_months
+        from pipeline.app.steps import published_months
 
         return PokeReturnValue(is_done=month in _run("wait_for_published", published_months))
 
@@ -66,7 +66,7 @@ def cost_ledger_monthly_report():
 
     @task
     def send_report(month: str, params=None) -> dict:
-        from pipeline.airflow_smtp import smtp_from_connection
+        from pipeline.app.airflow_smtp import smtp_from_connection
         from pipeline.report import send_monthly_report
 
         try:

@@ -24,10 +24,12 @@ RETRY_DELAY = timedelta(seconds=float(os.environ.get("COSTLEDGER_TASK_RETRY_DELA
 MONTH = Param(None, type=["null", "string"], pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
 
 
-def _step(name: str, *args) -> dict:  # pipeline.steps.<name>(settings, *args); only transient errors retry
-    from pipeline import steps
+def _step(
+    name: str, *args
+) -> dict:  # pipeline.app.steps.<name>(settings, *args); only transient errors retry
+    from pipeline.app import steps
+    from pipeline.config.settings import load_settings
     from pipeline.errors import run_task
-    from pipeline.settings import load_settings
 
     return run_task(AirflowFailException, name, lambda: getattr(steps, name)(load_settings(), *args))
 

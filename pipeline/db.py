@@ -14,8 +14,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.config.settings import SQL_DIR, Settings
 from pipeline.errors import LockBusyError, one_line
-from pipeline.settings import SQL_DIR, Settings
 
 SCHEMAS = ("raw", "config", "staging", "core", "marts", "audit")
 log = logging.getLogger(__name__)

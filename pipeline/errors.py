@@ -2,7 +2,7 @@
 
 `user_error(exc, step)` turns anything a step can raise — DuckDB's errors and the operating
 system's included (no space left, I/O error, out of memory) — into one of these classes, so the
-CLI prints one line and the traceback goes to the log (pipeline/logs.py).
+CLI prints one line and the traceback goes to the log (pipeline/app/logs.py).
 
 `transient` says whether the same run may succeed later without anyone changing config or
 input: an orchestrator retries a transient error and fails a permanent one at once. That is

@@ -13,17 +13,37 @@ SMALL_LANDING = FIXTURES / "ledger" / "landing"
 TEST_PII_KEY = "test-pii-key"
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch):
-    """Tests never read the developer's COSTLEDGER_* settings, and always have a PII key."""
+# The fixtures describe the demo company (its models, vendors, activities and rules).
+DEMO_CONFIG = REPO / "examples" / "demo" / "config"
+
+
+def _isolate(mp: pytest.MonkeyPatch) -> None:
     for var in (
         "COSTLEDGER_LANDING",
         "COSTLEDGER_WAREHOUSE",
-        "COSTLEDGER_CONFIG",
         "COSTLEDGER_REPORTING_CURRENCY",
     ):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("COSTLEDGER_PII_KEY", TEST_PII_KEY)
+        mp.delenv(var, raising=False)
+    mp.setenv("COSTLEDGER_CONFIG", str(DEMO_CONFIG))
+    mp.setenv("COSTLEDGER_PII_KEY", TEST_PII_KEY)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_session_env():
+    """The same for module- and session-scoped fixtures, which are set up before _isolated_env."""
+    with pytest.MonkeyPatch.context() as mp:
+        _isolate(mp)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch):
+    """Tests never read the developer's COSTLEDGER_* settings, and always have a PII key.
+
+    They run against the demo company's config (COSTLEDGER_CONFIG, inherited by the CLI
+    subprocesses they start) unless they pass another or remove it.
+    """
+    _isolate(monkeypatch)
 
 
 @pytest.fixture
@@ -36,7 +56,7 @@ def small_landing(tmp_path) -> Path:
 
 @pytest.fixture
 def settings_for(tmp_path):
-    from pipeline.settings import load_settings
+    from pipeline.config.settings import load_settings
 
     def make(landing: Path, warehouse: Path | None = None, **kw):
         return load_settings(landing=landing, warehouse=warehouse or tmp_path / "warehouse", **kw)

@@ -21,13 +21,13 @@ from types import ModuleType
 
 import duckdb
 
-from pipeline.config_tables import config_fingerprint
+from pipeline.config.settings import Settings
+from pipeline.config.tables import config_fingerprint
 from pipeline.errors import CostledgerError, InputError
 from pipeline.ingest import budgets, focus, fx_rates, hr_rates, invoices, metrics, timesheets
 from pipeline.ingest.common import LINEAGE, drop_temp, now_utc, q
-from pipeline.landing import LandingFile, landing_root, opened, shown, survey
-from pipeline.prescan import exact_records, kind_of
-from pipeline.settings import Settings
+from pipeline.landing.prescan import exact_records, kind_of
+from pipeline.landing.walk import LandingFile, landing_root, opened, shown, survey
 
 # Load order matters only for readability of logs; every source is independent at load time.
 MODULES: dict[str, ModuleType] = {

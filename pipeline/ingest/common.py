@@ -5,7 +5,7 @@ A source module provides `RAW_TABLE`, `RAW_COLUMNS` and `read(con, settings, f, 
 Incoming`: it leaves the temp tables `_incoming` (raw columns + lineage) and `_rejects`
 (source_row, field, reason, cost, currency) behind.
 
-`f` is held open by `pipeline.landing.opened`: DuckDB reads `f.reader_path` (the open file,
+`f` is held open by `pipeline.landing.walk.opened`: DuckDB reads `f.reader_path` (the open file,
 never a glob) and Python reads the open descriptor, so nothing but that file is ever read.
 """
 
@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 import duckdb
 
 from pipeline.errors import InputError
-from pipeline.landing import LandingFile
-from pipeline.prescan import human_bytes
+from pipeline.landing.prescan import human_bytes
+from pipeline.landing.walk import LandingFile
 
 LINEAGE = ("load_id", "source_file", "source_row", "file_sha256")
 

@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from pipeline.errors import InputError
 from pipeline.ingest.common import Column, RowCheck, missing, not_currency, not_number, q, read_table_file
-from pipeline.landing import read_small, unsafe_name
+from pipeline.landing.walk import read_small, unsafe_name
 
 RAW_TABLE = "raw.focus_line_items"
 FORMAT = "FOCUS"

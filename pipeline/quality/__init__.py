@@ -25,10 +25,10 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.config.settings import SQL_DIR
 from pipeline.db import run_sql_script
 from pipeline.errors import QualityGateError
 from pipeline.quality.model import CRITICAL, WARNING, Outcome, Probe
-from pipeline.settings import SQL_DIR
 
 __all__ = ["CRITICAL", "WARNING", "QualityGateError", "SQL_CHECKS", "run_gate", "run_sql_check", "warm_up"]
 

@@ -88,8 +88,8 @@ def latest_month(settings) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pipeline.config.settings import load_settings
     from pipeline.report import build_report, write_report
-    from pipeline.settings import load_settings
 
     p = argparse.ArgumentParser(prog="python -m pipeline.report.preview", description=__doc__.splitlines()[0])
     p.add_argument("--month", help="YYYY-MM (default: the latest published month)")

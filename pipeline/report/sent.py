@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from pipeline.config.settings import SQL_DIR
 from pipeline.report.errors import ReportError
-from pipeline.settings import SQL_DIR
 
 DDL = SQL_DIR / "report" / "create_sent_reports.sql"
 COLUMNS = (

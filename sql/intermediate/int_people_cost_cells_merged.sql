@@ -1,5 +1,5 @@
 -- One level of the publication rule for people cost (docs/privacy.md), run by
--- pipeline/transform.py for $level = 1, 2, 3, 4 over core.people_cost_cells.
+-- pipeline/transform/__init__.py for $level = 1, 2, 3, 4 over core.people_cost_cells.
 --
 -- A set of time lines may be published as one row when it passes the rule:
 --   * at least k distinct people (k = privacy.min_people_per_row, never below 3), and

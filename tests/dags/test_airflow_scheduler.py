@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.schedule import month_before
+from pipeline.app.schedule import month_before
 from tests.dags.stack import NO_SCHEDULED_RUNS, wait_until, write_focus_month, write_fx_rate
 
 pytestmark = pytest.mark.slow
@@ -56,7 +56,7 @@ def deployment(tmp_path_factory, airflow_env, airflow_bin, airflow_stack, smtp_c
         write_focus_month(landing / "focus" / "aws-focus" / f"{month}.csv", month, _rows(month))
     write_fx_rate(landing, f"{int(MONTHS[0][:4]) - 1}-01-01", "7.10")
     config = root / "config"
-    shutil.copytree(REPO / "config", config)
+    shutil.copytree(REPO / "examples" / "demo" / "config", config)
     main = yaml.safe_load((config / "costledger.yaml").read_text(encoding="utf-8"))
     main["lock_timeout_seconds"] = 1  # a busy lock fails an attempt after a second, not a minute
     (config / "costledger.yaml").write_text(yaml.safe_dump(main, sort_keys=False), encoding="utf-8")

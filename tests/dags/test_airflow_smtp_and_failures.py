@@ -19,7 +19,7 @@ def _connection(**kw):
 
 
 def test_a_mailpit_style_connection_sends_plain_smtp():
-    from pipeline.airflow_smtp import smtp_from_connection
+    from pipeline.app.airflow_smtp import smtp_from_connection
 
     conn = _connection(host="mailpit", port=1025, extra={"disable_ssl": "true", "disable_tls": "True"})
     smtp = smtp_from_connection(conn)
@@ -28,7 +28,7 @@ def test_a_mailpit_style_connection_sends_plain_smtp():
 
 
 def test_a_relay_connection_keeps_login_sender_and_starttls():
-    from pipeline.airflow_smtp import smtp_from_connection
+    from pipeline.app.airflow_smtp import smtp_from_connection
 
     conn = _connection(
         host="smtp.example.com", port=587, login="ledger", password="s3cret",
@@ -41,7 +41,7 @@ def test_a_relay_connection_keeps_login_sender_and_starttls():
 
 
 def test_without_extras_the_connection_means_implicit_tls_on_465_like_airflows_provider():
-    from pipeline.airflow_smtp import smtp_from_connection
+    from pipeline.app.airflow_smtp import smtp_from_connection
 
     smtp = smtp_from_connection(_connection(host="smtp.example.com"))
     assert (smtp.port, smtp.ssl, smtp.starttls) == (465, True, False)
@@ -87,7 +87,7 @@ PERMANENT = [
 
 def _wrappers(dagbag, monkeypatch, exc):
     """Both DAGs' thin wrappers, each calling a pipeline function that raises `exc`."""
-    from pipeline import steps
+    from pipeline.app import steps
 
     def boom(*_args, **_kwargs):
         raise exc

@@ -178,7 +178,7 @@ def test_report_month_fails_at_once_on_a_month_that_is_not_one(dagbag):
 def test_month_params_accept_yyyy_mm_and_refuse_anything_else_when_triggered(dagbag, dag_id, names):
     from airflow.sdk.exceptions import ParamValidationError
 
-    from pipeline.schedule import MONTH_PATTERN
+    from pipeline.app.schedule import MONTH_PATTERN
 
     for name in names:
         param = dagbag.dags[dag_id].params.get_param(name)

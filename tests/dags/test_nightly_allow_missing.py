@@ -16,8 +16,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def booked(tmp_path, monkeypatch):
     """The small company booked once; then its landing folder emptied, as an unmounted share looks."""
-    from pipeline.settings import load_settings
-    from pipeline.steps import run_all
+    from pipeline.app.steps import run_all
+    from pipeline.config.settings import load_settings
 
     landing, warehouse = tmp_path / "landing", tmp_path / "warehouse"
     shutil.copytree(SMALL_LANDING, landing)

@@ -54,7 +54,7 @@ def measured_run(landing: Path, warehouse: Path, *extra: str) -> dict:
         "COSTLEDGER_LANDING": str(landing),
         "COSTLEDGER_WAREHOUSE": str(warehouse),
     }
-    cmd = [sys.executable, "-c", PROBE, sys.executable, "-m", "pipeline.cli", "run", "--quiet", *extra]
+    cmd = [sys.executable, "-c", PROBE, sys.executable, "-m", "pipeline.app.cli", "run", "--quiet", *extra]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -90,10 +90,10 @@ def test_a_legit_gzip_over_the_decompressed_cap_is_refused_before_duckdb_opens_i
     row = b"1.25,1.25,USD,2026-09-01T00:00:00Z,2026-09-02T00:00:00Z,Usage,AWS,111122223333\n"
     write_gzip_stream(export, [HEADER, *(row * 10_000 for _ in range(8))])
     config = tmp_path / "config"
-    from pipeline.settings import REPO_ROOT
+    from pipeline.config.settings import DEMO_CONFIG
 
     config.mkdir()
-    for f in (REPO_ROOT / "config").iterdir():
+    for f in DEMO_CONFIG.iterdir():
         text = f.read_text()
         if f.name == "costledger.yaml":
             text = text.replace("max_decompressed_bytes: 16GiB", "max_decompressed_bytes: 4MiB")

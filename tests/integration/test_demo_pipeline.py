@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline import demo
+from examples.demo import generate as demo
 from pipeline.ledger import LEAVES
 
 pytestmark = pytest.mark.slow
@@ -33,7 +33,7 @@ def published(tmp_path_factory) -> dict:
         [
             sys.executable,
             "-c",
-            "import sys; from pipeline.cli import main; sys.exit(main())",
+            "import sys; from pipeline.app.cli import main; sys.exit(main())",
             "run",
             "--quiet",
             "--landing",

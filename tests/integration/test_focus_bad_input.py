@@ -12,9 +12,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipeline.app.steps import run_all
+from pipeline.config.settings import IngestCfg, load_settings
 from pipeline.errors import CostledgerError
-from pipeline.settings import IngestCfg, load_settings
-from pipeline.steps import run_all
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "focus"
 EXPECTED = json.loads((FIXTURES / "expected_totals.json").read_text())

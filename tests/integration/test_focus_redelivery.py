@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.settings import load_settings
-from pipeline.steps import run_all
+from pipeline.app.steps import run_all
+from pipeline.config.settings import load_settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "focus"
 EXPECTED = json.loads((FIXTURES / "expected_totals.json").read_text())

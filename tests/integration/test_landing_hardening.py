@@ -21,8 +21,8 @@ import duckdb
 import pytest
 import yaml
 
-from pipeline.cli import main
-from pipeline.settings import REPO_ROOT
+from pipeline.app.cli import main
+from pipeline.config.settings import DEMO_CONFIG, REPO_ROOT
 from tests.conftest import SMALL_LANDING, TEST_PII_KEY
 
 pytestmark = pytest.mark.slow
@@ -42,7 +42,7 @@ def cli(*args, landing: Path, warehouse: Path, subprocess_run: bool = False) -> 
     }
     if subprocess_run:
         return subprocess.run(
-            [sys.executable, "-m", "pipeline.cli", *args],
+            [sys.executable, "-m", "pipeline.app.cli", *args],
             env={**os.environ, **env},
             capture_output=True,
             text=True,
@@ -100,7 +100,7 @@ def sha(path: Path) -> str:
 
 def config_with(dest: Path, **ingest) -> Path:
     """A copy of config/ with `ingest:` keys changed."""
-    shutil.copytree(REPO_ROOT / "config", dest)
+    shutil.copytree(DEMO_CONFIG, dest)
     main_cfg = yaml.safe_load((dest / "costledger.yaml").read_text())
     main_cfg.setdefault("ingest", {}).update(ingest)
     (dest / "costledger.yaml").write_text(yaml.safe_dump(main_cfg))
@@ -255,9 +255,9 @@ def test_parts_of_one_delivery_and_daily_files_are_not_an_overlap(env):
 
 
 def test_forget_takes_a_gone_file_out_of_the_books_audited_and_noted_in_the_report(env):
+    from pipeline.config.settings import load_settings
     from pipeline.report import build_report
     from pipeline.report.render import render_html, render_text
-    from pipeline.settings import load_settings
 
     landing, warehouse = env
     before = total(warehouse)
@@ -340,9 +340,9 @@ def test_a_damaged_redelivery_is_refused_whole_and_its_previous_version_stays_bo
 
 
 def test_rejected_rows_and_the_cost_they_carried_are_shown_per_file(env, tmp_path):
+    from pipeline.config.settings import load_settings
     from pipeline.report import build_report
     from pipeline.report.render import render_text
-    from pipeline.settings import load_settings
 
     landing, warehouse = env
     _damaged(landing)
@@ -550,9 +550,9 @@ def test_most_booked_files_missing_at_once_refuses_to_publish_unless_allowed(env
 
 
 def test_run_all_takes_allow_missing(env):
+    from pipeline.app.steps import run_all
+    from pipeline.config.settings import load_settings
     from pipeline.errors import InputError
-    from pipeline.settings import load_settings
-    from pipeline.steps import run_all
 
     landing, warehouse = env
     shutil.rmtree(landing)

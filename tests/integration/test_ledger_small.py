@@ -13,7 +13,7 @@ from decimal import Decimal as D
 import duckdb
 import pytest
 
-from pipeline import steps
+from pipeline.app import steps
 from tests.conftest import SMALL_LANDING
 
 pytestmark = pytest.mark.slow
@@ -43,7 +43,7 @@ PUBLISHED_LEAVES = {leaf: cost - SEPT_PEOPLE.get(leaf, 0) for leaf, cost in SEPT
 
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory):
-    from pipeline.settings import load_settings
+    from pipeline.config.settings import load_settings
 
     root = tmp_path_factory.mktemp("small")
     shutil.copytree(SMALL_LANDING, root / "landing")

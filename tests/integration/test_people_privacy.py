@@ -37,8 +37,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline import steps
-from pipeline.settings import REPO_ROOT, load_settings
+from pipeline.app import steps
+from pipeline.config.settings import REPO_ROOT, load_settings
 from tests.conftest import TEST_PII_KEY
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "people"))
@@ -282,7 +282,7 @@ def test_costledger_query_and_the_report_carry_no_rate_or_pseudonym(ledger, work
         else [
             sys.executable,
             "-m",
-            "pipeline.cli",
+            "pipeline.app.cli",
         ]
     )
     out = subprocess.run(

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import cli
+from pipeline.app import cli
+from pipeline.config.settings import DEMO_CONFIG, REPO_ROOT, load_settings
 from pipeline.errors import InputError, LockBusyError
-from pipeline.landing import scan
-from pipeline.pull import TEMP_PREFIX, TransferError, adhoc_source, pull
-from pipeline.settings import REPO_ROOT, load_settings
+from pipeline.landing.pull import TEMP_PREFIX, TransferError, adhoc_source, pull
+from pipeline.landing.walk import scan
 
 BUCKET = "acme-billing-exports"
 AZURITE = REPO_ROOT / "tools" / "azurite" / "node_modules" / ".bin" / "azurite-blob"
@@ -168,7 +168,7 @@ def test_a_second_pull_waits_for_the_first_then_gives_up(tmp_path, settings):
 def test_a_pull_that_crashes_while_swapping_is_finished_by_the_next(tmp_path, settings, monkeypatch):
     """After the journal is written the pull is committed: a crash half-way through the renames
     is rolled forward by the next pull, which then has nothing left to transfer."""
-    import pipeline.pull as pull_mod
+    import pipeline.landing.pull as pull_mod
 
     for i in range(4):
         write(tmp_path / "src" / f"part-{i}.csv", f"part {i}\n".encode())
@@ -215,7 +215,7 @@ def config_with_pull(tmp_path: Path, entries: list[dict]) -> Path:
     import yaml
 
     cfg = tmp_path / "config"
-    shutil.copytree(REPO_ROOT / "config", cfg)
+    shutil.copytree(DEMO_CONFIG, cfg)
     main = yaml.safe_load((cfg / "costledger.yaml").read_text())
     main["pull"] = entries
     (cfg / "costledger.yaml").write_text(yaml.safe_dump(main, sort_keys=False))
@@ -537,7 +537,7 @@ def test_gcs_pull_through_the_cli_against_an_emulator(tmp_path):
         argv = [
             sys.executable,
             "-m",
-            "pipeline.cli",
+            "pipeline.app.cli",
             "pull",
             "gs://acme-gcp-billing/extract/",
             "--to",

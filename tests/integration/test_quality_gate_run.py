@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipeline.config.settings import DEMO_CONFIG, load_settings
 from pipeline.errors import QualityGateError
-from pipeline.settings import REPO_ROOT, load_settings
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 SMALL_COMPANY = FIXTURES / "ledger" / "landing"
@@ -30,14 +30,12 @@ def published(tmp_path_factory):
     """One good run of the small company; yields its settings."""
     import os
 
-    from pipeline import steps
+    from pipeline.app import steps
 
     os.environ.setdefault("COSTLEDGER_PII_KEY", "test-pii-key")
     root = tmp_path_factory.mktemp("quality_run")
     shutil.copytree(SMALL_COMPANY, root / "landing")
-    settings = load_settings(
-        config=REPO_ROOT / "config", landing=root / "landing", warehouse=root / "warehouse"
-    )
+    settings = load_settings(config=DEMO_CONFIG, landing=root / "landing", warehouse=root / "warehouse")
     summary = steps.run_all(settings)
     assert summary.status == "succeeded"
     return settings
@@ -98,7 +96,7 @@ BAD_DELIVERIES = [
 def test_critical_failure_stops_the_run_and_leaves_the_published_file_unchanged(
     published, tmp_path, delivery, added, expected
 ):
-    from pipeline import steps
+    from pipeline.app import steps
 
     # each case starts from a copy of the good run (a loaded file keeps its rows once read)
     shutil.copytree(published.landing, tmp_path / "landing")

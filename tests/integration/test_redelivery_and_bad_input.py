@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.cli import main
+from pipeline.app.cli import main
 from tests.conftest import SMALL_LANDING, TEST_PII_KEY
 
 pytestmark = pytest.mark.slow
@@ -33,7 +33,7 @@ def cli(*args, landing: Path, warehouse: Path, subprocess_run: bool = False) -> 
     }
     if subprocess_run:
         return subprocess.run(
-            [sys.executable, "-m", "pipeline.cli", *args],
+            [sys.executable, "-m", "pipeline.app.cli", *args],
             env={**os.environ, **env},
             capture_output=True,
             text=True,
@@ -58,9 +58,9 @@ def config_with(dest: Path, **ingest) -> Path:
     """A copy of config/ with `ingest:` keys changed."""
     import yaml
 
-    from pipeline.settings import REPO_ROOT
+    from pipeline.config.settings import DEMO_CONFIG
 
-    shutil.copytree(REPO_ROOT / "config", dest)
+    shutil.copytree(DEMO_CONFIG, dest)
     main = yaml.safe_load((dest / "costledger.yaml").read_text())
     main.setdefault("ingest", {}).update(ingest)
     (dest / "costledger.yaml").write_text(yaml.safe_dump(main))
@@ -311,8 +311,8 @@ def test_missing_fx_rate_is_a_named_error(env):
 
 
 def test_a_second_run_waits_then_exits_with_a_clear_message(env):
+    from pipeline.config.settings import load_settings
     from pipeline.db import run_lock
-    from pipeline.settings import load_settings
 
     landing, warehouse = env
     (Path(warehouse) / "cfg").mkdir()

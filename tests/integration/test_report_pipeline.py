@@ -22,10 +22,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "report"))
 from smtp_server import Recorder, SmtpServer  # noqa: E402
 
-from pipeline import demo, steps  # noqa: E402
+from examples.demo import generate as demo  # noqa: E402
+from pipeline.app import steps  # noqa: E402
+from pipeline.config.settings import load_settings  # noqa: E402
 from pipeline.ledger import LEAF_TABLE, STAGE_SYMBOLS  # noqa: E402
 from pipeline.report import build_report, write_report  # noqa: E402
-from pipeline.settings import load_settings  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -110,7 +111,7 @@ def test_cli_send_delivers_exactly_one_message(ledger):
             COSTLEDGER_SMTP_PORT=str(srv.port),
             COSTLEDGER_SMTP_FROM="costledger@example.com",
         )
-        args = [sys.executable, "-m", "pipeline.cli", "report", "--month", LATEST, "--send",
+        args = [sys.executable, "-m", "pipeline.app.cli", "report", "--month", LATEST, "--send",
                 "--to", "finance@example.com", "--landing", str(ledger.landing),
                 "--warehouse", str(ledger.warehouse)]  # fmt: skip
         first = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)

@@ -14,9 +14,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "repor
 from published_db import make_published_db  # noqa: E402
 from smtp_server import Recorder, SmtpServer  # noqa: E402
 
+from pipeline.config.settings import load_settings  # noqa: E402
 from pipeline.report import ReportError, run_report_command  # noqa: E402
 from pipeline.report.preview import BROWSERS, main  # noqa: E402
-from pipeline.settings import load_settings  # noqa: E402
 
 
 @pytest.fixture

@@ -18,10 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "repor
 from published_db import make_published_db  # noqa: E402
 from smtp_server import Recorder, SmtpServer, free_port, self_signed_cert  # noqa: E402
 
+from pipeline.config.settings import load_settings  # noqa: E402
 from pipeline.errors import ConfigError  # noqa: E402
 from pipeline.report import ReportError, SmtpDeliveryError, send_monthly_report  # noqa: E402
 from pipeline.report.sent import claim_send, sent_reports  # noqa: E402
-from pipeline.settings import load_settings  # noqa: E402
 
 FAST = {"attempts": 3, "backoff": 0.01, "timeout": 5}
 SYMBOLS = (

@@ -19,10 +19,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline import publish, runs, steps
-from pipeline.cli import main
+from pipeline import publish
+from pipeline.app import runs, steps
+from pipeline.app.cli import main
+from pipeline.config.settings import DEMO_CONFIG, load_settings
 from pipeline.errors import ResourceError, UnexpectedError
-from pipeline.settings import REPO_ROOT, load_settings
 from tests.conftest import SMALL_LANDING, TEST_PII_KEY
 
 pytestmark = pytest.mark.slow
@@ -56,7 +57,7 @@ def cli(*args, landing: Path, warehouse: Path, config: Path | None = None, subpr
         env["COSTLEDGER_CONFIG"] = str(config)
     if subprocess_run:
         return subprocess.run(
-            [sys.executable, "-m", "pipeline.cli", *args],
+            [sys.executable, "-m", "pipeline.app.cli", *args],
             env={**os.environ, **env},
             capture_output=True,
             text=True,
@@ -102,7 +103,7 @@ def runs_of(db: Path) -> dict[str, tuple[str, str]]:
 
 def config_with(tmp_path: Path, edit=None, lock_timeout: float | None = None) -> Path:
     cfg = tmp_path / "config"
-    shutil.copytree(REPO_ROOT / "config", cfg)
+    shutil.copytree(DEMO_CONFIG, cfg)
     if lock_timeout is not None:
         main_cfg = cfg / "costledger.yaml"
         text = main_cfg.read_text().replace(
@@ -388,7 +389,7 @@ def test_a_killed_run_is_shown_interrupted_and_recorded_so_by_the_next_run(landi
         "COSTLEDGER_WAREHOUSE": str(warehouse),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "run"],
+        [sys.executable, "-m", "pipeline.app.cli", "run"],
         env=env,
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
@@ -627,8 +628,8 @@ def test_nothing_new_does_not_import_great_expectations(published):
     settings, landing, warehouse = published
     script = (
         "import sys\n"
-        "from pipeline import steps\n"
-        "from pipeline.settings import load_settings\n"
+        "from pipeline.app import steps\n"
+        "from pipeline.config.settings import load_settings\n"
         "s = steps.run_all(load_settings(landing=sys.argv[1], warehouse=sys.argv[2]))\n"
         "import time; time.sleep(0.5)\n"
         "print(s.message.split(':')[0], 'great_expectations' in sys.modules)\n"

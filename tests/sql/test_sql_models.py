@@ -9,11 +9,11 @@ import duckdb
 import pytest
 
 from pipeline import ingest
-from pipeline.config_tables import sync_config
+from pipeline.config.settings import load_settings
+from pipeline.config.tables import sync_config
 from pipeline.db import SCHEMAS, SQL_DIR, run_sql_script
 from pipeline.errors import MissingRateError
 from pipeline.ingest.common import q
-from pipeline.settings import load_settings
 from pipeline.transform import build_views, run_transform
 
 FOCUS_COLS = (

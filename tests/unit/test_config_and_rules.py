@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipeline.config.rules import compile_rules, glob_to_ilike
+from pipeline.config.settings import DEMO_CONFIG, load_settings
 from pipeline.errors import ConfigError
-from pipeline.rules import compile_rules, glob_to_ilike
-from pipeline.settings import REPO_ROOT, load_settings
 
-CONFIG = REPO_ROOT / "config"
+CONFIG = DEMO_CONFIG
 
 
 @pytest.fixture

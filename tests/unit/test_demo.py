@@ -14,11 +14,11 @@ import duckdb
 import pytest
 import yaml
 
-from pipeline import demo
+from examples.demo import generate as demo
 from pipeline.ledger import LEAVES
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = REPO / "config"
+CONFIG = REPO / "examples" / "demo" / "config"
 MONTHS = list(demo.DEFAULT_MONTHS)
 
 

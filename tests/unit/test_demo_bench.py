@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib.util
 import json
+from pathlib import Path
 
 import duckdb
 import pytest
 
-from pipeline import bench
-from pipeline.demo import FOCUS_12_COLUMNS
+from examples.demo.generate import FOCUS_12_COLUMNS
 from pipeline.ledger import LEAVES
+
+# tools/bench.py is a script (`make bench`), not an installed module: load it from its file
+_SPEC = importlib.util.spec_from_file_location(
+    "costledger_bench", Path(__file__).resolve().parents[2] / "tools" / "bench.py"
+)
+bench = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(bench)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])

@@ -213,10 +213,10 @@ def test_duplicate_profile_id_is_refused(tmp_path):
 
 
 def test_vendor_profile_must_exist_and_be_an_invoice_profile(tmp_path, profiles, monkeypatch):
-    from pipeline.settings import load_settings
+    from pipeline.config.settings import load_settings
 
     cfg = tmp_path / "config"
-    shutil.copytree(CONFIG, cfg)
+    shutil.copytree(REPO / "examples" / "demo" / "config", cfg)  # the demo company's vendors
     vendors = cfg / "vendors.yaml"
     vendors.write_text(
         vendors.read_text().replace("kind: software", "kind: software\n    profile: invoice_pdf")

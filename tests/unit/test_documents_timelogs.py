@@ -113,9 +113,9 @@ def test_harvest_first_and_last_name_and_cost_rate(con):
 def test_unmapped_activity_listed_by_value(con):
     rel = "timesheets/harvest/harvest_time_report_from2026-01-01to2026-01-31.csv"
     read_time_export(con, FIX / rel, rel, PROFILES["harvest_detailed"])
-    acts = yaml.safe_load((REPO / "config/activities.yaml").read_text())["activities"]
+    acts = yaml.safe_load((REPO / "examples/demo/config/activities.yaml").read_text())["activities"]
     models = []
-    for m in yaml.safe_load((REPO / "config/models.yaml").read_text())["models"]:
+    for m in yaml.safe_load((REPO / "examples/demo/config/models.yaml").read_text())["models"]:
         models += [m["id"], *m.get("aliases", [])]
     assert unmapped_values(con, acts, models) == [{"field": "activity", "value": "meetings", "rows": 1}]
 

@@ -9,7 +9,7 @@ import logging
 import duckdb
 import pytest
 
-from pipeline import logs
+from pipeline.app import logs
 from pipeline.errors import (
     CostledgerError,
     InputError,

@@ -9,6 +9,7 @@ from email.message import EmailMessage
 import duckdb
 import pytest
 
+from pipeline.app.schedule import MONTH_PATTERN, check_month, month_before, report_month
 from pipeline.errors import (
     ConfigError,
     CostledgerError,
@@ -21,7 +22,6 @@ from pipeline.errors import (
     run_task,
 )
 from pipeline.report.errors import ReportError, SmtpDeliveryError
-from pipeline.schedule import MONTH_PATTERN, check_month, month_before, report_month
 
 
 class Fail(Exception):

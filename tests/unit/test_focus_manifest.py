@@ -9,7 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from pipeline.ingest import focus
-from pipeline.landing import scan
+from pipeline.landing.walk import scan
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "focus"
 EXPORT = "focus/aws/focus-ai-prod"

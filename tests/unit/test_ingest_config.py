@@ -7,13 +7,13 @@ import shutil
 import pytest
 import yaml
 
+from pipeline.config.settings import DEMO_CONFIG, load_settings
 from pipeline.errors import ConfigError
-from pipeline.settings import REPO_ROOT, load_settings
 
 
 def config_with(tmp_path, ingest):
     dest = tmp_path / "config"
-    shutil.copytree(REPO_ROOT / "config", dest)
+    shutil.copytree(DEMO_CONFIG, dest)
     main = yaml.safe_load((dest / "costledger.yaml").read_text())
     if ingest is None:
         main.pop("ingest", None)

@@ -11,8 +11,8 @@ import pytest
 from pipeline.errors import InputError
 from pipeline.ingest import _rows_in_file
 from pipeline.ingest.common import Incoming
-from pipeline.landing import LandingFile
-from pipeline.prescan import Caps, open_fd, prescan_fd
+from pipeline.landing.prescan import Caps, open_fd, prescan_fd
+from pipeline.landing.walk import LandingFile
 
 CAPS = Caps(1024 * 1024, 1024**3)
 

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from pipeline.errors import InputError
-from pipeline.landing import delivery_of, landing_root, shown, survey, unsafe_name, unsupported_files
+from pipeline.landing.walk import delivery_of, landing_root, shown, survey, unsafe_name, unsupported_files
 
 HEADER = (
     "BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,ProviderName\n"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.prescan import Caps, exact_records, open_fd, prescan_fd
+from pipeline.landing.prescan import Caps, exact_records, open_fd, prescan_fd
 
 CAPS = Caps(max_line_bytes=64 * 1024, max_decompressed_bytes=64 * 1024 * 1024)
 BODY = b"a,b\n" + b"".join(b"%d,x\n" % i for i in range(50_000))

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipeline.config.settings import DEMO_CONFIG, load_settings
 from pipeline.errors import ConfigError, InputError
-from pipeline.pull import adhoc_source, check_key, version_token
-from pipeline.settings import REPO_ROOT, load_settings
+from pipeline.landing.pull import adhoc_source, check_key, version_token
 
 
 @pytest.fixture
 def cfg(tmp_path) -> Path:
     dest = tmp_path / "config"
-    shutil.copytree(REPO_ROOT / "config", dest)
+    shutil.copytree(DEMO_CONFIG, dest)
     return dest
 
 

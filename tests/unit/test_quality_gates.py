@@ -12,15 +12,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipeline.config.settings import DEMO_CONFIG, load_settings
 from pipeline.errors import QualityGateError
-from pipeline.settings import REPO_ROOT, load_settings
 
 HEALTHY_SQL = (Path(__file__).parents[1] / "fixtures" / "quality" / "healthy.sql").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
 def settings():
-    return load_settings(config=REPO_ROOT / "config")
+    return load_settings(config=DEMO_CONFIG)
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "report"))
 from published_db import HOSTILE_MODEL, HOSTILE_SCENARIO, make_published_db  # noqa: E402
 
+from pipeline.config.settings import load_settings  # noqa: E402
 from pipeline.report import ReportError, build_report, render_terminal, write_report  # noqa: E402
 from pipeline.report.fmt import money  # noqa: E402
 from pipeline.report.message import RenderedReport, build_message  # noqa: E402
 from pipeline.report.render import render_html, render_text, subject  # noqa: E402
-from pipeline.settings import load_settings  # noqa: E402
 
 SYMBOLS = (
     "C_pretrain",

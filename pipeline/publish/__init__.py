@@ -15,8 +15,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.config.settings import Settings
 from pipeline.errors import ResourceError
-from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ home feed, an ads CTR model and a demand forecaster) on two clouds and pays four
 - Vendor invoices (docs/formats.md) from two labeling vendors, a data vendor and a software
   vendor, in CNY and USD: one invoice whose service period spans two months, one invoice revised
   in a second file, one credit note.
-- Monthly time-log exports for 18 people across every activity of config/activities.yaml (plus
+- Monthly time-log exports for 18 people across every activity of examples/demo/config/activities.yaml (plus
   one later correction export), effective-dated loaded hourly rates by role and by employee
   (a raise mid-period), daily USD->CNY rates, GPU-hour metrics for the shared GPU pool, and
   budgets: 1,000,000 CNY a month split 20/10/30/40 across the four stages, plus two leaf budgets.
 
-Resources carry the tags config/cost_rules.yaml reads (``cl-model``/``cl-leaf``, ``cl-pool``,
+Resources carry the tags examples/demo/config/cost_rules.yaml reads (``cl-model``/``cl-leaf``, ``cl-pool``,
 ``cl-workload``); a few carry none, so a few per cent of the cost stays unallocated.
 
 Everything comes from one seeded ``random.Random``; nothing reads the clock, so the same seed
@@ -131,7 +131,7 @@ METRIC_COLUMNS = ("month", "model_id", "metric", "value")
 # The company
 # --------------------------------------------------------------------------------------------
 
-# model_id -> the alias people and vendors sometimes write instead (config/models.yaml)
+# model_id -> the alias people and vendors sometimes write instead (examples/demo/config/models.yaml)
 MODELS = {
     "search-rerank-bert": "PRJ-SEARCH-RR",
     "reco-llm": "PRJ-RECO-LLM",
@@ -322,7 +322,7 @@ class Person:
     models: tuple[str, ...]
 
 
-# leaf group -> activities (config/activities.yaml); annotators annotate, others review.
+# leaf group -> activities (examples/demo/config/activities.yaml); annotators annotate, others review.
 ACTIVITY_GROUPS = {
     "data": ("data_collection", "data_cleaning"),
     "labeled": ("annotation", "label_review"),
@@ -1431,8 +1431,8 @@ def _manifest_type(column: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m pipeline.demo [--landing DIR] [--seed N] [--months 2026-05,2026-06,...]``"""
-    ap = argparse.ArgumentParser(prog="python -m pipeline.demo", description=__doc__.splitlines()[0])
+    """``python examples/demo/generate.py [--landing DIR] [--seed N] [--months 2026-05,...]``"""
+    ap = argparse.ArgumentParser(prog="python examples/demo/generate.py", description=__doc__.splitlines()[0])
     ap.add_argument(
         "--landing",
         default=os.environ.get("COSTLEDGER_LANDING") or "landing",

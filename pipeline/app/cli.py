@@ -25,8 +25,8 @@ from decimal import Decimal
 
 import duckdb
 
-from pipeline import logs
-from pipeline.errors import CostledgerError, PullFailedError, user_error
+from pipeline.app import logs
+from pipeline.errors import ConfigError, CostledgerError, PullFailedError, user_error
 
 DEMO_PII_KEY = "costledger-demo-key-not-a-secret"
 
@@ -48,7 +48,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--warehouse", help="warehouse folder (default: $COSTLEDGER_WAREHOUSE or config paths.warehouse)"
     )
-    g.add_argument("--config", help="config folder (default: $COSTLEDGER_CONFIG or ./config)")
+    g.add_argument(
+        "--config",
+        help="config folder (default: $COSTLEDGER_CONFIG, else the one recorded in the warehouse or "
+        "landing folder, else the checkout's config/)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args):
-    from pipeline.settings import load_settings
+    from pipeline.config.settings import load_settings
 
     settings = load_settings(config=args.config, landing=args.landing, warehouse=args.warehouse)
     logs.to_file(settings.warehouse)
@@ -155,9 +159,20 @@ def _progress(quiet: bool):
     return say
 
 
-def _print_run_summary(summary) -> None:
+_FILE_COUNTS = ("files_loaded", "files_unchanged", "files_refused", "files_missing", "files_pending")
+
+
+def _print_run_summary(summary, landing=None) -> None:
     from pipeline.ingest import rejected_text
 
+    seen = any(s.get(k) for s in summary.loads for k in (*_FILE_COUNTS, "files_duplicate"))
+    if landing is not None and not seen and not summary.unsupported and not summary.months:
+        # a new company's first run: one line, not a table of zeros
+        print(
+            f"run {summary.run_id}: {summary.status}: {landing} holds no files yet "
+            "(drop billing exports, invoices and time logs there: docs/formats.md)"
+        )
+        return
     print(f"run {summary.run_id}: {summary.status}")
     print(
         f"{'source':<12}{'loaded':>8}{'unchanged':>11}{'refused':>9}{'missing':>9}{'pending':>9}{'rows read':>12}"
@@ -192,7 +207,7 @@ def _print_run_summary(summary) -> None:
 
 
 def cmd_run(args) -> int:
-    from pipeline import steps
+    from pipeline.app import steps
 
     settings = _settings(args)
     if args.month and (args.month_from or args.month_to):
@@ -209,15 +224,39 @@ def cmd_run(args) -> int:
     if args.json:
         print(json.dumps(summary.__dict__, default=str, indent=2))
     else:
-        _print_run_summary(summary)
+        _print_run_summary(summary, settings.landing)
     return 0
 
 
+def _demo_generator():
+    """examples/demo/generate.py of the checkout, which the package runs from (like sql/)."""
+    import importlib.util
+
+    from pipeline.config.settings import DEMO_DIR
+
+    path = DEMO_DIR / "generate.py"
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: the demo company is not here (costledger demo runs from a source checkout)"
+        )
+    spec = importlib.util.spec_from_file_location("costledger_demo_generate", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
+    spec.loader.exec_module(module)
+    return module
+
+
 def cmd_demo(args) -> int:
-    from pipeline import demo, steps
+    from pipeline.app import steps
+    from pipeline.config.settings import DEMO_CONFIG, record_config
 
     os.environ.setdefault("COSTLEDGER_PII_KEY", DEMO_PII_KEY)
+    # The demo company's data only makes sense with its own config: COSTLEDGER_CONFIG is not read.
+    args.config = args.config or str(DEMO_CONFIG)
+    demo = _demo_generator()
     settings = _settings(args)
+    # later commands given the same --warehouse or --landing find this config (resolve_config_dir)
+    record_config(settings)
     say = _progress(False)
     say(f"generating the demo company into {settings.landing}")
     demo.generate(settings.landing, seed=args.seed)
@@ -307,7 +346,7 @@ def _numeric(v: str) -> bool:
 
 
 def cmd_status(args) -> int:
-    from pipeline.status import status_text
+    from pipeline.app.status import status_text
 
     settings = _settings(args)
     print(status_text(settings))
@@ -317,7 +356,7 @@ def cmd_status(args) -> int:
 def cmd_forget(args) -> int:
     import getpass
 
-    from pipeline import steps
+    from pipeline.app import steps
 
     settings = _settings(args)
     try:
@@ -347,7 +386,7 @@ def _size(n: int) -> str:
 
 
 def cmd_pull(args) -> int:
-    from pipeline.pull import TransferError, adhoc_source, pull
+    from pipeline.landing.pull import TransferError, adhoc_source, pull
 
     if bool(args.url) != bool(args.to):
         raise CostledgerError(

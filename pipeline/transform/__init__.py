@@ -12,9 +12,9 @@ from datetime import date
 
 import duckdb
 
+from pipeline.config.settings import SQL_DIR, Settings
 from pipeline.db import read_sql
 from pipeline.errors import InputError, MissingRateError
-from pipeline.settings import SQL_DIR, Settings
 
 VIEWS = (
     ("staging.stg_focus", "staging/stg_focus.sql"),

@@ -14,12 +14,22 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator
 
+from pipeline.config.rules import compile_rules
 from pipeline.errors import ConfigError
 from pipeline.ledger import BUILTIN_SCENARIOS, LEAVES, SEVERAL
-from pipeline.rules import compile_rules
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+# The package runs from a source checkout (an editable install): the SQL models, the shipped
+# config/ and the demo company live beside it.
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SQL_DIR = REPO_ROOT / "sql"
+# The shipped config/: a commented starting point for a real company.
+SHIPPED_CONFIG = REPO_ROOT / "config"
+# The demo company (`costledger demo`, `make demo`): its generator and its own config.
+DEMO_DIR = REPO_ROOT / "examples" / "demo"
+DEMO_CONFIG = DEMO_DIR / "config"
+# A warehouse or landing folder may record the config folder it belongs to (`costledger demo`
+# does), so later commands given the same --warehouse/--landing find it without --config.
+CONFIG_POINTER = ".costledger-config"
 
 _ISO_CCY = re.compile(r"^[A-Z]{3}$")
 
@@ -230,7 +240,7 @@ class Settings:
     models: tuple[ModelCfg, ...]
     vendors: tuple[VendorCfg, ...]
     activities: dict[str, str]
-    rules: tuple[Any, ...]  # tuple[pipeline.rules.Rule, ...]
+    rules: tuple[Any, ...]  # tuple[pipeline.config.rules.Rule, ...]
     pii_key: bytes | None = field(repr=False)
     smtp: SmtpSettings
     ingest: IngestCfg = field(default_factory=IngestCfg)
@@ -278,9 +288,63 @@ def _validate(model: type[BaseModel], data: Any, path: Path) -> Any:
 
 
 def _env_path(name: str, override: str | os.PathLike | None, default: str, base: Path) -> Path:
-    raw = override if override is not None else os.environ.get(name) or default
-    p = Path(raw).expanduser()
-    return (p if p.is_absolute() else base / p).resolve()
+    """A flag or COSTLEDGER_* path is relative to the current folder; a config path to `base`."""
+    given = override if override is not None else os.environ.get(name)
+    p = Path(given or default).expanduser()
+    return (p if p.is_absolute() else (Path.cwd() if given else base) / p).resolve()
+
+
+def _recorded_config(folder: Path) -> Path | None:
+    """The config folder recorded in `folder`/.costledger-config, if that file exists."""
+    pointer = folder / CONFIG_POINTER
+    if not pointer.is_file():
+        return None
+    named = pointer.read_text(encoding="utf-8").strip()
+    target = Path(named).expanduser()
+    if not named or not target.is_absolute() or not target.is_dir():
+        raise ConfigError(
+            f"{pointer}: names '{named}', which is not a config folder "
+            "(pass --config or COSTLEDGER_CONFIG, or delete the file)"
+        )
+    return target.resolve()
+
+
+def resolve_config_dir(
+    config: str | os.PathLike | None = None,
+    landing: str | os.PathLike | None = None,
+    warehouse: str | os.PathLike | None = None,
+) -> Path:
+    """Which config folder a command uses, first found wins (README: "Which config folder"):
+
+    1. `--config` (the `config` argument);
+    2. `COSTLEDGER_CONFIG`;
+    3. the folder recorded in `<warehouse>/.costledger-config`, the warehouse given by
+       `--warehouse` or `COSTLEDGER_WAREHOUSE`;
+    4. the folder recorded in `<landing>/.costledger-config`, the landing given by `--landing`
+       or `COSTLEDGER_LANDING`;
+    5. the shipped `config/` of the checkout.
+    """
+    cfg_raw = config if config is not None else os.environ.get("COSTLEDGER_CONFIG")
+    if cfg_raw:
+        config_dir = Path(cfg_raw).expanduser().resolve()
+    else:
+        config_dir = SHIPPED_CONFIG
+        for given, env in ((warehouse, "COSTLEDGER_WAREHOUSE"), (landing, "COSTLEDGER_LANDING")):
+            raw = given if given is not None else os.environ.get(env)
+            recorded = _recorded_config(Path(raw).expanduser().resolve()) if raw else None
+            if recorded is not None:
+                config_dir = recorded
+                break
+    if not config_dir.is_dir():
+        raise ConfigError(f"{config_dir}: config folder not found (set --config or COSTLEDGER_CONFIG)")
+    return config_dir
+
+
+def record_config(settings: Settings) -> None:
+    """Write the config folder into the warehouse and the landing folder (see resolve_config_dir)."""
+    for folder in (settings.warehouse, settings.landing):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / CONFIG_POINTER).write_text(f"{settings.config_dir}\n", encoding="utf-8")
 
 
 def load_settings(
@@ -291,10 +355,7 @@ def load_settings(
 ) -> Settings:
     """Read config/ and COSTLEDGER_* into a validated Settings; raise ConfigError naming file and key."""
 
-    cfg_raw = config if config is not None else os.environ.get("COSTLEDGER_CONFIG")
-    config_dir = Path(cfg_raw).expanduser().resolve() if cfg_raw else REPO_ROOT / "config"
-    if not config_dir.is_dir():
-        raise ConfigError(f"{config_dir}: config folder not found (set --config or COSTLEDGER_CONFIG)")
+    config_dir = resolve_config_dir(config, landing, warehouse)
     # Relative paths in costledger.yaml are relative to the folder that holds config/.
     base = config_dir.parent
 

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.errors import InputError
-from pipeline.prescan import Caps, Prescan, kind_of, open_fd, prescan_fd
-from pipeline.settings import IngestCfg, Settings
+from pipeline.landing.prescan import Caps, Prescan, kind_of, open_fd, prescan_fd
+from pipeline.config.settings import IngestCfg, Settings
 
 # source -> its folder under landing/. Every file there is the source's: one of the wrong type
 # is refused by the source's reader (it names the types it reads), never skipped silently.

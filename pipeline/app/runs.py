@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 
 import pipeline
-from pipeline.settings import SQL_DIR, Settings
+from pipeline.config.settings import SQL_DIR, Settings
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def code_fingerprint() -> str:
 
 def inputs_fingerprint(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
     """What a full run publishes from: the landing files as booked, the config, the code."""
-    from pipeline.config_tables import settings_fingerprint
+    from pipeline.config.tables import settings_fingerprint
     from pipeline.ingest import MODULES
 
     h = hashlib.sha256()

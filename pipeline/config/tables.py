@@ -8,9 +8,9 @@ import json
 
 import duckdb
 
+from pipeline.config.rules import rule_rows
+from pipeline.config.settings import VENDOR_KIND_LEAF, Settings
 from pipeline.ledger import LEAF_TABLE, LEAVES, PEOPLE_MERGED, SEVERAL
-from pipeline.rules import rule_rows
-from pipeline.settings import VENDOR_KIND_LEAF, Settings
 
 _DDL = """
 create or replace table config.settings (key varchar primary key, value varchar);
@@ -127,10 +127,11 @@ def sync_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
         "insert into config.leaves values (?, ?, ?, ?, ?)",
         [[leaf, stage, sym, name, i] for i, (stage, leaf, sym, name) in enumerate(LEAF_TABLE)],
     )
-    con.executemany(
-        "insert into config.models values (?, ?, ?, ?)",
-        [[m.id, m.name, m.scenario, m.team] for m in settings.models],
-    )
+    if settings.models:  # a new company's config may declare none yet
+        con.executemany(
+            "insert into config.models values (?, ?, ?, ?)",
+            [[m.id, m.name, m.scenario, m.team] for m in settings.models],
+        )
     aliases = [[m.id.lower(), m.id] for m in settings.models]
     aliases += [[a.lower(), m.id] for m in settings.models for a in m.aliases]
     if aliases:

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError, InputError, LockBusyError
-from pipeline.settings import PullCfg, Settings, check_pull_target, check_pull_url
+from pipeline.config.settings import PullCfg, Settings, check_pull_target, check_pull_url
 
 PULL_DIR = ".pull"
 STATE_FILE = "state.json"

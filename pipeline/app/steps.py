@@ -20,14 +20,15 @@ from datetime import UTC, date, datetime
 
 import duckdb
 
-from pipeline import ingest, logs, quality, runs
+from pipeline import ingest, quality
 from pipeline import transform as transform_mod
-from pipeline.config_tables import sync_config
+from pipeline.app import logs, runs
+from pipeline.config.settings import Settings
+from pipeline.config.tables import sync_config
 from pipeline.db import work_db
 from pipeline.errors import CostledgerError, InputError, one_line, user_error
-from pipeline.landing import unsupported_files
+from pipeline.landing.walk import unsupported_files
 from pipeline.publish import publish_file
-from pipeline.settings import Settings
 
 Progress = Callable[[str], None] | None
 WAITING = "{step} done; the next step runs as its own task"
@@ -235,8 +236,8 @@ def pull(settings: Settings) -> dict:
     Takes pull's own lock on landing/, not the work database's: it may run beside a load.
     """
     from pipeline.errors import PullFailedError
-    from pipeline.pull import TransferError
-    from pipeline.pull import pull as pull_exports
+    from pipeline.landing.pull import TransferError
+    from pipeline.landing.pull import pull as pull_exports
 
     try:
         return pull_exports(settings)

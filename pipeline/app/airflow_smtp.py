@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.settings import SmtpSettings
+from pipeline.config.settings import SmtpSettings
 
 
 def _flag(value: Any) -> bool:

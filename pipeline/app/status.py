@@ -11,9 +11,9 @@ from datetime import datetime
 
 import duckdb
 
+from pipeline.app.runs import ACTIVE
+from pipeline.config.settings import Settings
 from pipeline.db import run_in_progress
-from pipeline.runs import ACTIVE
-from pipeline.settings import Settings
 
 
 def _open(settings: Settings) -> tuple[duckdb.DuckDBPyConnection | None, str]:

@@ -1,15 +1,15 @@
 """``make bench``: time ``costledger run`` on an N-line FOCUS export against bare DuckDB loading it.
 
-    python -m pipeline.bench [--lines 5000000] [--format csv|parquet] [--workdir bench/]
+    python tools/bench.py [--lines 5000000] [--format csv|parquet] [--workdir bench/]
 
 1. Generates, set-based in DuckDB (``copy (select ... from range(N)) to ...``), one FOCUS 1.2
    export of N lines (AWS lines in USD, Alibaba Cloud lines in CNY, three months, tags that
-   config/cost_rules.yaml places: model/leaf tags, the shared GPU pool, shared serving, the web
+   examples/demo/config/cost_rules.yaml places: model/leaf tags, the shared GPU pool, shared serving, the web
    shop, untagged lines, a support plan, credits and tax), plus the USD->CNY rates, budgets and
    GPU-hour metrics the run needs, under ``<workdir>/landing``. The export is reused when it
    already has the asked size and format.
-2. Runs ``costledger run --landing <workdir>/landing --warehouse <workdir>/warehouse`` in a
-   child process on a fresh warehouse.
+2. Runs ``costledger run --config examples/demo/config --landing <workdir>/landing
+   --warehouse <workdir>/warehouse`` in a child process on a fresh warehouse.
 3. Runs bare DuckDB ``create table t as select * from read_csv(...)`` (or ``read_parquet``) on
    the same file, into a fresh database file, in a child process.
 
@@ -33,7 +33,13 @@ from typing import Any
 
 import duckdb
 
-from pipeline.demo import FOCUS_12_COLUMNS, FOCUS_DECIMAL_COLUMNS
+# tools/ and examples/ are not installed: the checkout's root goes on the path for the demo's columns
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from examples.demo.generate import FOCUS_12_COLUMNS, FOCUS_DECIMAL_COLUMNS  # noqa: E402
+from pipeline.config.settings import DEMO_CONFIG  # noqa: E402
 
 MONTHS = ("2026-01", "2026-02", "2026-03")
 BENCH_DAYS = 90  # 2026-01-01 .. 2026-03-31
@@ -234,7 +240,7 @@ def _costledger_cmd() -> list[str]:
     exe = Path(sys.executable).with_name("costledger")
     if exe.exists():
         return [str(exe)]
-    return [sys.executable, "-c", "import sys; from pipeline.cli import main; sys.exit(main())"]
+    return [sys.executable, "-c", "import sys; from pipeline.app.cli import main; sys.exit(main())"]
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -252,13 +258,17 @@ def _measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any
     """Run ``timed`` in a fresh interpreter so RUSAGE_CHILDREN is this command's alone."""
     probe = (
         "import json, resource, sys\n"
-        "from pipeline.bench import timed\n"
+        "sys.path.insert(0, sys.argv[2])\n"
+        "from bench import timed\n"
         "r = timed(json.loads(sys.argv[1]))\n"
         "r['peak_rss_bytes'] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024\n"
         "print(json.dumps(r))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", probe, json.dumps(cmd)], capture_output=True, text=True, env=env
+        [sys.executable, "-c", probe, json.dumps(cmd), str(Path(__file__).resolve().parent)],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     if done.returncode != 0:
         raise RuntimeError(f"bench probe failed: {done.stderr.strip().splitlines()[-1:]}")
@@ -308,7 +318,7 @@ def _gib(n: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m pipeline.bench", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python tools/bench.py", description=__doc__.splitlines()[0])
     ap.add_argument(
         "--lines", type=int, default=5_000_000, help="FOCUS lines to generate (default 5,000,000)"
     )
@@ -335,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     warehouse.mkdir(parents=True)
     env = dict(os.environ)
     env.setdefault("COSTLEDGER_PII_KEY", "bench-not-a-secret")
-    run = _measure([*_costledger_cmd(), "run", "--landing", str(landing), "--warehouse", str(warehouse)], env)
+    run_cmd = [*_costledger_cmd(), "run", "--config", str(DEMO_CONFIG)]
+    run = _measure([*run_cmd, "--landing", str(landing), "--warehouse", str(warehouse)], env)
     print(
         f"  costledger run      {run['seconds']:8.1f} s   peak RSS {_gib(run['peak_rss_bytes'])}   exit {run['rc']}"
     )
