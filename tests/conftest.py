@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -17,7 +18,8 @@ TEST_PII_KEY = "test-pii-key"
 DEMO_CONFIG = REPO / "examples" / "demo" / "config"
 
 
-def _isolate(mp: pytest.MonkeyPatch) -> None:
+def isolated_env(mp: pytest.MonkeyPatch, pii_key: str = TEST_PII_KEY) -> None:
+    """No COSTLEDGER_* setting of the developer's; the demo company's config; a PII key."""
     for var in (
         "COSTLEDGER_LANDING",
         "COSTLEDGER_WAREHOUSE",
@@ -25,14 +27,14 @@ def _isolate(mp: pytest.MonkeyPatch) -> None:
     ):
         mp.delenv(var, raising=False)
     mp.setenv("COSTLEDGER_CONFIG", str(DEMO_CONFIG))
-    mp.setenv("COSTLEDGER_PII_KEY", TEST_PII_KEY)
+    mp.setenv("COSTLEDGER_PII_KEY", pii_key)
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_session_env():
     """The same for module- and session-scoped fixtures, which are set up before _isolated_env."""
     with pytest.MonkeyPatch.context() as mp:
-        _isolate(mp)
+        isolated_env(mp)
         yield
 
 
@@ -43,7 +45,7 @@ def _isolated_env(monkeypatch):
     They run against the demo company's config (COSTLEDGER_CONFIG, inherited by the CLI
     subprocesses they start) unless they pass another or remove it.
     """
-    _isolate(monkeypatch)
+    isolated_env(monkeypatch)
 
 
 @pytest.fixture
@@ -62,3 +64,8 @@ def settings_for(tmp_path):
         return load_settings(landing=landing, warehouse=warehouse or tmp_path / "warehouse", **kw)
 
     return make
+
+
+def sha(path: Path) -> str:
+    """The sha256 of a file's bytes (a published file that must not change, a landing file)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -90,32 +90,15 @@ def postgres_cluster():
 
 @pytest.fixture(scope="module")
 def smtp_catcher():
-    """A real SMTP server on 127.0.0.1 that keeps every message it receives.
+    """A real SMTP server on 127.0.0.1 (tests/fixtures/report/smtp_server.py) that keeps every
+    message it receives: `(controller, recorder)`; `recorder.received` holds the envelopes.
 
-    Set `handler.refuse` to a reply such as "550 5.1.1 mailbox unavailable" to refuse every recipient.
+    Set `recorder.rcpt_reply` to a reply such as "550 5.1.1 mailbox unavailable" to refuse every recipient.
     """
-    from aiosmtpd.controller import Controller
+    from tests.fixtures.report.smtp_server import Recorder, SmtpServer
 
-    class Keep:
-        def __init__(self):
-            self.messages = []
-            self.refuse = None
-
-        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's hook
-            if self.refuse:
-                return self.refuse
-            envelope.rcpt_tos.append(address)
-            return "250 OK"
-
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-            self.messages.append(envelope)
-            return "250 OK"
-
-    handler = Keep()
-    controller = Controller(handler, hostname="127.0.0.1", port=stack.free_port())
-    controller.start()
-    yield controller, handler
-    controller.stop()
+    with SmtpServer(Recorder()) as server:
+        yield server.controller, server.handler
 
 
 @pytest.fixture(scope="module")

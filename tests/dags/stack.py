@@ -7,14 +7,12 @@ Imported by tests/dags/conftest.py (fixtures) and the tests; it never imports Ai
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import os
 import pwd
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,39 +23,50 @@ from urllib.parse import quote
 
 import pytest
 
-# FOCUS 1.0 columns as AWS Data Exports write them; amounts in USD.
-FOCUS_COLUMNS = (
-    "BillingAccountId", "SubAccountId", "ProviderName", "PublisherName", "InvoiceIssuerName",
-    "BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd",
-    "ChargeCategory", "ChargeClass", "ChargeDescription", "ServiceCategory", "ServiceName",
-    "ResourceId", "RegionId", "SkuId", "PricingQuantity", "PricingUnit", "ListCost",
-    "ContractedCost", "BilledCost", "EffectiveCost", "BillingCurrency", "Tags",
-)  # fmt: skip
+from tests.fixtures.focus.make_fixtures import AWS_FOCUS_1_0, write_csv
+from tests.fixtures.net import free_port
 
 
 def write_focus_month(path: Path, month: str, rows) -> None:
-    """One AWS FOCUS export file for `month` (YYYY-MM): rows of (day, service, billed, effective, tags)."""
+    """One AWS FOCUS 1.0 export file for `month` (YYYY-MM), in the column set of AWS Data Exports
+    declared once in tests/fixtures/focus/make_fixtures.py: rows of (day, service, billed,
+    effective, tags); amounts in USD."""
     year, mon = (int(x) for x in month.split("-"))
     period_end = f"{year + mon // 12:04d}-{mon % 12 + 1:02d}-01T00:00:00Z"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, FOCUS_COLUMNS)
-        w.writeheader()
-        for i, (day, service, billed, effective, tags) in enumerate(rows):
-            w.writerow(
-                {
-                    "BillingAccountId": "111122223333", "SubAccountId": "444455556666",
-                    "ProviderName": "AWS", "PublisherName": "AWS", "InvoiceIssuerName": "AWS",
-                    "BillingPeriodStart": f"{month}-01T00:00:00Z", "BillingPeriodEnd": period_end,
-                    "ChargePeriodStart": f"{day}T00:00:00Z", "ChargePeriodEnd": f"{day}T01:00:00Z",
-                    "ChargeCategory": "Usage", "ChargeClass": "", "ChargeDescription": f"{service} usage",
-                    "ServiceCategory": "Compute", "ServiceName": service,
-                    "ResourceId": f"arn:aws:test:::resource/{i}", "RegionId": "us-east-1", "SkuId": f"SKU{i}",
-                    "PricingQuantity": "1", "PricingUnit": "Hours", "ListCost": billed, "ContractedCost": billed,
-                    "BilledCost": billed, "EffectiveCost": effective, "BillingCurrency": "USD",
-                    "Tags": json.dumps(tags),
-                }
-            )  # fmt: skip
+    write_csv(
+        path,
+        AWS_FOCUS_1_0,
+        [
+            {
+                "BillingAccountId": "111122223333",
+                "SubAccountId": "444455556666",
+                "ProviderName": "AWS",
+                "PublisherName": "AWS",
+                "InvoiceIssuerName": "AWS",
+                "BillingPeriodStart": f"{month}-01T00:00:00Z",
+                "BillingPeriodEnd": period_end,
+                "ChargePeriodStart": f"{day}T00:00:00Z",
+                "ChargePeriodEnd": f"{day}T01:00:00Z",
+                "ChargeCategory": "Usage",
+                "ChargeClass": "",
+                "ChargeDescription": f"{service} usage",
+                "ServiceCategory": "Compute",
+                "ServiceName": service,
+                "ResourceId": f"arn:aws:test:::resource/{i}",
+                "RegionId": "us-east-1",
+                "SkuId": f"SKU{i}",
+                "PricingQuantity": "1",
+                "PricingUnit": "Hours",
+                "ListCost": billed,
+                "ContractedCost": billed,
+                "BilledCost": billed,
+                "EffectiveCost": effective,
+                "BillingCurrency": "USD",
+                "Tags": json.dumps(tags),
+            }  # fmt: skip
+            for i, (day, service, billed, effective, tags) in enumerate(rows)
+        ],
+    )
 
 
 def write_fx_rate(landing: Path, rate_date: str, usd_cny) -> None:
@@ -66,12 +75,6 @@ def write_fx_rate(landing: Path, rate_date: str, usd_cny) -> None:
     fx.write_text(
         f"rate_date,from_currency,to_currency,rate\n{rate_date},USD,CNY,{usd_cny}\n", encoding="utf-8"
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(check, timeout: float, what: str, interval: float = 1.0, on_timeout=lambda: ""):

@@ -121,8 +121,8 @@ def test_monthly_report_dag_sends_last_month_once_through_smtp_default(deploymen
         cmd = [airflow_bin, "dags", "test", "cost_ledger_monthly_report", "2026-03-03T08:00:00+00:00"]
         done = _run(cmd, env, root, timeout=300)
         assert _finished_ok(done.stdout + done.stderr), _failures(done.stdout + done.stderr)
-    assert len(caught.messages) == 1
-    mail = caught.messages[0]
+    assert len(caught.received) == 1
+    mail = caught.received[0]
     assert mail.mail_from == "ledger@example.com"
     assert "finance-ai-costs@example.com" in mail.rcpt_tos
     assert b"2026-02" in mail.original_content or b"February 2026" in mail.original_content

@@ -144,7 +144,7 @@ def test_airflow_dags_trigger_of_the_report_reports_the_month_before_it_was_trig
     if not (root / "warehouse" / "costledger.duckdb").is_file():
         pytest.skip("needs the ledger the nightly run above publishes")
     _, caught = smtp_catcher
-    caught.messages.clear()
+    caught.received.clear()
     done = stack.cli("dags", "trigger", REPORT, "--output", "json")  # the command that crashed in Airflow 3
     assert done.returncode == 0, done.stderr[-3000:]
     printed = [ln for ln in done.stdout.splitlines() if ln.startswith("[{")]  # after any log lines
@@ -161,8 +161,8 @@ def test_airflow_dags_trigger_of_the_report_reports_the_month_before_it_was_trig
     assert expected in MONTHS[1:]
     assert stack.xcom(REPORT, run_id, "report_month") == expected
     assert {t["try_number"] for t in tis.values()} == {1}
-    assert len(caught.messages) == 1
-    mail = caught.messages[0]
+    assert len(caught.received) == 1
+    mail = caught.received[0]
     assert mail.mail_from == "ledger@example.com" and mail.rcpt_tos == ["finance-ai-costs@example.com"]
     subject = re.search(rb"^Subject: (.*)$", mail.original_content, re.M).group(1).decode()
     assert expected in subject or datetime.strptime(expected, "%Y-%m").strftime("%B %Y") in subject, subject
@@ -174,13 +174,15 @@ def test_a_month_param_is_used_and_a_refusal_fails_at_once_without_retry(deploym
     if not (root / "warehouse" / "costledger.duckdb").is_file():
         pytest.skip("needs the ledger the nightly run above publishes")
     _, caught = smtp_catcher
-    caught.messages.clear()
-    caught.refuse = "550 5.1.1 <finance-ai-costs@example.com>: mailbox unavailable"  # a person must fix this
+    caught.received.clear()
+    caught.rcpt_reply = (
+        "550 5.1.1 <finance-ai-costs@example.com>: mailbox unavailable"  # a person must fix this
+    )
     try:
         run_id = stack.trigger(REPORT, {"month": MONTHS[0]})
         run = stack.wait_for_run(REPORT, run_id)
     finally:
-        caught.refuse = None
+        caught.rcpt_reply = None
     tis = _tis(stack, REPORT, run_id)
     assert run["state"] == "failed"
     assert stack.xcom(REPORT, run_id, "report_month") == MONTHS[0]
@@ -194,7 +196,7 @@ def test_a_month_param_is_used_and_a_refusal_fails_at_once_without_retry(deploym
     )  # no retry, none pending
     log = stack.task_log(REPORT, run_id, "send_report", try_number=1)
     assert "550" in log and "mailbox unavailable" in log, log[-2000:]
-    assert caught.messages == []
+    assert caught.received == []
 
 
 def test_a_month_that_is_not_a_month_is_refused_when_triggered(deployment):

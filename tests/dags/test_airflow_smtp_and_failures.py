@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.errors import ConfigError, CostledgerError, LockBusyError, QualityGateError
 from pipeline.report.errors import SmtpDeliveryError
+from tests.fixtures.failures import duckdb_io_error as _duckdb_io_error
 
 
 def _connection(**kw):
@@ -59,16 +60,6 @@ class ShareNotMounted(CostledgerError):
     """A class another part of costledger might add: it says itself that it is transient."""
 
     transient = True
-
-
-def _duckdb_io_error():
-    import duckdb
-
-    try:
-        duckdb.connect().execute("select * from read_csv(['/nonexistent/costledger/x.csv'])")
-    except duckdb.IOException as exc:
-        return exc
-    raise AssertionError("DuckDB read a file that does not exist")
 
 
 TRANSIENT = [

@@ -1,0 +1,79 @@
+"""The benchmark's FOCUS generator and its bare-DuckDB yardstick (the costledger run is timed by make bench)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.util
+import json
+
+import duckdb
+import pytest
+
+from examples.demo.generate import FOCUS_12_COLUMNS
+from pipeline.ledger import LEAVES
+from tests.conftest import REPO
+
+# tools/bench.py is a script (`make bench`), not an installed module: load it from its file
+_SPEC = importlib.util.spec_from_file_location("costledger_bench", REPO / "tools" / "bench.py")
+bench = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(bench)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_generates_n_focus_1_2_lines_with_decimal_money(tmp_path, fmt):
+    f = bench.generate(tmp_path / "landing", 3000, fmt)
+    con = duckdb.connect()
+    reader = "read_csv" if fmt == "csv" else "read_parquet"
+    cur = con.execute(f"select * from {reader}('{f}') limit 0")
+    assert [d[0] for d in cur.description] == list(FOCUS_12_COLUMNS)
+    n, currencies, providers, categories = con.execute(
+        f"select count(*), list(distinct BillingCurrency order by BillingCurrency),"
+        f" list(distinct ProviderName order by ProviderName),"
+        f" list(distinct ChargeCategory order by ChargeCategory) from {reader}('{f}')"
+    ).fetchone()
+    assert n == 3000
+    assert currencies == ["CNY", "USD"]
+    assert providers == ["AWS", "Alibaba Cloud"]
+    assert set(categories) == {"Usage", "Tax", "Credit", "Purchase"}
+    if fmt == "parquet":
+        types = dict(con.execute(f"select name, type from parquet_schema('{f}')").fetchall())
+        assert types["BilledCost"] == "FIXED_LEN_BYTE_ARRAY"  # DECIMAL(38,10), not DOUBLE
+    con.close()
+
+
+def test_the_export_is_the_same_for_the_same_n(tmp_path):
+    a = bench.generate(tmp_path / "a", 2000, "csv")
+    b = bench.generate(tmp_path / "b", 2000, "csv")
+    assert hashlib.sha256(a.read_bytes()).hexdigest() == hashlib.sha256(b.read_bytes()).hexdigest()
+
+
+def test_tags_place_lines_by_the_demo_rules_and_side_files_exist(tmp_path):
+    landing = tmp_path / "landing"
+    f = bench.generate(landing, 2400, "csv")
+    with f.open(newline="") as fh:
+        tags = [json.loads(r["Tags"]) for r in csv.DictReader(fh)]
+    assert {t["cl-leaf"] for t in tags if "cl-leaf" in t} <= set(LEAVES)
+    assert {t.get("cl-pool") for t in tags} >= {"shared-gpu", "shared-serving"}
+    assert any(t.get("cl-workload") == "webshop" for t in tags)
+    assert any(t == {} for t in tags)
+    for side in ("fx_rates/usd_cny_daily.csv", "budgets/stage_budgets.csv", "metrics/gpu_hours.csv"):
+        assert (landing / side).stat().st_size > 0
+    with (landing / "budgets/stage_budgets.csv").open(newline="") as fh:
+        budget = list(csv.DictReader(fh))
+    assert {r["month"] for r in budget} == set(bench.MONTHS)
+
+
+def test_bare_duckdb_load_is_measured_with_its_peak_memory(tmp_path):
+    f = bench.generate(tmp_path / "landing", 2000, "parquet")
+    m = bench._measure(bench.bare_duckdb_cmd(f, tmp_path / "bare.duckdb"))
+    assert m["rc"] == 0 and m["stdout"].strip() == "2000"
+    assert m["seconds"] > 0 and m["peak_rss_bytes"] > 10 * 2**20
+
+
+def test_generate_only_prints_what_it_wrote(tmp_path, capsys):
+    assert (
+        bench.main(["--lines", "500", "--format", "parquet", "--workdir", str(tmp_path), "--generate-only"])
+        == 0
+    )
+    assert "500 FOCUS 1.2 lines" in capsys.readouterr().out
