@@ -1,6 +1,6 @@
 """`costledger` — the command line.
 
-    costledger demo                         make the demo company and run everything
+    costledger demo                         make the demo company (examples/demo/) and run everything
     costledger run [--month M | --from M --to M]
     costledger report --month M [--send] [--to ADDR ...] [--out DIR] [--lang en|zh-CN] [--force]
     costledger query "select ..."
@@ -9,7 +9,9 @@
     costledger pull [URL --to FOLDER]       copy new or changed exports from object stores into landing/
 
 Every command takes --landing, --warehouse (folder) and --config; COSTLEDGER_LANDING,
-COSTLEDGER_WAREHOUSE and COSTLEDGER_CONFIG are the defaults. Exit 0 on success; on failure a
+COSTLEDGER_WAREHOUSE and COSTLEDGER_CONFIG are the defaults. Without --config or
+COSTLEDGER_CONFIG, the config folder recorded in the warehouse or landing folder (`costledger
+demo` records its own) is used, else the checkout's config/ (pipeline.config.settings.resolve_config_dir). Exit 0 on success; on failure a
 one-line reason on stderr and a non-zero exit code (pipeline/errors.py): the traceback goes to
 warehouse/logs/costledger.log, and to stderr too with --debug.
 """

@@ -142,8 +142,8 @@ def test_people_data_never_reaches_the_published_file(published):
 
 
 def test_no_demo_pay_rate_can_be_read_off_the_published_file(published):
-    """The pay-rate attack of tests/integration/test_people_privacy.py on the demo company."""
-    from tests.integration.test_people_privacy import published_candidates, published_tables
+    """The pay-rate attack of tests/integration/publish/test_people_privacy.py on the demo company."""
+    from tests.integration.publish.test_people_privacy import published_candidates, published_tables
 
     rates = {
         Decimal(r) for table in (*demo.ROLE_RATES.values(), *demo.EMPLOYEE_RATES.values()) for _, r in table
