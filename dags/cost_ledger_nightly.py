@@ -24,9 +24,7 @@ RETRY_DELAY = timedelta(seconds=float(os.environ.get("COSTLEDGER_TASK_RETRY_DELA
 MONTH = Param(None, type=["null", "string"], pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
 
 
-def _step(
-    name: str, *args
-) -> dict:  # pipeline.app.steps.<name>(settings, *args); only transient errors retry
+def _step(name: str, *args) -> dict:  # pipeline.app.steps.<name>(settings, ...); only transient errors retry
     from pipeline.app import steps
     from pipeline.config.settings import load_settings
     from pipeline.errors import run_task
