@@ -11,8 +11,8 @@ import io
 from decimal import Decimal
 from typing import Any
 
-from pipeline.report.data import LEAF_SYMBOL, MONEY_COLUMNS, Report
 from pipeline.report.fmt import cents, plain
+from pipeline.report.model import LEAF_SYMBOL, MONEY_COLUMNS, Report
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 

@@ -9,9 +9,9 @@ from decimal import Decimal
 from html import escape
 
 from pipeline.report.charts import CHART_LEAVES, CHART_STAGES
-from pipeline.report.data import BreakdownRow, EquationRow, Report
 from pipeline.report.fmt import DASH, display_width, money, pad, pct, ratio_pct, signed_money, wan
 from pipeline.report.i18n import wan_unit
+from pipeline.report.model import BreakdownRow, EquationRow, Report
 
 FONT = "Arial,Helvetica,'PingFang SC','Microsoft YaHei',sans-serif"
 RED, GREEN, AMBER, GREY, INK, MUTED, LINE = (
