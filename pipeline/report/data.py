@@ -9,7 +9,7 @@ Other figures stay Decimal at full precision and are rounded when rendering.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -108,6 +108,7 @@ def build_report(
         unallocated = _column_sum(now, "c_unallocated")
         out_of_scope = _column_sum(now, "c_out_of_scope")
         run_id, run_started = _latest_run(ctx)
+        top_groups, other_groups = _top_unallocated(ctx)
         report = Report(
             month=m,
             lang=lang,
@@ -121,7 +122,8 @@ def build_report(
             unallocated=unallocated,
             out_of_scope=out_of_scope,
             coverage_pct=_coverage(ctx, equation[-1].amount, unallocated),
-            top_unallocated=_top_unallocated(ctx),
+            top_unallocated=top_groups,
+            unallocated_other=other_groups,
             tie_out=_tie_out(ctx, equation[-1].amount, unallocated, out_of_scope),
             quality=_quality(ctx),
             freshness=_freshness(ctx),
@@ -328,11 +330,17 @@ def _coverage(ctx: _Ctx, c_total: Decimal, unallocated: Decimal) -> Decimal | No
     return ratio_pct(c_total, c_total + unallocated)
 
 
-def _top_unallocated(ctx: _Ctx) -> tuple[UnallocatedGroup, ...]:
-    """The same groups as `costledger explain` (only columns that describe the charge)."""
+def _top_unallocated(ctx: _Ctx) -> tuple[tuple[UnallocatedGroup, ...], Decimal | None]:
+    """The same groups as `costledger explain` (only columns that describe the charge), and what the
+    other groups hold; in cents that add up to the month's unallocated."""
     if not ctx.has("marts.cost_line_items"):
-        return ()
-    return tuple(g for g in unallocated_groups(ctx.con, ctx.month, TOP_N) if g.cost > 0)
+        return (), None
+    groups = [g for g in unallocated_groups(ctx.con, ctx.month, TOP_N) if g.cost > 0]
+    if not groups:
+        return (), None
+    other = groups[0].unallocated_cost - sum((g.cost for g in groups), ZERO)
+    shown = largest_remainder([g.cost for g in groups] + [other], groups[0].unallocated_cost)
+    return tuple(replace(g, cost=c) for g, c in zip(groups, shown, strict=False)), shown[-1]
 
 
 def _tie_out(

@@ -169,6 +169,7 @@ class Report:
     out_of_scope: Decimal
     coverage_pct: Decimal | None
     top_unallocated: tuple[UnallocatedGroup, ...]
+    unallocated_other: Decimal | None  # what the groups not listed hold (None: no groups)
     tie_out: tuple[TieOutRow, ...]
     quality: Quality
     freshness: tuple[Freshness, ...]

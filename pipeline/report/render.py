@@ -163,6 +163,18 @@ def _breakdown_headers(report: Report, first: str, with_detail: bool) -> list[st
     return h + ["%", report.t("last_month"), report.t("mom")]
 
 
+def _unallocated_tail(report: Report) -> list[list[str]]:
+    """The other groups and the total under the largest unallocated groups: the table adds up."""
+    if report.unallocated_other is None:
+        return []
+    total = sum((u.cost for u in report.top_unallocated), report.unallocated_other)
+    lines = sum(u.line_count for u in report.top_unallocated)
+    tail = []
+    if report.unallocated_other:
+        tail.append(["", report.t("other_groups"), "", money(report.unallocated_other), "", DASH])
+    return [*tail, [report.t("csv_total"), "", "", money(total), "", DASH if tail else str(lines)]]
+
+
 def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]], str]]:
     """(title, headers, rows, alignment) for every table the report shows, in order."""
     zh = report.lang == "zh-CN"
@@ -230,7 +242,8 @@ def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]], str
                     str(u.line_count),
                 ]
                 for u in report.top_unallocated
-            ],
+            ]
+            + _unallocated_tail(report),
             "lllrrr",
         )
     )
