@@ -41,6 +41,7 @@ class UnallocatedGroup:
     common_tags: tuple[str, ...]
     unallocated_cost: Decimal
     total_cost: Decimal
+    group_count: int  # how many unallocated groups the month has in all
     suggested_leaf: str | None
     suggested_model_id: str | None
     suggested_from: str | None
@@ -88,6 +89,7 @@ def unallocated_groups(con, month: date, n: int = TOP_GROUPS) -> list[Unallocate
             common_tags=tuple(r["common_tags"] or ()),
             unallocated_cost=Decimal(r["unallocated_cost"]),
             total_cost=Decimal(r["total_cost"]),
+            group_count=int(r["group_count"]),
             suggested_leaf=r["suggested_leaf"],
             suggested_model_id=r["suggested_model_id"],
             suggested_from=r["suggested_from"],
@@ -169,7 +171,8 @@ def render_explain(
     out = [
         f"Unallocated {month_label}: {currency} {money(g0.unallocated_cost)} "
         f"({pct(ratio_pct(g0.unallocated_cost, g0.total_cost), signed=False)} of the {currency} "
-        f"{money(g0.total_cost)} read for the month); the {len(groups)} largest groups:",
+        f"{money(g0.total_cost)} read for the month) in {g0.group_count} group{'s' if g0.group_count != 1 else ''}"
+        + (f"; the {len(groups)} largest:" if len(groups) < g0.group_count else ":"),
     ]
     taken = set(rule_ids)
     for i, g in enumerate(groups, 1):

@@ -109,6 +109,7 @@ final as (
         g.* exclude (group_key),
         t.total_cost,
         t.unallocated_cost,
+        count(*) over () as group_count,
         coalesce(c.tags, []) as common_tags,
         s.suggested_leaf,
         s.suggested_model_id,

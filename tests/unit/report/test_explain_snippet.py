@@ -33,6 +33,7 @@ def _group(**kw) -> UnallocatedGroup:
         common_tags=(),
         unallocated_cost=Decimal("100"),
         total_cost=Decimal("1000"),
+        group_count=3,
         suggested_leaf="software",
         suggested_model_id="reco-llm",
         suggested_from="the same provider",
