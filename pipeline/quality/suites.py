@@ -7,7 +7,7 @@ pandas frames from DuckDB (per-file aggregates, distinct-value sets, capped samp
 grow with the number of line items.
 
 Raw tables hold text as read (sql/raw/*.sql, pipeline/ingest/*); staging, core and marts are the
-SQL models under sql/staging, sql/intermediate and sql/marts. People tables (timesheets, HR rates)
+SQL models under sql/staging, sql/core and sql/marts. People tables (timesheets, HR rates)
 are probed through aggregates only and validated with result_format BOOLEAN_ONLY.
 """
 
@@ -872,7 +872,7 @@ def fx_coverage(con, settings, table: str) -> list[Probe]:
 
 
 def core_line_items(con, settings) -> list[Probe]:
-    """core.line_items (sql/intermediate): converted money never null, per file and month."""
+    """core.line_items (sql/core/line_items.sql): converted money never null, per file and month."""
     table = "core.line_items"
     money = _present(con, table, ["billed_cost", "effective_cost", "fx_rate"])
     df = frame(
