@@ -17,7 +17,7 @@ import duckdb
 
 from pipeline.config.settings import Settings
 from pipeline.errors import ResourceError
-from pipeline.transform.contracts import published_tables
+from pipeline.transform.contracts import load_contracts, published_tables
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,24 @@ log = logging.getLogger(__name__)
 SIZE_PROXY = {"marts.cost_line_items": "core.allocated_line_items"}
 SIZE_MARGIN = 1.25
 SIZE_OVERHEAD = 2 * 1024 * 1024  # file header, catalog and metadata blocks
+
+
+def _literal(text: str) -> str:
+    # COMMENT ON takes a literal, not a bound parameter; the text is the contract's own
+    return "'" + text.replace("'", "''") + "'"
+
+
+def describe(con: duckdb.DuckDBPyConnection, target: str, name: str) -> None:
+    """COMMENT ON the table and every column of `target` from the contract of `name`, so that
+    duckdb_tables(), duckdb_columns() and any SQL client show what they mean."""
+    contract = load_contracts()[name]
+    con.execute(
+        f"comment on table {target} is {_literal(f'{contract.description} Grain: {contract.grain}.')}"
+    )
+    present = {r[0] for r in con.execute(f"describe {target}").fetchall()}
+    for col in contract.columns:
+        if col.name in present:
+            con.execute(f"comment on column {target}.{col.name} is {_literal(col.description)}")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -124,6 +142,7 @@ def publish_file(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str
         # (`published`, `published_from`: sql/<schema>/<table>.yml)
         for name, source in published_tables().items():
             con.execute(f"create table pub.{name} as select * from {source}")
+            describe(con, f"pub.{name}", name)
         con.execute("checkpoint pub")
         con.execute("detach pub")
         attached = False
