@@ -14,6 +14,7 @@ from decimal import Decimal
 import yaml
 
 from pipeline.report.fmt import money, pct, ratio_pct
+from pipeline.report.rounding import largest_remainder
 
 TOP_GROUPS = 10
 NO_RULE = "no rule matched"
@@ -175,6 +176,9 @@ def render_explain(
         + (f"; the {len(groups)} largest:" if len(groups) < g0.group_count else ":"),
     ]
     taken = set(rule_ids)
+    # the same cents as the report's table of these groups (they add up to the unallocated shown)
+    other = g0.unallocated_cost - sum((g.cost for g in groups), Decimal(0))
+    shown = largest_remainder([g.cost for g in groups] + [other], g0.unallocated_cost)
     for i, g in enumerate(groups, 1):
         rule = rule_for(g, taken)
         taken.add(str(rule["id"]))
@@ -182,7 +186,7 @@ def render_explain(
         out += [
             "",
             f"{i}. {head}",
-            f"   {currency} {money(g.cost)} · {pct(g.share_of_unallocated, signed=False)} of unallocated · "
+            f"   {currency} {money(shown[i - 1])} · {pct(g.share_of_unallocated, signed=False)} of unallocated · "
             f"{pct(g.share_of_total, signed=False)} of total · {g.line_count} line{'s' if g.line_count != 1 else ''}",
             f"   why: {g.reason}",
         ]
