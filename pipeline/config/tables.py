@@ -91,6 +91,7 @@ def settings_fingerprint(settings: Settings) -> str:
         settings.reporting_currency,
         settings.cost_basis,
         str(settings.min_people_per_row),
+        json.dumps(list(settings.redact_tag_keys)),
         SEVERAL,
         PEOPLE_MERGED,
     ]
@@ -118,6 +119,7 @@ def sync_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
             ["reporting_currency", settings.reporting_currency],
             ["cost_basis", settings.cost_basis],
             ["min_people_per_row", str(settings.min_people_per_row)],
+            ["redact_tag_keys", json.dumps(list(settings.redact_tag_keys))],
             ["several", SEVERAL],
             ["people_merged", PEOPLE_MERGED],
             ["fingerprint", fingerprint],

@@ -54,7 +54,8 @@ groups as (
 tag_pairs as (
     select u.group_key, j.key as tag_key, j.value ->> '$' as tag_value, count(*) as n
     from unallocated u, json_each(u.tags) j
-    where j.value ->> '$' is not null
+    -- a redacted value (docs/privacy.md) is no value a rule could be written from
+    where j.value ->> '$' is not null and j.value ->> '$' <> '(redacted)'
     group by all
 ),
 
