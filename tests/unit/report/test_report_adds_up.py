@@ -162,3 +162,71 @@ def test_explain_and_the_report_show_the_same_unallocated_groups_total():
         shown = shown_costs(groups)
         assert sum(shown) == month.unallocated
         assert all(abs(s - c) < CENT for s, c in zip(shown, costs, strict=False))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_report_and_explain_show_one_total_read_on_random_sub_cent_amounts(tmp_path, monkeypatch, seed):
+    """A published ledger whose every amount has random sub-cent digits, its line items and
+    reconciliation agreeing with its rollup: the tie-out's TOTAL read is the exact month rounded
+    half up, and `costledger explain` prints the same read and unallocated."""
+    import duckdb
+
+    from pipeline.report.explain import explain
+    from pipeline.transform.contracts import create_table_sql
+    from tests.fixtures.report import published_db
+
+    rng = random.Random(seed)
+    monkeypatch.setattr(
+        published_db, "_amount", lambda *_: Decimal(rng.randint(10**6, 10**10)) / Decimal(10**6)
+    )
+    db = published_db.make_published_db(tmp_path / "warehouse" / "costledger.duckdb", people=seed % 2 == 1)
+    con = duckdb.connect(str(db))
+    try:
+        month = published_db.MONTHS[-1]
+        unallocated, out_of_scope = (Decimal(rng.randint(10**5, 10**9)) / Decimal(10**6) for _ in range(2))
+        for leaf, amount, col in (
+            ("unallocated", unallocated, "c_unallocated"),
+            ("out_of_scope", out_of_scope, "c_out_of_scope"),
+        ):
+            con.execute(
+                f"update marts.monthly_leaf_cost set cost = ? where month = ? and leaf = '{leaf}'",
+                [amount, month],
+            )
+            con.execute(
+                f"update marts.monthly_cost_rollup set {col} = ? where month = ? and {col} <> 0",
+                [amount, month],
+            )
+        # the line items and the reconciliation: the leaf costs, spread over three sources
+        con.execute("delete from marts.cost_line_items")
+        con.execute("""
+            insert into marts.cost_line_items by name
+            select 'L' || row_number() over () as line_id, month, leaf, stage, model_id, scenario, team,
+                   (['focus', 'invoice', 'timesheet'])[cast(1 + hash(coalesce(model_id, '') || leaf) % 3 as bigint)] as source_system,
+                   cost, cost as effective_cost, cost as billed_cost, currency,
+                   case when leaf = 'unallocated' then 'no rule matched' end as unallocated_reason
+            from marts.monthly_leaf_cost""")
+        con.execute(create_table_sql("audit.reconciliation"))
+        con.execute("""
+            insert into audit.reconciliation by name
+            select source_system || '/file.csv' as source_file, month, source_system, sum(cost) as input_cost,
+                   0 as superseded_cost, 0 as difference
+            from marts.cost_line_items group by all""")
+        exact = con.execute(
+            "select sum(cost) from marts.cost_line_items where month = ?", [month]
+        ).fetchone()[0]
+    finally:
+        con.close()
+    half_up = Decimal(exact).quantize(CENT, rounding="ROUND_HALF_UP")
+    settings = load_settings(warehouse=tmp_path / "warehouse")
+    report = build_report(settings, f"{month:%Y-%m}")
+    assert assert_report_adds_up(report) >= 6
+    total = report.tie_out[-1]
+    assert total.read == half_up
+    assert (total.c_total, total.unallocated, total.out_of_scope) == (
+        report.equation[-1].amount,
+        report.unallocated,
+        report.out_of_scope,
+    )
+    header = explain(settings, f"{month:%Y-%m}").splitlines()[0]
+    assert f"{half_up:,.2f} read for the month" in header, header
+    assert f" {report.unallocated:,.2f} (" in header, header
