@@ -13,6 +13,7 @@ from datetime import date
 import duckdb
 
 from pipeline.config.settings import SQL_DIR, Settings
+from pipeline.crashpoints import crashpoint
 from pipeline.db import read_sql
 from pipeline.errors import InputError, MissingRateError
 
@@ -157,6 +158,7 @@ def run_transform(
             month_to,
         )
         _build_people_cost(con)
+        crashpoint("mid_transform")
         for name, rel in MART_VIEWS:
             if _table_type(con, name) == "BASE TABLE":  # warehouses built before it became a view
                 con.execute(f"drop table {name}")
