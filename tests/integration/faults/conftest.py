@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import subprocess
 import sys
 from datetime import timedelta
@@ -57,6 +58,26 @@ def company(tmp_path):
     landing = tmp_path / "landing"
     write_ledger(landing, OLD)
     return load_settings(landing=landing, warehouse=tmp_path / "warehouse"), landing
+
+
+@pytest.fixture(scope="module")
+def _old_published(tmp_path_factory):
+    """OLD run and published once per module (a run is seconds; every test copies the result)."""
+    from pipeline.app import steps
+
+    base = tmp_path_factory.mktemp("old-published")
+    write_ledger(base / "landing", OLD)
+    summary = steps.run_all(load_settings(landing=base / "landing", warehouse=base / "warehouse"))
+    assert summary.status == "succeeded", summary.message
+    return base
+
+
+@pytest.fixture
+def published_company(tmp_path, _old_published):
+    """(settings, landing): OLD in landing/ and published, in a warehouse of this test's own."""
+    for folder in ("landing", "warehouse"):
+        shutil.copytree(_old_published / folder, tmp_path / folder, symlinks=True)
+    return load_settings(landing=tmp_path / "landing", warehouse=tmp_path / "warehouse"), tmp_path / "landing"
 
 
 def deliver_new(landing: Path) -> None:
