@@ -52,7 +52,12 @@ def wait_for_state(pid: int, state: str, timeout: float = 120) -> None:
 # --- disk full ------------------------------------------------------------------------------------
 
 
-def test_a_full_disk_fails_in_one_line_keeps_the_old_ledger_and_the_rerun_books_the_new(tmpfs, tmp_path):
+@pytest.mark.parametrize("when", ["from the start", "mid_transform"])
+def test_a_full_disk_fails_in_one_line_keeps_the_old_ledger_and_the_rerun_books_the_new(
+    tmpfs, tmp_path, when
+):
+    """The volume is full when the run starts, or fills up (another writer) while the run is
+    in its transform: either way one line, the old ledger whole, and the rerun books the new."""
     landing, warehouse = tmp_path / "landing", tmpfs / "warehouse"
     write_ledger(landing, OLD)
     settings = load_settings(landing=landing, warehouse=warehouse)
@@ -60,16 +65,23 @@ def test_a_full_disk_fails_in_one_line_keeps_the_old_ledger_and_the_rerun_books_
     assert not differences(booked(settings.published_db), OLD)
     before = sha(settings.published_db)
     deliver_new(landing)
-    ballast = fill(tmpfs, leave=128 * 1024)  # enough to start, not to finish
 
-    proc = costledger("run", "--quiet", settings=settings)
+    if when == "from the start":
+        ballast = fill(tmpfs, leave=128 * 1024)  # enough to start, not to finish
+        proc = costledger("run", "--quiet", settings=settings)
+    else:
+        proc = costledger("run", "--quiet", settings=settings, env={STOP_ENV: when})
+        wait_for_state(proc.pid, "T")
+        ballast = fill(tmpfs, leave=64 * 1024)
+        proc.send_signal(signal.SIGCONT)
     out, err = proc.communicate(timeout=300)
 
     assert proc.returncode == 74, err  # EX_IOERR
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
-    assert lines[0].startswith("costledger: error: ") and "no space left on device" in lines[0], lines[0]
-    assert f"free space in {warehouse}" in lines[0], lines[0]
+    assert lines[0].startswith("costledger: error: "), lines[0]
+    assert "no space left on device" in lines[0] or "not enough free space" in lines[0], lines[0]
+    assert f"free space in {warehouse}" in lines[0] or "free space there" in lines[0], lines[0]
     assert sha(settings.published_db) == before  # wholly the old ledger, not a byte changed
     assert not differences(booked(settings.published_db), OLD)
 
