@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from pipeline.app import steps
@@ -30,13 +30,15 @@ from tests.fixtures.random_ledger import assert_books, booked, focus_files, ledg
 pytestmark = pytest.mark.slow
 
 # Every example is a real run (2-6 s each on a busy 2-core machine, the quality gates most of it):
-# few examples, no deadline, and no database of failing examples kept between sessions.
+# few examples, no deadline, no database of failing examples kept between sessions, and no
+# shrinking (hundreds of runs more): a failing ledger is at most 3 files of 8 rows, printed as drawn.
 
 
 def runs(n: int):
     return settings(
         max_examples=n,
         deadline=None,
+        phases=(Phase.explicit, Phase.reuse, Phase.generate),
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
