@@ -22,7 +22,7 @@ STOP_ENV = "COSTLEDGER_TEST_STOP_AT"
 POINTS = {
     "before_load": "files discovered, nothing loaded yet (run_all, before the first source)",
     "mid_load": "between two files of a source: the first one committed, the next not started",
-    "mid_transform": "inside the transform's transaction: core rebuilt, marts not yet",
+    "mid_transform": "inside the transform's transaction: core.line_items rebuilt, allocation and marts not yet",
     "mid_publish": "the new published file built and fsynced, not yet swapped in",
     "after_swap": "the new published file swapped in, the run not yet recorded succeeded",
 }
