@@ -225,6 +225,9 @@ def parse_rules(source: str, text: str, path: Path | None = None) -> SourceRules
     data = yaml.safe_load(text) or {}
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise ValueError(f"{where}: expected a mapping with a `rules:` list")
+    unknown = sorted(set(data) - {"rules", "people", "never_quote"})
+    if unknown:
+        raise ValueError(f"{where}: {unknown[0]}: not a key of a rules file (rules, people, never_quote)")
     people = bool(data.get("people", False))
     never_quote = data.get("never_quote", [])
     if not isinstance(never_quote, list):

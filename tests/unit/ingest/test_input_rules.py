@@ -279,6 +279,7 @@ def test_currencies_come_from_one_list(con):
         ("rules: [{type: money}]", "rules[0] (None): field: missing"),
         ("rules: [{field: x, type: sql, invalid: 'x is null'}]", "says: an sql rule needs"),
         ("nothing: here", "expected a mapping with a `rules:` list"),
+        ("peopel: true\nrules: []", "x.rules.yml: peopel: not a key of a rules file"),
     ],
 )
 def test_a_bad_rules_file_names_the_rule_and_the_key(text, message):
