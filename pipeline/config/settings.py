@@ -145,6 +145,31 @@ class PullCfg(_Strict):
         return check_pull_target(v)
 
 
+class AnomalyCfg(_Strict):
+    """Spikes (marts.cost_anomalies): robust z = 0.6745 x (cost - median) / MAD over the history."""
+
+    z_threshold: float = Field(3.5, gt=0)
+    min_amount: float = Field(100, ge=0)  # a spike smaller than this (reporting currency) is noise
+    monthly_history: int = Field(6, ge=2)  # months before the month looked at
+    min_months: int = Field(3, ge=2)  # fewer months of history: no judgement
+    daily_history: int = Field(14, ge=2)
+    min_days: int = Field(7, ge=2)
+
+
+class ForecastCfg(_Strict):
+    """marts.cost_forecast (docs/planning.md)."""
+
+    horizon_months: int = Field(12, ge=1, le=12)
+    history_months: int = Field(12, ge=2)  # the most recent months a fit reads
+    interval: float = Field(0.8, gt=0, lt=1)  # the prediction interval's coverage
+    backtest_months: int = Field(6, ge=1)  # past months forecast again from what came before
+
+
+class PlanningCfg(_Strict):
+    anomalies: AnomalyCfg = AnomalyCfg()
+    forecast: ForecastCfg = ForecastCfg()
+
+
 class MainCfg(_Strict):
     reporting_currency: str = "USD"
     cost_basis: str = "effective"
@@ -156,6 +181,7 @@ class MainCfg(_Strict):
     report: ReportCfg = ReportCfg()
     ingest: IngestCfg = IngestCfg()
     pull: list[PullCfg] = []
+    planning: PlanningCfg = PlanningCfg()
 
     @field_validator("reporting_currency")
     @classmethod
@@ -244,6 +270,7 @@ class Settings:
     pii_key: bytes | None = field(repr=False)
     smtp: SmtpSettings
     ingest: IngestCfg = field(default_factory=IngestCfg)
+    planning: PlanningCfg = field(default_factory=PlanningCfg)
 
     @property
     def work_db(self) -> Path:
@@ -450,4 +477,5 @@ def load_settings(
         pii_key=key.encode() if key else None,
         smtp=smtp,
         ingest=main.ingest,
+        planning=main.planning,
     )

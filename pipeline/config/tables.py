@@ -93,11 +93,29 @@ def settings_fingerprint(settings: Settings) -> str:
         str(settings.min_people_per_row),
         SEVERAL,
         PEOPLE_MERGED,
+        repr(planning_settings(settings)),
     ]
     for name in ("costledger.yaml", "models.yaml", "vendors.yaml", "activities.yaml", "cost_rules.yaml"):
         path = settings.config_dir / name
         parts.append(path.read_text(encoding="utf-8") if path.exists() else "")
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def planning_settings(settings: Settings) -> list[list[str]]:
+    """The planning thresholds (costledger.yaml `planning:`) as config.settings rows, for the SQL."""
+    a, f = settings.planning.anomalies, settings.planning.forecast
+    return [
+        ["anomaly_z_threshold", str(a.z_threshold)],
+        ["anomaly_min_amount", str(a.min_amount)],
+        ["anomaly_monthly_history", str(a.monthly_history)],
+        ["anomaly_min_months", str(a.min_months)],
+        ["anomaly_daily_history", str(a.daily_history)],
+        ["anomaly_min_days", str(a.min_days)],
+        ["forecast_horizon_months", str(f.horizon_months)],
+        ["forecast_history_months", str(f.history_months)],
+        ["forecast_interval", str(f.interval)],
+        ["forecast_backtest_months", str(f.backtest_months)],
+    ]
 
 
 def sync_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
@@ -121,6 +139,7 @@ def sync_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
             ["several", SEVERAL],
             ["people_merged", PEOPLE_MERGED],
             ["fingerprint", fingerprint],
+            *planning_settings(settings),
         ],
     )
     con.executemany(

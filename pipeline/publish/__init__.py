@@ -27,6 +27,7 @@ PUBLISHED_TABLES = (
     "marts.budget_vs_actual",
     "marts.rule_coverage",
     "marts.data_freshness",
+    "marts.asset_register",
     "audit.load_log",
     "audit.rejected_rows",
     "audit.quality_results",

@@ -50,6 +50,12 @@ SQL_CHECKS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
         ("audit.reconciliation",),
     ),
     "assert_no_duplicate_lines": ("marts", "core.line_items", CRITICAL, ("core.line_items",)),
+    "assert_asset_depreciation_exact": (
+        "marts",
+        "marts.asset_register",
+        CRITICAL,
+        ("staging.stg_asset_schedule", "staging.stg_asset_months"),
+    ),
     "assert_allocated_shares_sum_to_line": (
         "marts",
         "core.allocated_line_items",

@@ -23,6 +23,10 @@ VIEWS = (
     ("staging.stg_fx_rates", "staging/stg_fx_rates.sql"),
     ("staging.stg_budgets", "staging/stg_budgets.sql"),
     ("staging.stg_usage_metrics", "staging/stg_usage_metrics.sql"),
+    ("staging.stg_asset_schedule", "staging/stg_asset_schedule.sql"),
+    ("staging.stg_asset_months", "staging/stg_asset_months.sql"),
+    ("staging.stg_assets", "staging/stg_assets.sql"),
+    ("staging.stg_business_metrics", "staging/stg_business_metrics.sql"),
     ("core.int_line_items_unioned", "intermediate/int_line_items_unioned.sql"),
 )
 # People cost (docs/privacy.md): the lines with their candidate groups, the finest groups, and
@@ -41,6 +45,7 @@ MARTS = (
     ("marts.budget_vs_actual", "marts/budget_vs_actual.sql"),
     ("marts.rule_coverage", "marts/rule_coverage.sql"),
     ("marts.data_freshness", "marts/data_freshness.sql"),
+    ("marts.asset_register", "marts/asset_register.sql"),
 )
 
 
