@@ -22,6 +22,7 @@ from pipeline.ledger import (
 from pipeline.report.errors import ReportError
 from pipeline.report.fmt import add_months, month_label, parse_month, ratio_pct
 from pipeline.report.i18n import LANGUAGES, leaf_name, stage_name, t
+from pipeline.report.planning import PlanningSection, planning_sections
 
 ZERO = Decimal(0)
 LEAF_SYMBOL = {leaf: symbol for _, leaf, symbol, _ in LEAF_TABLE} | {PEOPLE_MERGED: PEOPLE_MERGED_SYMBOL}
@@ -188,6 +189,7 @@ class Report:
     from_address: str = "costledger@localhost"
     model_names: dict[str, str] = field(default_factory=dict)
     min_people_per_row: int = 3
+    planning: tuple[PlanningSection, ...] = ()
 
     @property
     def month_label(self) -> str:
@@ -595,6 +597,7 @@ def build_report(
             runs = _dicts(con, "select run_id, started_at from audit.runs order by started_at desc limit 1")
             if runs:
                 run_id, run_started = str(runs[0]["run_id"]), runs[0]["started_at"]
+        planning = planning_sections(con, tables, lang, m)
     finally:
         con.close()
 
@@ -624,6 +627,7 @@ def build_report(
         from_address=settings.smtp.from_address or settings.report.from_address,
         model_names=names,
         min_people_per_row=settings.min_people_per_row,
+        planning=planning,
     )
 
 

@@ -104,6 +104,12 @@ _EN = {
     "footer_run": " (run {run_id} of {started} UTC)",
     "wan": "",
     "csv_total": "TOTAL",
+    "plan.assets": "Owned hardware",
+    "plan.asset": "Asset",
+    "plan.depreciation": "Depreciation",
+    "plan.maintenance": "Maintenance",
+    "plan.disposal": "Gain (-) / loss on disposal",
+    "plan.asset_change": "{asset}: useful life changed from {before} to {after} months from {month}; {monthly} {currency} a month from then on (earlier months unchanged).",
 }
 
 _ZH = {
@@ -185,6 +191,12 @@ _ZH = {
     "footer_run": "（运行 {run_id}，{started} UTC）",
     "wan": "万元",
     "csv_total": "合计",
+    "plan.assets": "自有硬件",
+    "plan.asset": "资产",
+    "plan.depreciation": "折旧",
+    "plan.maintenance": "维保",
+    "plan.disposal": "处置收益（-）/损失",
+    "plan.asset_change": "{asset}：自 {month} 起使用年限由 {before} 个月改为 {after} 个月，此后每月折旧 {monthly} {currency}（此前各月不变）。",
 }
 
 _TEXTS = {"en": _EN, "zh-CN": _ZH}

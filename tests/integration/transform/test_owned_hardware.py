@@ -150,3 +150,22 @@ def test_months_after_the_ledger_are_known_future_cost_not_booked(ledger):
     assert over_life == D("24000.00") - D("2400.00")
     assert to_come == over_life - D("900.00")
     assert last == date(2028, 9, 1)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_the_report_shows_owned_hardware_and_the_changed_life(ledger, lang):
+    from pipeline.report.data import build_report
+    from pipeline.report.render import render_html, render_text
+
+    settings, _, _ = ledger
+    report = build_report(settings, "2026-09", lang=lang)
+    text = render_text(report)
+    html = render_html(report)
+    title = "Owned hardware" if lang == "en" else "自有硬件"
+    assert title in text and title in html
+    # September: GPU-1's depreciation and maintenance, OLD-1's loss on disposal
+    assert "3,333.33" in text and "1,500.00" in text and "+500.00" in text
+    # the change of GPU-2's useful life, in force since July, is explained under the table
+    change = "12 to 6 months" if lang == "en" else "由 12 个月改为 6 个月"
+    assert change in text and change in html
+    assert "2,250.00" in text

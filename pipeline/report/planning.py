@@ -1,0 +1,121 @@
+"""The planning sections of the monthly report (docs/planning.md): owned hardware, unit cost,
+forecast against budget, anomalies. Each is read from its published mart, when the published
+file has it, into a small table of strings; render.py lays them out like the other sections.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from pipeline.report.fmt import DASH, money, month_label, signed_money
+from pipeline.report.i18n import t
+
+
+@dataclass(frozen=True)
+class PlanningSection:
+    title: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    align: str
+    notes: tuple[str, ...] = ()
+
+
+def _dicts(con, sql: str, params: list | None = None) -> list[dict[str, Any]]:
+    cur = con.execute(sql, params or [])
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def _rate(x: Decimal | None, digits: int = 2) -> str:
+    if x is None:
+        return DASH
+    return f"{x:,.{digits}f}"
+
+
+def _share(x: Decimal | None) -> str:
+    return DASH if x is None else f"{x * 100:+.1f}%"
+
+
+def owned_hardware(con, lang: str, month: date) -> PlanningSection | None:
+    """Owned hardware booked in the month, and every change of useful life in force by then."""
+    rows = _dicts(
+        con,
+        """
+        select resource_id as asset_id,
+               (select any_value(a.description) from marts.asset_register a where a.asset_id = resource_id)
+                   as description,
+               string_agg(distinct coalesce(model_id, '-'), ', ' order by coalesce(model_id, '-')) as models,
+               any_value(leaf) as leaf,
+               coalesce(sum(cost) filter (sku_id = 'depreciation'), 0) as depreciation,
+               coalesce(sum(cost) filter (sku_id = 'maintenance'), 0) as maintenance,
+               sum(cost) filter (sku_id = 'disposal') as disposal
+        from marts.cost_line_items
+        where source_system = 'asset' and month = ?
+        group by resource_id order by depreciation desc, asset_id""",
+        [month],
+    )
+    changes = _dicts(
+        con,
+        """
+        select asset_id, effective_month, previous_useful_life_months, useful_life_months,
+               previous_salvage_value, salvage_value, monthly_depreciation, currency
+        from marts.asset_register where is_change and effective_month <= ?
+        order by effective_month, asset_id""",
+        [month],
+    )
+    if not rows and not changes:
+        return None
+    notes = tuple(
+        t(
+            lang,
+            "plan.asset_change",
+            asset=c["asset_id"],
+            month=month_label(c["effective_month"]),
+            before=c["previous_useful_life_months"],
+            after=c["useful_life_months"],
+            monthly=money(c["monthly_depreciation"]),
+            currency=c["currency"],
+        )
+        for c in changes
+    )
+    return PlanningSection(
+        t(lang, "plan.assets"),
+        (
+            t(lang, "plan.asset"),
+            t(lang, "model"),
+            t(lang, "leaf"),
+            t(lang, "plan.depreciation"),
+            t(lang, "plan.maintenance"),
+            t(lang, "plan.disposal"),
+        ),
+        tuple(
+            (
+                f"{r['asset_id']} {r['description'] or ''}".strip(),
+                r["models"],
+                r["leaf"],
+                money(r["depreciation"]),
+                money(r["maintenance"]),
+                signed_money(r["disposal"]) if r["disposal"] is not None else DASH,
+            )
+            for r in rows
+        ),
+        "lllrrr",
+        notes,
+    )
+
+
+SECTIONS = (("marts.asset_register", owned_hardware),)
+
+
+def planning_sections(con, tables: set[str], lang: str, month: date) -> tuple[PlanningSection, ...]:
+    """Every planning section the published file has data for, in report order."""
+    out = []
+    for table, build in SECTIONS:
+        if table in tables:
+            section = build(con, lang, month)
+            if section is not None:
+                out.append(section)
+    return tuple(out)
