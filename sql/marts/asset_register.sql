@@ -2,7 +2,7 @@
 -- useful life or salvage from its effective month on), with what the asset has booked in the
 -- reporting currency: depreciation, maintenance and the gain or loss on disposal (a gain is
 -- negative); in its own currency, what its whole life depreciates and what is still to come
--- (months after the ledger's latest). `is_change` marks a changed estimate, which the report lists.
+-- (months after the ledger's latest) or spent before the ledger began. `is_change` marks a changed estimate, which the report lists.
 with
 schedule as (select * from staging.stg_asset_schedule),
 asset_months as (select * from staging.stg_asset_months),
@@ -13,8 +13,11 @@ over_life as (
     select
         asset_id,
         sum(amount) filter (kind = 'depreciation') as depreciation_over_life,
-        coalesce(sum(amount) filter (kind = 'depreciation' and not is_booked), 0) as depreciation_to_come,
+        coalesce(sum(amount) filter (kind = 'depreciation' and month > booked_through), 0) as depreciation_to_come,
+        coalesce(sum(amount) filter (kind = 'depreciation' and month < booked_from), 0)
+            as depreciation_before_ledger,
         max(month) filter (kind = 'depreciation') as last_depreciation_month_of_life,
+        any_value(booked_from) as booked_from,
         any_value(booked_through) as booked_through
     from asset_months
     group by asset_id
@@ -59,7 +62,9 @@ final as (
         b.last_depreciation_month,
         cast(o.depreciation_over_life as decimal(38,10)) as depreciation_over_life,
         cast(o.depreciation_to_come as decimal(38,10)) as depreciation_to_come,
+        cast(o.depreciation_before_ledger as decimal(38,10)) as depreciation_before_ledger,
         o.last_depreciation_month_of_life,
+        o.booked_from,
         o.booked_through
     from schedule s
     left join booked b using (asset_id)

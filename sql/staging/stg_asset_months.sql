@@ -1,8 +1,9 @@
 -- Every month of owned hardware's cost over the assets' whole lives, in the asset's currency:
 -- depreciation (straight line, see staging.stg_asset_schedule), the gain or loss on disposal,
--- and maintenance contracts pro-rated by days like invoices. `booked_through` is the latest month
--- the ledger has other cost for (or, with none, the register's own latest date): staging.stg_assets
--- books the months up to it; the later ones are the known future cost (marts.asset_register).
+-- and maintenance contracts pro-rated by days like invoices. The ledger books the months it has
+-- other cost for, `booked_from` .. `booked_through` (with none, the register's own dates):
+-- staging.stg_assets books those; the earlier ones were spent before the ledger began, the later
+-- ones are the known future cost (both shown in marts.asset_register).
 with
 schedule as (select * from staging.stg_asset_schedule),
 source as (select * from raw.asset_register),
@@ -99,15 +100,15 @@ lines as (
 ),
 
 other_months as (
-    select max(month) as month from (
-        select max(month) as month from staging.stg_focus
-        union all select max(month) from staging.stg_invoices
-        union all select max(month) from staging.stg_timesheets
+    select min(lo) as first_month, max(hi) as month from (
+        select min(month) as lo, max(month) as hi from staging.stg_focus
+        union all select min(month), max(month) from staging.stg_invoices
+        union all select min(month), max(month) from staging.stg_timesheets
     )
 ),
 
 register_months as (
-    select max(m) as month from (
+    select (select min(in_service_month) from schedule) as first_month, max(m) as month from (
         select max(in_service_month) as m from schedule
         union all select max(effective_month) from schedule
         union all select max(cast(date_trunc('month', disposal_date) as date)) from schedule
@@ -118,8 +119,9 @@ register_months as (
 final as (
     select
         l.*,
+        coalesce(o.first_month, r.first_month) as booked_from,
         coalesce(o.month, r.month) as booked_through,
-        l.month <= coalesce(o.month, r.month) as is_booked
+        l.month between coalesce(o.first_month, r.first_month) and coalesce(o.month, r.month) as is_booked
     from lines l
     cross join other_months o
     cross join register_months r

@@ -28,6 +28,13 @@ NEW-1,new GPU server,2026-09-20,2026-10-01,24000.00,CNY,24,2400.00,ads-ctr-dcn,h
 """
 
 
+MAY_INVOICE = (
+    "vendor,invoice_number,invoice_date,line_number,service_period_start,service_period_end,amount,currency,model_or_project\n"
+    "vectorops,VO-MAY,2026-05-31,1,2026-05-01,2026-05-31,10.00,CNY,reco-llm\n"
+)
+EARLY = "EARLY-1,bought before the ledger,2025-12-01,2026-01-01,1200.00,CNY,12,0,reco-llm,hardware,,,,,,,\n"
+
+
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory):
     from pipeline.config.settings import load_settings
@@ -35,7 +42,9 @@ def ledger(tmp_path_factory):
     root = tmp_path_factory.mktemp("assets")
     shutil.copytree(SMALL_LANDING, root / "landing")
     (root / "landing" / "assets").mkdir()
-    (root / "landing" / "assets" / "register.csv").write_text(REGISTER)
+    (root / "landing" / "assets" / "register.csv").write_text(REGISTER + EARLY)
+    # the ledger's other cost starts in May (and ends in October, as the tiny company's does)
+    (root / "landing" / "invoices" / "vectorops" / "VO-MAY.csv").write_text(MAY_INVOICE)
     settings = load_settings(landing=root / "landing", warehouse=root / "warehouse")
     summary = steps.run_all(settings)
     con = duckdb.connect(str(settings.published_db), read_only=True)
@@ -134,8 +143,8 @@ def test_depreciation_lands_on_the_leaves(ledger):
         "select sum(cost) from marts.cost_line_items where source_system = 'asset' and leaf = 'hardware' "
         "and month = date '2026-09-01'"
     ).fetchone()[0]
-    # GPU-1's depreciation and its maintenance, OLD-1's loss on disposal
-    assert got == D("3333.33") + D("1500.00") + D("500.00")
+    # GPU-1's depreciation and its maintenance, OLD-1's loss on disposal, EARLY-1's depreciation
+    assert got == D("3333.33") + D("1500.00") + D("500.00") + D("100.00")
 
 
 def test_months_after_the_ledger_are_known_future_cost_not_booked(ledger):
@@ -169,3 +178,15 @@ def test_the_report_shows_owned_hardware_and_the_changed_life(ledger, lang):
     change = "12 to 6 months" if lang == "en" else "由 12 个月改为 6 个月"
     assert change in text and change in html
     assert "2,250.00" in text
+
+
+def test_months_before_the_ledger_are_not_booked(ledger):
+    _, summary, con = ledger
+    # EARLY-1 depreciates 100.00 a month from January; the ledger starts in May
+    got = by_month(con, "resource_id = 'EARLY-1'")
+    assert got == {date(2026, m, 1): D("100.00") for m in range(5, 11)}
+    assert summary.months[0] == "2026-05"
+    before = con.execute(
+        "select depreciation_before_ledger from marts.asset_register where asset_id = 'EARLY-1'"
+    ).fetchone()[0]
+    assert before == D("400.00")
