@@ -28,6 +28,7 @@ PUBLISHED_TABLES = (
     "marts.rule_coverage",
     "marts.data_freshness",
     "marts.asset_register",
+    "marts.unit_cost",
     "audit.load_log",
     "audit.rejected_rows",
     "audit.quality_results",

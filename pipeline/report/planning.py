@@ -107,7 +107,57 @@ def owned_hardware(con, lang: str, month: date) -> PlanningSection | None:
     )
 
 
-SECTIONS = (("marts.asset_register", owned_hardware),)
+def _unit_value(metric: str, x: Decimal | None) -> str:
+    if x is None:
+        return DASH
+    return f"{x * 100:.3f}%" if metric == "gmv" else f"{x:,.4f}"
+
+
+def unit_cost(con, lang: str, month: date) -> PlanningSection | None:
+    """Cost per 1,000 searches / recommendations / impressions, per order, share of GMV."""
+    rows = _dicts(
+        con,
+        """
+        select grain, coalesce(model_id, scenario) as subject, metric, unit, metric_value, unit_cost,
+               previous_unit_cost, change_share
+        from marts.unit_cost
+        where month = ? and metric <> 'gpu_hours'
+          and (grain = 'model' or metric in ('orders', 'gmv'))
+        order by grain, subject, metric""",
+        [month],
+    )
+    if not rows:
+        return None
+    return PlanningSection(
+        t(lang, "plan.unit_cost"),
+        (
+            t(lang, "plan.subject"),
+            t(lang, "plan.unit"),
+            t(lang, "plan.volume"),
+            t(lang, "plan.unit_cost_col"),
+            t(lang, "last_month"),
+            t(lang, "plan.change"),
+        ),
+        tuple(
+            (
+                r["subject"],
+                r["unit"],
+                money(r["metric_value"]) if r["metric"] == "gmv" else f"{r['metric_value']:,.0f}",
+                _unit_value(r["metric"], r["unit_cost"]),
+                _unit_value(r["metric"], r["previous_unit_cost"]),
+                _share(r["change_share"]),
+            )
+            for r in rows
+        ),
+        "llrrrr",
+        (t(lang, "plan.unit_cost_note"),),
+    )
+
+
+SECTIONS = (
+    ("marts.unit_cost", unit_cost),
+    ("marts.asset_register", owned_hardware),
+)
 
 
 def planning_sections(con, tables: set[str], lang: str, month: date) -> tuple[PlanningSection, ...]:

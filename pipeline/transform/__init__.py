@@ -46,6 +46,7 @@ MARTS = (
     ("marts.rule_coverage", "marts/rule_coverage.sql"),
     ("marts.data_freshness", "marts/data_freshness.sql"),
     ("marts.asset_register", "marts/asset_register.sql"),
+    ("marts.unit_cost", "marts/unit_cost.sql"),
 )
 
 
