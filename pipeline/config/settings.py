@@ -150,6 +150,7 @@ class AnomalyCfg(_Strict):
 
     z_threshold: float = Field(3.5, gt=0)
     min_amount: float = Field(100, ge=0)  # a spike smaller than this (reporting currency) is noise
+    min_share: float = Field(0.25, ge=0)  # ... and smaller than this share of the median
     monthly_history: int = Field(6, ge=2)  # months before the month looked at
     min_months: int = Field(3, ge=2)  # fewer months of history: no judgement
     daily_history: int = Field(14, ge=2)

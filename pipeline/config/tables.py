@@ -107,6 +107,7 @@ def planning_settings(settings: Settings) -> list[list[str]]:
     return [
         ["anomaly_z_threshold", str(a.z_threshold)],
         ["anomaly_min_amount", str(a.min_amount)],
+        ["anomaly_min_share", str(a.min_share)],
         ["anomaly_monthly_history", str(a.monthly_history)],
         ["anomaly_min_months", str(a.min_months)],
         ["anomaly_daily_history", str(a.daily_history)],

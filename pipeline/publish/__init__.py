@@ -29,6 +29,7 @@ PUBLISHED_TABLES = (
     "marts.data_freshness",
     "marts.asset_register",
     "marts.unit_cost",
+    "marts.cost_anomalies",
     "audit.load_log",
     "audit.rejected_rows",
     "audit.quality_results",

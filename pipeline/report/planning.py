@@ -154,8 +154,53 @@ def unit_cost(con, lang: str, month: date) -> PlanningSection | None:
     )
 
 
+def anomalies(con, lang: str, month: date, limit: int = 8) -> PlanningSection | None:
+    """The month's spikes (the month itself and its days), largest first, with their top line."""
+    rows = _dicts(
+        con,
+        """
+        select grain, period, model_id, leaf, cost, baseline_median, excess, robust_z, line_count,
+               json_extract_string(driver_lines, '$[0].service') as top_service,
+               cast(json_extract_string(driver_lines, '$[0].cost') as decimal(38,10)) as top_cost
+        from marts.cost_anomalies where month = ?
+        order by grain desc, excess desc limit ?""",
+        [month, limit],
+    )
+    total = con.execute("select count(*) from marts.cost_anomalies where month = ?", [month]).fetchone()[0]
+    notes = [t(lang, "plan.anomaly_method")]
+    if total > len(rows):
+        notes.append(t(lang, "plan.more", n=total - len(rows)))
+    return PlanningSection(
+        t(lang, "plan.anomalies"),
+        (
+            t(lang, "plan.when"),
+            t(lang, "model"),
+            t(lang, "leaf"),
+            t(lang, "amount"),
+            t(lang, "plan.median"),
+            t(lang, "plan.excess"),
+            t(lang, "plan.top_line"),
+        ),
+        tuple(
+            (
+                month_label(r["period"]) if r["grain"] == "month" else r["period"].isoformat(),
+                r["model_id"],
+                r["leaf"],
+                money(r["cost"]),
+                money(r["baseline_median"]),
+                signed_money(r["excess"]),
+                f"{r['top_service']} {money(r['top_cost'])}" if r["top_service"] else DASH,
+            )
+            for r in rows
+        ),
+        "lllrrrl",
+        tuple(notes),
+    )
+
+
 SECTIONS = (
     ("marts.unit_cost", unit_cost),
+    ("marts.cost_anomalies", anomalies),
     ("marts.asset_register", owned_hardware),
 )
 

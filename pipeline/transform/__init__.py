@@ -47,6 +47,7 @@ MARTS = (
     ("marts.data_freshness", "marts/data_freshness.sql"),
     ("marts.asset_register", "marts/asset_register.sql"),
     ("marts.unit_cost", "marts/unit_cost.sql"),
+    ("marts.cost_anomalies", "marts/cost_anomalies.sql"),
 )
 
 

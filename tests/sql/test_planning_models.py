@@ -1,0 +1,144 @@
+"""The planning marts on tiny inline series (marts.cost_line_items written by hand), each
+expected figure worked out by hand in the comments."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from decimal import Decimal as D
+
+import duckdb
+import pytest
+
+from pipeline.config.settings import load_settings
+from pipeline.config.tables import sync_config
+from pipeline.db import SCHEMAS, SQL_DIR
+
+
+@pytest.fixture
+def con():
+    c = duckdb.connect()
+    c.execute("set TimeZone = 'UTC'")
+    for s in SCHEMAS:
+        c.execute(f"create schema if not exists {s}")
+    sync_config(c, load_settings())
+    c.execute(
+        """
+        create table marts.cost_line_items (
+            line_id varchar, month date, leaf varchar, stage varchar, model_id varchar, source_system varchar,
+            service varchar, resource_id varchar, cost decimal(38,10),
+            charge_period_start timestamp, charge_period_end timestamp)
+        """
+    )
+    yield c
+    c.close()
+
+
+def line(
+    con,
+    line_id,
+    month,
+    cost,
+    leaf="hardware",
+    model="reco-llm",
+    source="invoice",
+    start=None,
+    end=None,
+    service="svc",
+):
+    start = start or datetime(month.year, month.month, 1)
+    end = end or (start + timedelta(days=28))
+    con.execute(
+        "insert into marts.cost_line_items values (?, ?, ?, (select stage from config.leaves where leaf = ?), "
+        "?, ?, ?, ?, ?, ?, ?)",
+        [line_id, month, leaf, leaf, model, source, service, f"r-{line_id}", D(cost), start, end],
+    )
+
+
+def model(con, rel: str) -> list[dict]:
+    sql = (SQL_DIR / rel).read_text(encoding="utf-8")
+    cur = con.execute(sql)
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def test_a_month_far_above_its_median_is_a_spike_with_its_lines(con):
+    # Jan..Jun: 1000, 1100, 900, 1000, 1050, then 3000 in June (two lines: 2500 + 500).
+    # History of June (the 5 months before, within 6): median 1000; deviations 0,100,100,0,50 -> MAD 50;
+    # robust z = 0.6745 x 2000 / 50 = 26.98 >= 3.5, excess 2000 >= 100 and >= 25% of 1000.
+    for i, c in enumerate(["1000", "1100", "900", "1000", "1050"], start=1):
+        line(con, f"l{i}", date(2026, i, 1), c)
+    line(con, "big", date(2026, 6, 1), "2500", service="gpu")
+    line(con, "small", date(2026, 6, 1), "500")
+    rows = [r for r in model(con, "marts/cost_anomalies.sql") if r["grain"] == "month"]
+    assert len(rows) == 1
+    r = rows[0]
+    assert (r["month"], r["model_id"], r["leaf"], r["stage"]) == (
+        date(2026, 6, 1),
+        "reco-llm",
+        "hardware",
+        "deploy",
+    )
+    assert r["baseline_median"] == D("1000") and r["baseline_mad"] == D("50") and r["excess"] == D("2000")
+    assert r["robust_z"] == pytest.approx(0.6745 * 2000 / 50)
+    drivers = json.loads(r["driver_lines"])
+    assert [d["line_id"] for d in drivers] == ["big", "small"] and r["line_count"] == 2
+
+
+def test_ordinary_variation_and_short_history_are_not_spikes(con):
+    # 1000, 1200, 800, 1300: the 4th month's history is 3 months (median 1000, MAD 200):
+    # z = 0.6745 x 300 / 200 = 1.01 -- ordinary. A series with 2 months of history is not judged.
+    for i, c in enumerate(["1000", "1200", "800", "1300"], start=1):
+        line(con, f"a{i}", date(2026, i, 1), c)
+    line(con, "b1", date(2026, 3, 1), "10", model="ads-ctr-dcn")
+    line(con, "b2", date(2026, 4, 1), "5000", model="ads-ctr-dcn")
+    assert model(con, "marts/cost_anomalies.sql") == []
+
+
+def test_a_missing_month_counts_as_zero_and_a_flat_history_flags_any_real_rise(con):
+    # 500, 500, 500, (nothing in April = 0), 500, 800 in June: history of June = 500,500,500,0,500:
+    # median 500, MAD 0 -> a rise of 300 (>= 100 and >= 25%) is a spike with no z-score
+    for i in (1, 2, 3, 5):
+        line(con, f"f{i}", date(2026, i, 1), "500")
+    line(con, "f6", date(2026, 6, 1), "800")
+    rows = model(con, "marts/cost_anomalies.sql")
+    assert [(r["month"], r["excess"], r["robust_z"]) for r in rows] == [(date(2026, 6, 1), D("300"), None)]
+
+
+def test_a_day_spike_among_daily_cloud_lines(con):
+    # 14 days at 100 +- 1 (MAD 1), then 300 on day 15: a day spike; the invoice line is not daily
+    start = datetime(2026, 3, 1)
+    for d in range(14):
+        day = start + timedelta(days=d)
+        line(
+            con,
+            f"d{d}",
+            date(2026, 3, 1),
+            str(100 + (d % 3) - 1),
+            source="focus",
+            start=day,
+            end=day + timedelta(days=1),
+        )
+    spike = start + timedelta(days=14)
+    line(con, "dspike", date(2026, 3, 1), "300", source="focus", start=spike, end=spike + timedelta(days=1))
+    rows = [r for r in model(con, "marts/cost_anomalies.sql") if r["grain"] == "day"]
+    assert [(r["period"], r["baseline_median"], r["excess"]) for r in rows] == [
+        (date(2026, 3, 15), D("100"), D("200"))
+    ]
+    assert json.loads(rows[0]["driver_lines"])[0]["line_id"] == "dspike"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_the_report_section_lists_the_months_spikes(con, lang):
+    from pipeline.report.planning import anomalies
+
+    for i, c in enumerate(["1000", "1100", "900", "1000", "1050"], start=1):
+        line(con, f"l{i}", date(2026, i, 1), c)
+    line(con, "big", date(2026, 6, 1), "2500", service="gpu")
+    line(con, "small", date(2026, 6, 1), "500")
+    con.execute("create table marts.cost_anomalies as " + (SQL_DIR / "marts/cost_anomalies.sql").read_text())
+    section = anomalies(con, lang, date(2026, 6, 1))
+    assert section.rows == (
+        ("2026-06", "reco-llm", "hardware", "3,000.00", "1,000.00", "+2,000.00", "gpu 2,500.00"),
+    )
+    assert anomalies(con, lang, date(2026, 5, 1)).rows == ()
