@@ -161,7 +161,7 @@ class ForecastCfg(_Strict):
     """marts.cost_forecast (docs/planning.md)."""
 
     horizon_months: int = Field(12, ge=1, le=12)
-    history_months: int = Field(12, ge=2)  # the most recent months a fit reads
+    history_months: int = Field(36, ge=2)  # the most recent months a fit reads (24+: seasonal)
     interval: float = Field(0.8, gt=0, lt=1)  # the prediction interval's coverage
     backtest_months: int = Field(6, ge=1)  # past months forecast again from what came before
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from statistics import NormalDist
 
 import duckdb
 
@@ -115,6 +116,8 @@ def planning_settings(settings: Settings) -> list[list[str]]:
         ["forecast_horizon_months", str(f.horizon_months)],
         ["forecast_history_months", str(f.history_months)],
         ["forecast_interval", str(f.interval)],
+        # the normal quantile of the interval's coverage (0.8 -> 1.2816), for the SQL
+        ["forecast_z", repr(NormalDist().inv_cdf(0.5 + f.interval / 2))],
         ["forecast_backtest_months", str(f.backtest_months)],
     ]
 

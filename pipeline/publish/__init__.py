@@ -30,6 +30,8 @@ PUBLISHED_TABLES = (
     "marts.asset_register",
     "marts.unit_cost",
     "marts.cost_anomalies",
+    "marts.cost_forecast",
+    "marts.budget_burn",
     "audit.load_log",
     "audit.rejected_rows",
     "audit.quality_results",

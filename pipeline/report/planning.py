@@ -198,7 +198,79 @@ def anomalies(con, lang: str, month: date, limit: int = 8) -> PlanningSection | 
     )
 
 
+def forecast(con, lang: str, month: date, months: int = 6) -> PlanningSection | None:
+    """C_total's next months with their interval and budget, the month's run rate, the backtest error."""
+    rows = _dicts(
+        con,
+        """
+        select month, method, point, lower, upper, interval_coverage, budget, backtest_mape, backtest_months,
+               backtest_coverage
+        from marts.cost_forecast where kind = 'forecast' and level = 'total' and horizon_months <= ?
+        order by month""",
+        [months],
+    )
+    if not rows:
+        return None
+    notes = []
+    burn = _dicts(
+        con,
+        "select month_to_date, projected, budget, days_covered, days_in_month from marts.budget_burn "
+        "where month = ? and stage = 'total'",
+        [month],
+    )
+    if burn:
+        b = burn[0]
+        notes.append(
+            t(
+                lang,
+                "plan.run_rate",
+                mtd=money(b["month_to_date"]),
+                days=b["days_covered"] or b["days_in_month"],
+                of=b["days_in_month"],
+                projected=money(b["projected"]),
+                budget=money(b["budget"]) if b["budget"] is not None else DASH,
+            )
+        )
+    r0 = rows[0]
+    if r0["backtest_months"]:
+        notes.append(
+            t(
+                lang,
+                "plan.backtest",
+                n=r0["backtest_months"],
+                mape=f"{r0['backtest_mape'] * 100:.1f}%" if r0["backtest_mape"] is not None else DASH,
+                coverage=f"{r0['backtest_coverage'] * 100:.0f}%"
+                if r0["backtest_coverage"] is not None
+                else DASH,
+            )
+        )
+    notes.append(t(lang, "plan.forecast_method", coverage=f"{r0['interval_coverage'] * 100:.0f}%"))
+    return PlanningSection(
+        t(lang, "plan.forecast"),
+        (
+            t(lang, "plan.month"),
+            t(lang, "plan.method"),
+            t(lang, "plan.point"),
+            t(lang, "plan.interval"),
+            t(lang, "budget"),
+        ),
+        tuple(
+            (
+                month_label(r["month"]),
+                r["method"],
+                money(r["point"]),
+                f"{money(r['lower'])} - {money(r['upper'])}" if r["lower"] is not None else DASH,
+                money(r["budget"]) if r["budget"] is not None else DASH,
+            )
+            for r in rows
+        ),
+        "llrrr",
+        tuple(notes),
+    )
+
+
 SECTIONS = (
+    ("marts.cost_forecast", forecast),
     ("marts.unit_cost", unit_cost),
     ("marts.cost_anomalies", anomalies),
     ("marts.asset_register", owned_hardware),

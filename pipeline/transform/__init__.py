@@ -48,6 +48,8 @@ MARTS = (
     ("marts.asset_register", "marts/asset_register.sql"),
     ("marts.unit_cost", "marts/unit_cost.sql"),
     ("marts.cost_anomalies", "marts/cost_anomalies.sql"),
+    ("marts.cost_forecast", "marts/cost_forecast.sql"),
+    ("marts.budget_burn", "marts/budget_burn.sql"),
 )
 
 

@@ -30,6 +30,18 @@ def con():
             charge_period_start timestamp, charge_period_end timestamp)
         """
     )
+    c.execute(
+        "create table staging.stg_budgets (month date, stage varchar, leaf varchar, model_id varchar, "
+        "currency varchar, amount decimal(38,10))"
+    )
+    c.execute(
+        "create table staging.stg_fx_rates (rate_date date, from_currency varchar, to_currency varchar, "
+        "rate decimal(38,10))"
+    )
+    c.execute(
+        "create table marts.budget_vs_actual (month date, stage varchar, leaf varchar, model_id varchar, "
+        "budget decimal(38,10))"
+    )
     yield c
     c.close()
 
@@ -142,3 +154,79 @@ def test_the_report_section_lists_the_months_spikes(con, lang):
         ("2026-06", "reco-llm", "hardware", "3,000.00", "1,000.00", "+2,000.00", "gpu 2,500.00"),
     )
     assert anomalies(con, lang, date(2026, 5, 1)).rows == ()
+
+
+def test_a_straight_line_is_forecast_exactly_with_its_backtests(con):
+    # Jan..Apr 2026: 100, 200, 300, 400. Least squares: +100 a month, no residual -> May 500,
+    # June 600, interval of zero width. Backtests (one month ahead, from the months before only):
+    # Feb from Jan alone (naive 100, off by 100), Mar from Jan-Feb (naive 200, off by 100),
+    # Apr from Jan-Mar (trend 400, exact): MAE 66.67, MAPE (1/2 + 1/3 + 0) / 3 = 0.277778.
+    for i, c in enumerate(["100", "200", "300", "400"], start=1):
+        line(con, f"s{i}", date(2026, i, 1), c, leaf="hardware")
+    con.execute("insert into staging.stg_budgets values ('2026-05-01', 'deploy', null, null, 'CNY', 450)")
+    rows = model(con, "marts/cost_forecast.sql")
+    leaf = {(r["kind"], r["month"]): r for r in rows if r["level"] == "leaf"}
+    may, june = leaf[("forecast", date(2026, 5, 1))], leaf[("forecast", date(2026, 6, 1))]
+    assert (may["method"], may["point"], may["lower"], may["upper"]) == ("linear_trend", 500, 500, 500)
+    assert june["point"] == 600 and june["horizon_months"] == 2
+    assert len([r for r in rows if r["kind"] == "forecast" and r["level"] == "leaf"]) == 12
+    bt = {m: (r["method"], r["point"], r["error"]) for (k, m), r in leaf.items() if k == "backtest"}
+    assert bt == {
+        date(2026, 2, 1): ("naive", 100, 100),
+        date(2026, 3, 1): ("naive", 200, 100),
+        date(2026, 4, 1): ("linear_trend", 400, 0),
+    }
+    assert may["backtest_months"] == 3 and may["backtest_mae"] == D("66.67")
+    assert may["backtest_mape"] == D("0.277778")
+    # the stage and C_total series are the same line here; the stage's May carries its budget
+    stage_may = next(
+        r for r in rows if r["level"] == "stage" and r["kind"] == "forecast" and r["month"] == may["month"]
+    )
+    assert (stage_may["stage"], stage_may["point"], stage_may["budget"]) == ("deploy", 500, 450)
+
+
+def test_two_years_of_history_forecast_the_same_month_a_year_before(con):
+    # 2024-01..2025-12: 1000 a month, 1500 in Novembers -> seasonal naive: 2026-11 = 1500,
+    # 2026-01 = 1000; the year-over-year differences are all 0, so the interval is the point
+    for y in (2024, 2025):
+        for m in range(1, 13):
+            line(con, f"y{y}{m}", date(y, m, 1), "1500" if m == 11 else "1000", leaf="training")
+    rows = [
+        r for r in model(con, "marts/cost_forecast.sql") if r["kind"] == "forecast" and r["level"] == "leaf"
+    ]
+    got = {r["month"]: (r["method"], r["point"], r["lower"], r["upper"]) for r in rows}
+    assert got[date(2026, 11, 1)] == ("seasonal_naive", 1500, 1500, 1500)
+    assert got[date(2026, 1, 1)] == ("seasonal_naive", 1000, 1000, 1000)
+
+
+def test_budget_burn_projects_daily_charges_to_the_month_end(con):
+    # April 2026 (30 days): daily cloud charges of 100 on the 1st..10th, and an invoice of 500
+    # for the month: projected 10 x 100 x 30 / 10 + 500 = 3500 against a budget of 3000
+    for d in range(10):
+        day = datetime(2026, 4, 1) + timedelta(days=d)
+        line(con, f"c{d}", date(2026, 4, 1), "100", source="focus", start=day, end=day + timedelta(days=1))
+    line(con, "inv", date(2026, 4, 1), "500")
+    con.execute("insert into marts.budget_vs_actual values ('2026-04-01', 'total', null, null, 3000)")
+    rows = {r["stage"]: r for r in model(con, "marts/budget_burn.sql")}
+    total = rows["total"]
+    assert (total["month_to_date"], total["days_covered"], total["days_in_month"]) == (1500, 10, 30)
+    assert total["projected"] == 3500 and total["projected_variance"] == 500
+    assert rows["deploy"]["projected"] == 3500 and rows["deploy"]["budget"] is None
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_the_report_section_shows_the_forecast_its_backtest_and_the_run_rate(con, lang):
+    from pipeline.report.planning import forecast
+
+    for i, c in enumerate(["100", "200", "300", "400"], start=1):
+        line(con, f"s{i}", date(2026, i, 1), c)
+    con.execute("insert into staging.stg_budgets values ('2026-05-01', 'deploy', null, null, 'CNY', 450)")
+    con.execute("create table marts.cost_forecast as " + (SQL_DIR / "marts/cost_forecast.sql").read_text())
+    con.execute("create table marts.budget_burn as " + (SQL_DIR / "marts/budget_burn.sql").read_text())
+    section = forecast(con, lang, date(2026, 4, 1))
+    # the straight line of the test above: May 500 (budget 450), June 600 ...
+    assert section.rows[0] == ("2026-05", "linear_trend", "500.00", "500.00 - 500.00", "450.00")
+    assert section.rows[1][2] == "600.00" and len(section.rows) == 6
+    text = " ".join(section.notes)
+    assert "27.8%" in text  # the backtest's mean absolute percentage error (see above)
+    assert "400.00" in text  # April so far (an invoice: booked for the whole month)
