@@ -1447,7 +1447,7 @@ ASSETS = (
         "8x A100 search inference server",
         "2025-10-20",
         "2025-11-15",
-        "1200000.00",
+        "600000.00",
         "CNY",
         36,
         "60000.00",
@@ -1462,7 +1462,7 @@ ASSETS = (
         "8x A100 search inference server",
         "2025-10-20",
         "2025-11-15",
-        "1200000.00",
+        "600000.00",
         "CNY",
         48,
         "60000.00",
@@ -1477,7 +1477,7 @@ ASSETS = (
         "8x L40S ads inference server",
         "2026-05-12",
         "2026-06-01",
-        "880000.00",
+        "480000.00",
         "CNY",
         36,
         "40000.00",
@@ -1492,7 +1492,7 @@ ASSETS = (
         "4x H100 fine-tuning node",
         "2026-02-10",
         "2026-03-01",
-        "62000.00",
+        "30000.00",
         "USD",
         36,
         "0",
@@ -1507,7 +1507,7 @@ ASSETS = (
         "V100 recommender serving box",
         "2023-05-01",
         "2023-06-01",
-        "300000.00",
+        "240000.00",
         "CNY",
         48,
         "0",
@@ -1519,7 +1519,7 @@ ASSETS = (
     ),
 )
 # (asset, contract, start, end, amount CNY): hardware support, pro-rated by days like an invoice
-ASSET_CONTRACTS = (("GPU-SRV-02", "HW-SUP-2026", "2026-06-01", "2027-05-31", "96000.00"),)
+ASSET_CONTRACTS = (("GPU-SRV-02", "HW-SUP-2026", "2026-06-01", "2027-05-31", "48000.00"),)
 
 
 def _owned_hardware(landing: Path, out: _Out, months: list[str]) -> None:

@@ -164,6 +164,7 @@ class ForecastCfg(_Strict):
     history_months: int = Field(36, ge=2)  # the most recent months a fit reads (24+: seasonal)
     interval: float = Field(0.8, gt=0, lt=1)  # the prediction interval's coverage
     backtest_months: int = Field(6, ge=1)  # past months forecast again from what came before
+    trend_damping: float = Field(0.8, gt=0, le=1)  # 1 = a straight trend line
 
 
 class PlanningCfg(_Strict):
@@ -458,6 +459,10 @@ def load_settings(
         starttls=(os.environ.get("COSTLEDGER_SMTP_STARTTLS", "false").lower() in ("1", "true", "yes")),
         ssl=(os.environ.get("COSTLEDGER_SMTP_SSL", "false").lower() in ("1", "true", "yes")),
     )
+    # config/scenarios.yaml (what-if strategies) is validated with the rest, read where it is used
+    from pipeline.config.strategies import load_strategies
+
+    load_strategies(config_dir, tuple(m.id for m in models.models))
     return Settings(
         config_dir=config_dir,
         landing=_env_path("COSTLEDGER_LANDING", landing, main.paths.landing, base),

@@ -11,6 +11,7 @@ import duckdb
 
 from pipeline.config.rules import rule_rows
 from pipeline.config.settings import VENDOR_KIND_LEAF, Settings
+from pipeline.config.strategies import change_rows, load_strategies
 from pipeline.ledger import LEAF_TABLE, LEAVES, PEOPLE_MERGED, SEVERAL
 
 _DDL = """
@@ -96,7 +97,14 @@ def settings_fingerprint(settings: Settings) -> str:
         PEOPLE_MERGED,
         repr(planning_settings(settings)),
     ]
-    for name in ("costledger.yaml", "models.yaml", "vendors.yaml", "activities.yaml", "cost_rules.yaml"):
+    for name in (
+        "costledger.yaml",
+        "models.yaml",
+        "vendors.yaml",
+        "activities.yaml",
+        "cost_rules.yaml",
+        "scenarios.yaml",
+    ):
         path = settings.config_dir / name
         parts.append(path.read_text(encoding="utf-8") if path.exists() else "")
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
@@ -119,6 +127,7 @@ def planning_settings(settings: Settings) -> list[list[str]]:
         # the normal quantile of the interval's coverage (0.8 -> 1.2816), for the SQL
         ["forecast_z", repr(NormalDist().inv_cdf(0.5 + f.interval / 2))],
         ["forecast_backtest_months", str(f.backtest_months)],
+        ["forecast_trend_damping", str(f.trend_damping)],
     ]
 
 
@@ -172,6 +181,21 @@ def sync_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
         con.executemany(
             "insert into config.activities values (?, ?)",
             [[a.lower(), leaf] for a, leaf in settings.activities.items()],
+        )
+    con.execute(
+        """
+        create or replace table config.strategy_changes (
+            strategy_id varchar, strategy_name varchar, change_no integer, kind varchar, leaf varchar,
+            model_id varchar, service_like varchar, change double, discount double, coverage double,
+            capex decimal(38,10), life_months integer, salvage decimal(38,10), start_month date,
+            replaces double, maintenance_per_month decimal(38,10))
+        """
+    )
+    strategies = change_rows(load_strategies(settings.config_dir, settings.model_ids))
+    if strategies:
+        con.executemany(
+            "insert into config.strategy_changes values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            strategies,
         )
     used = rule_fields(settings.rules)
     con.execute(

@@ -32,6 +32,7 @@ PUBLISHED_TABLES = (
     "marts.cost_anomalies",
     "marts.cost_forecast",
     "marts.budget_burn",
+    "marts.scenario_projection",
     "audit.load_log",
     "audit.rejected_rows",
     "audit.quality_results",

@@ -269,7 +269,81 @@ def forecast(con, lang: str, month: date, months: int = 6) -> PlanningSection | 
     )
 
 
+def scenario_summary(con, months: int) -> list[dict[str, Any]]:
+    """Per strategy over the first `months` forecast months: C_total, the difference from the
+    baseline (cost and cash basis), and the break-even month (the first month from which the
+    cumulative cash difference stays at or below zero until the last month shown)."""
+    return _dicts(
+        con,
+        """
+        with t as (
+            select * from marts.scenario_projection where level = 'total' and horizon_months <= ?
+        ),
+        stays as (
+            select strategy_id, month,
+                   max(cumulative_cash_difference) over (partition by strategy_id order by month
+                       rows between current row and unbounded following) <= 0 as stays_below
+            from t
+        )
+        select t.strategy_id, any_value(t.strategy_name) as strategy_name, sum(t.projected) as c_total,
+               sum(t.difference) as difference, sum(t.projected_cash - t.baseline) as cash_difference,
+               sum(t.capex) as capex,
+               (select min(s.month) from stays s where s.strategy_id = t.strategy_id and s.stays_below)
+                   as break_even_month
+        from t group by t.strategy_id
+        order by t.strategy_id <> 'baseline', difference, t.strategy_id""",
+        [months],
+    )
+
+
+def scenario_leaves(con, months: int) -> list[dict[str, Any]]:
+    """C_total's nine leaves per strategy, summed over the first `months` forecast months."""
+    return _dicts(
+        con,
+        """
+        select strategy_id, leaf, sum(projected) as projected
+        from marts.scenario_projection where level = 'leaf' and horizon_months <= ?
+        group by all order by strategy_id, leaf""",
+        [months],
+    )
+
+
+def scenarios(con, lang: str, month: date, months: int = 12) -> PlanningSection | None:
+    """The strategies of config/scenarios.yaml side by side over the next months."""
+    rows = scenario_summary(con, months)
+    if len(rows) <= 1:  # the baseline alone: no strategy declared
+        return None
+    span = con.execute(
+        "select min(month), max(month) from marts.scenario_projection where horizon_months <= ?", [months]
+    ).fetchone()
+    return PlanningSection(
+        t(lang, "plan.scenarios"),
+        (
+            t(lang, "plan.strategy"),
+            t(lang, "plan.c_total_n", n=months),
+            t(lang, "plan.vs_baseline"),
+            t(lang, "plan.cash_vs_baseline"),
+            t(lang, "plan.break_even"),
+        ),
+        tuple(
+            (
+                r["strategy_name"],
+                money(r["c_total"]),
+                signed_money(r["difference"]) if r["strategy_id"] != "baseline" else DASH,
+                signed_money(r["cash_difference"]) if r["strategy_id"] != "baseline" else DASH,
+                (month_label(r["break_even_month"]) if r["break_even_month"] else t(lang, "plan.not_within"))
+                if r["strategy_id"] != "baseline"
+                else DASH,
+            )
+            for r in rows
+        ),
+        "lrrrl",
+        (t(lang, "plan.scenario_note", first=month_label(span[0]), last=month_label(span[1])),),
+    )
+
+
 SECTIONS = (
+    ("marts.scenario_projection", scenarios),
     ("marts.cost_forecast", forecast),
     ("marts.unit_cost", unit_cost),
     ("marts.cost_anomalies", anomalies),
@@ -286,3 +360,85 @@ def planning_sections(con, tables: set[str], lang: str, month: date) -> tuple[Pl
             if section is not None:
                 out.append(section)
     return tuple(out)
+
+
+def _table(headers: list[str], rows: list[list[str]], align: str) -> str:
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def fmt(cells: list[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if a == "r" else c.ljust(w) for c, w, a in zip(cells, widths, align, strict=True)
+        ).rstrip()
+
+    return "\n".join([fmt(headers), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)])
+
+
+def plan_text(con, months: int, lang: str = "en") -> str:
+    """`costledger plan`: the strategies side by side with the baseline, month by month and by
+    leaf, then each one's cumulative difference and break-even month."""
+    summary = scenario_summary(con, months)
+    if not summary:
+        return t(lang, "plan.no_forecast")
+    ids = [r["strategy_id"] for r in summary]
+    names = {r["strategy_id"]: r["strategy_name"] for r in summary}
+    monthly = _dicts(
+        con,
+        """
+        select month, strategy_id, projected, cumulative_difference
+        from marts.scenario_projection where level = 'total' and horizon_months <= ? order by month""",
+        [months],
+    )
+    by_month: dict[date, dict[str, Decimal]] = {}
+    for r in monthly:
+        by_month.setdefault(r["month"], {})[r["strategy_id"]] = r["projected"]
+    parts = [t(lang, "plan.scenarios") + f" ({months})", ""]
+    parts += [f"  {i}: {names[i]}" for i in ids]
+    parts.append("")
+    parts.append(
+        _table(
+            [t(lang, "plan.month"), *ids],
+            [[month_label(m), *(money(v.get(i)) for i in ids)] for m, v in sorted(by_month.items())],
+            "l" + "r" * len(ids),
+        )
+    )
+    leaves: dict[str, dict[str, Decimal]] = {}
+    for r in scenario_leaves(con, months):
+        leaves.setdefault(r["leaf"], {})[r["strategy_id"]] = r["projected"]
+    parts += ["", t(lang, "plan.by_leaf", n=months)]
+    parts.append(
+        _table(
+            [t(lang, "leaf"), *ids],
+            [[leaf, *(money(v.get(i)) for i in ids)] for leaf, v in leaves.items()],
+            "l" + "r" * len(ids),
+        )
+    )
+    parts += ["", t(lang, "plan.summary", n=months)]
+    parts.append(
+        _table(
+            [
+                t(lang, "plan.strategy"),
+                t(lang, "plan.c_total_n", n=months),
+                t(lang, "plan.vs_baseline"),
+                t(lang, "plan.cash_vs_baseline"),
+                t(lang, "plan.break_even"),
+            ],
+            [
+                [
+                    r["strategy_id"],
+                    money(r["c_total"]),
+                    signed_money(r["difference"]) if r["strategy_id"] != "baseline" else DASH,
+                    signed_money(r["cash_difference"]) if r["strategy_id"] != "baseline" else DASH,
+                    (
+                        month_label(r["break_even_month"])
+                        if r["break_even_month"]
+                        else t(lang, "plan.not_within")
+                    )
+                    if r["strategy_id"] != "baseline"
+                    else DASH,
+                ]
+                for r in summary
+            ],
+            "lrrrl",
+        )
+    )
+    return "\n".join(parts)

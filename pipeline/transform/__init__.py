@@ -50,6 +50,7 @@ MARTS = (
     ("marts.cost_anomalies", "marts/cost_anomalies.sql"),
     ("marts.cost_forecast", "marts/cost_forecast.sql"),
     ("marts.budget_burn", "marts/budget_burn.sql"),
+    ("marts.scenario_projection", "marts/scenario_projection.sql"),
 )
 
 

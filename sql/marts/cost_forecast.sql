@@ -6,8 +6,11 @@
 -- `forecast_history_months` months before the forecast's first month:
 --   24 months or more: seasonal naive, the same month a year before; interval from the spread
 --                      of the year-over-year differences, widening with each year ahead;
---   3 to 23 months:    linear trend (least squares over the months); interval from the residual
---                      standard error, with the usual widening away from the fitted months;
+--   3 to 23 months:    damped trend: the least-squares line's value at the last month, plus its
+--                      monthly slope damped by `forecast_trend_damping` (phi) each month ahead,
+--                      slope x (phi + phi^2 + ... + phi^h) -- phi = 1 is the plain linear trend;
+--                      interval from the residual standard error, with the usual widening away
+--                      from the fitted months (at the damped distance);
 --   1 or 2 months:     naive, the last month; interval from the month-to-month differences
 --                      (none with one month), widening with the square root of the horizon.
 -- The interval is point +- z x standard error, z the normal quantile of `forecast_interval`;
@@ -27,6 +30,7 @@ settings as (
         cast(max(value) filter (key = 'forecast_history_months') as integer) as history,
         cast(max(value) filter (key = 'forecast_interval') as double) as coverage,
         cast(max(value) filter (key = 'forecast_z') as double) as z,
+        cast(max(value) filter (key = 'forecast_trend_damping') as double) as phi,
         cast(max(value) filter (key = 'forecast_backtest_months') as integer) as backtests,
         max(value) filter (key = 'people_merged') as people_merged,
         max(value) filter (key = 'reporting_currency') as currency
@@ -103,6 +107,7 @@ fits as (
         -- residual sum of squares of the least-squares line
         greatest(regr_syy(y, t) - coalesce(regr_sxy(y, t) ^ 2 / nullif(regr_sxx(y, t), 0), 0), 0) as sse,
         arg_max(y, month) as last_y,
+        max(t) as t_last,
         stddev_samp(d1) as sd_d1,
         stddev_samp(d12) as sd_d12
     from fit_input
@@ -112,7 +117,7 @@ fits as (
 methods as (
     select
         *,
-        case when n >= 24 then 'seasonal_naive' when n >= 3 then 'linear_trend' else 'naive' end as method
+        case when n >= 24 then 'seasonal_naive' when n >= 3 then 'damped_trend' else 'naive' end as method
     from fits
 ),
 
@@ -120,6 +125,8 @@ targets as (
     select
         m.*,
         h.h,
+        -- months of trend ahead: phi + phi^2 + ... + phi^h
+        case when st.phi >= 1 then h.h else st.phi * (1 - st.phi ^ h.h) / (1 - st.phi) end as steps,
         cast(m.origin + to_months(h.h - 1) as date) as month,
         date_diff('month', date '2000-01-01', cast(m.origin + to_months(h.h - 1) as date)) as t_target
     from methods m
@@ -131,14 +138,14 @@ raw_forecasts as (
     select
         tg.*,
         case tg.method
-            when 'linear_trend' then tg.intercept + tg.slope * tg.t_target
+            when 'damped_trend' then tg.intercept + tg.slope * (tg.t_last + tg.steps)
             when 'naive' then tg.last_y
             else (select s.y from series s where s.cell = tg.cell
                   and s.month = tg.month - to_months(12 * cast(ceil(tg.h / 12.0) as integer)))
         end as point_raw,
         case tg.method
-            when 'linear_trend' then sqrt(tg.sse / (tg.n - 2))
-                 * sqrt(1 + 1.0 / tg.n + (tg.t_target - tg.t_mean) ^ 2 / nullif(tg.sxx, 0))
+            when 'damped_trend' then sqrt(tg.sse / (tg.n - 2))
+                 * sqrt(1 + 1.0 / tg.n + (tg.t_last + tg.steps - tg.t_mean) ^ 2 / nullif(tg.sxx, 0))
             when 'naive' then tg.sd_d1 * sqrt(tg.h)
             else tg.sd_d12 * sqrt(ceil(tg.h / 12.0))
         end as se

@@ -190,3 +190,28 @@ def test_months_before_the_ledger_are_not_booked(ledger):
         "select depreciation_before_ledger from marts.asset_register where asset_id = 'EARLY-1'"
     ).fetchone()[0]
     assert before == D("400.00")
+
+
+def test_costledger_plan_shows_the_strategies_side_by_side(ledger):
+    from tests.fixtures.cli import cli
+
+    settings, _, con = ledger
+    done = cli("plan", "--months", "6", landing=settings.landing, warehouse=settings.warehouse)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    # the demo company's config/scenarios.yaml: three strategies against the baseline
+    for sid in ("baseline", "reserved-serving", "owned-ads-serving", "more-labeling"):
+        assert sid in out
+    assert "Break-even" in out and "By leaf, 6 months" in out
+    # the commitment saves from the first month: its cumulative difference over 6 months is printed
+    saved = con.execute(
+        "select sum(difference) from marts.scenario_projection where level = 'total' "
+        "and strategy_id = 'reserved-serving' and horizon_months <= 6"
+    ).fetchone()[0]
+    assert saved < 0 and f"{saved:,.2f}" in out
+    from pipeline.report.data import build_report
+    from pipeline.report.render import render_text
+
+    text = render_text(build_report(settings, "2026-10"))
+    assert "What-if strategies" in text and "Serving on a 1-year compute commitment" in text
+    assert "Forecast and budget burn" in text and "Backtest" in text
