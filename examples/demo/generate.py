@@ -1584,6 +1584,17 @@ def _business_metrics(landing: Path, out: _Out, seed: int, months: list[str]) ->
                     "currency": ccy,
                 }
             )
+        # one dedicated GPU per model in the shared pool (720 hours a month): what gpu_hours fill of it
+        for model in GPU_POOL_MODELS:
+            rows.append(
+                {
+                    "month": month,
+                    "model_or_scenario": model,
+                    "metric": "gpu_hours_provisioned",
+                    "value": "720",
+                    "currency": None,
+                }
+            )
     path = landing / "business_metrics" / "business_metrics.csv"
     _write_csv(path, BUSINESS_METRIC_COLUMNS, rows)
     out.add(path, "business_metrics", len(rows))

@@ -167,9 +167,19 @@ class ForecastCfg(_Strict):
     trend_damping: float = Field(0.8, gt=0, le=1)  # 1 = a straight trend line
 
 
+class FindingsCfg(_Strict):
+    """marts.findings: rule-based optimisation hints (docs/planning.md, "Findings")."""
+
+    gpu_utilisation_below: float = Field(0.5, gt=0, le=1)  # gpu_hours / gpu_hours_provisioned
+    commitment_discount: float = Field(0.3, gt=0, lt=1)  # what a commitment would save on steady usage
+    commitment_min_monthly: float = Field(1000, ge=0)  # steady usage smaller than this is not worth it
+    labeling_rise: float = Field(0.1, gt=0)  # cost per labeled item up by more than this share
+
+
 class PlanningCfg(_Strict):
     anomalies: AnomalyCfg = AnomalyCfg()
     forecast: ForecastCfg = ForecastCfg()
+    findings: FindingsCfg = FindingsCfg()
 
 
 class MainCfg(_Strict):

@@ -112,8 +112,13 @@ def settings_fingerprint(settings: Settings) -> str:
 
 def planning_settings(settings: Settings) -> list[list[str]]:
     """The planning thresholds (costledger.yaml `planning:`) as config.settings rows, for the SQL."""
-    a, f = settings.planning.anomalies, settings.planning.forecast
+    a, f, g = settings.planning.anomalies, settings.planning.forecast, settings.planning.findings
     return [
+        ["finding_gpu_utilisation_below", str(g.gpu_utilisation_below)],
+        ["finding_commitment_discount", str(g.commitment_discount)],
+        ["finding_commitment_min_monthly", str(g.commitment_min_monthly)],
+        ["finding_labeling_rise", str(g.labeling_rise)],
+        ["unallocated_warning_share", str(settings.unallocated_warning_share)],
         ["anomaly_z_threshold", str(a.z_threshold)],
         ["anomaly_min_amount", str(a.min_amount)],
         ["anomaly_min_share", str(a.min_share)],

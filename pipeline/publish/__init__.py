@@ -33,6 +33,7 @@ PUBLISHED_TABLES = (
     "marts.cost_forecast",
     "marts.budget_burn",
     "marts.scenario_projection",
+    "marts.findings",
     "audit.load_log",
     "audit.rejected_rows",
     "audit.quality_results",

@@ -342,7 +342,30 @@ def scenarios(con, lang: str, month: date, months: int = 12) -> PlanningSection 
     )
 
 
+def findings(con, lang: str, month: date, limit: int = 5) -> PlanningSection | None:
+    """The top findings of the ledger's latest month (shown in that month's report only)."""
+    rows = _dicts(
+        con,
+        "select rule, model_id, money_at_stake, evidence, hint from marts.findings where month = ? "
+        "order by rank limit ?",
+        [month, limit],
+    )
+    if not rows:
+        return None
+    return PlanningSection(
+        t(lang, "plan.findings"),
+        (t(lang, "plan.rule"), t(lang, "model"), t(lang, "plan.at_stake"), t(lang, "plan.evidence")),
+        tuple(
+            (r["rule"], r["model_id"] or DASH, money(r["money_at_stake"]), f"{r['evidence']}; {r['hint']}")
+            for r in rows
+        ),
+        "llrl",
+        (t(lang, "plan.findings_note"),),
+    )
+
+
 SECTIONS = (
+    ("marts.findings", findings),
     ("marts.scenario_projection", scenarios),
     ("marts.cost_forecast", forecast),
     ("marts.unit_cost", unit_cost),

@@ -51,6 +51,7 @@ MARTS = (
     ("marts.cost_forecast", "marts/cost_forecast.sql"),
     ("marts.budget_burn", "marts/budget_burn.sql"),
     ("marts.scenario_projection", "marts/scenario_projection.sql"),
+    ("marts.findings", "marts/findings.sql"),
 )
 
 

@@ -215,3 +215,17 @@ def test_costledger_plan_shows_the_strategies_side_by_side(ledger):
     text = render_text(build_report(settings, "2026-10"))
     assert "What-if strategies" in text and "Serving on a 1-year compute commitment" in text
     assert "Forecast and budget burn" in text and "Backtest" in text
+
+
+def test_the_unallocated_share_is_a_finding(ledger):
+    # October: the pool server's depreciation has no GPU-hours to split by, and stays unallocated
+    _, _, con = ledger
+    unallocated, total = con.execute(
+        "select sum(c_unallocated), sum(c_total) from marts.monthly_cost_rollup where month = date '2026-10-01'"
+    ).fetchone()
+    assert unallocated / (unallocated + total) > D("0.10")
+    row = con.execute(
+        "select money_at_stake, evidence from marts.findings where rule = 'unallocated_share' "
+        "and month = date '2026-10-01'"
+    ).fetchone()
+    assert row[0] == unallocated.quantize(D("0.01")) and "shared fine-tuning node" in row[1]

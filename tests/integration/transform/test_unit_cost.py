@@ -24,6 +24,8 @@ month,model_or_scenario,metric,value,currency
 2026-09,search_ranking,gmv,100000.00,USD
 2026-09,reco-llm,recommendations,1000000,
 2026-09,PRJ-RECO-LLM,recommendations,3000000,
+2026-09,search-rerank-bert,gpu_hours_provisioned,150,
+2026-09,reco-llm,gpu_hours_provisioned,12,
 """
 TEN = D("0.0000000001")
 
@@ -111,3 +113,30 @@ def test_the_report_shows_unit_cost(ledger, tmp_path):
     assert rows["search-rerank-bert"][3] == f"{got[3]:,.4f}"
     assert rows["search-rerank-bert"][5] == f"{got[5] * 100:+.1f}%"
     assert unit_cost(ledger, "zh-CN", date(2026, 10, 1)).title == "单位成本"
+
+
+def test_findings(ledger):
+    sep = date(2026, 9, 1)
+    rows = ledger.execute(
+        "select rule, model_id, money_at_stake, evidence, month from marts.findings order by month, rank"
+    ).fetchall()
+    by_rule = {(r[0], r[1], r[4]): r for r in rows}
+    # September: search-rerank-bert used 30 (tests/fixtures/ledger/landing/metrics) of 150
+    # provisioned GPU-hours: 80% of its compute cost is at stake; reco-llm used 10 of 12: none
+    compute = ledger.execute(
+        "select sum(cost) from marts.monthly_leaf_cost where model_id = 'search-rerank-bert' and month = ? "
+        "and leaf in ('training', 'tuning_resources', 'hardware', 'maintenance_resources')",
+        [sep],
+    ).fetchone()[0]
+    gpu = by_rule[("low_gpu_utilisation", "search-rerank-bert", sep)]
+    assert gpu[2] == (compute * D("0.8")).quantize(D("0.01")) and "20.0%" in gpu[3]
+    assert ("low_gpu_utilisation", "reco-llm", sep) not in by_rule
+    # a month whose unallocated share is above the demo config's 10% has a finding of that amount
+    for month, unallocated, total in ledger.execute(
+        "select month, sum(c_unallocated), sum(c_total) from marts.monthly_cost_rollup group by month"
+    ).fetchall():
+        found = by_rule.get(("unallocated_share", None, month))
+        if unallocated / (unallocated + total) > D("0.10"):
+            assert found[2] == unallocated.quantize(D("0.01"))
+        else:
+            assert found is None
