@@ -121,7 +121,7 @@ def unit_cost(con, lang: str, month: date) -> PlanningSection | None:
         select grain, coalesce(model_id, scenario) as subject, metric, unit, metric_value, unit_cost,
                previous_unit_cost, change_share
         from marts.unit_cost
-        where month = ? and metric <> 'gpu_hours'
+        where month = ?
           and (grain = 'model' or metric in ('orders', 'gmv'))
         order by grain, subject, metric""",
         [month],

@@ -10,9 +10,12 @@
 -- day (FOCUS hourly/daily usage); invoices and time logs have no day. `driver_lines` lists the
 -- five largest lines of the spike (JSON: line_id, service, resource_id, cost).
 with
+-- people time is left out: a spike of one model's people cost on one leaf against its median
+-- can single out one person's pay (docs/privacy.md)
 line_items as (
     select * from marts.cost_line_items
     where stage in ('pretrain', 'tuning', 'deploy', 'maintenance') and model_id is not null
+      and source_system <> 'timesheet'
 ),
 settings as (
     select

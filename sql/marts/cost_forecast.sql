@@ -20,6 +20,9 @@
 -- one month ahead from the months before it only, and compared with what it cost; every
 -- forecast row carries its series' mean absolute (percentage) error and interval coverage.
 -- The levels are forecast each on their own: the leaves of a stage need not add up to it.
+-- People time (time-log lines) is forecast within its stage and C_total only: month-to-month
+-- differences of a model's people cost on one leaf can single out one person's pay
+-- (docs/privacy.md), so the model-and-leaf series hold the other cost only.
 with
 line_items as (select * from marts.cost_line_items),
 budgets as (select * from staging.stg_budgets),
@@ -44,7 +47,9 @@ in_scope as (
 
 level_cost as (
     select 'leaf' as level, model_id, leaf, stage, month, sum(cost) as cost
-    from in_scope where stage in ('pretrain', 'tuning', 'deploy', 'maintenance') group by all
+    from in_scope
+    where stage in ('pretrain', 'tuning', 'deploy', 'maintenance') and source_system <> 'timesheet'
+    group by all
     union all
     select 'stage', null, null, stage, month, sum(cost)
     from in_scope where stage in ('pretrain', 'tuning', 'deploy', 'maintenance') group by all

@@ -9,7 +9,8 @@
 --                    (straight line to salvage, cut to the cent, the remainder in the last month
 --                    of the life) + maintenance; cash basis: the capex in start_month instead of
 --                    the depreciation
--- Rows: each leaf (summed over models) and C_total ('total'), for 'baseline' and each strategy.
+-- Rows: each leaf (summed over models; people time is forecast within C_total only) and C_total
+-- ('total': its own forecast moved by the changes on the leaves), for 'baseline' and each strategy.
 -- On the total rows: the cumulative difference from the baseline (cost and cash basis) and the
 -- break-even month: the first month from which the cumulative cash difference stays at or below
 -- zero to the horizon's end. Projections are estimates: shares in double, amounts rounded to cents.
@@ -145,11 +146,17 @@ leaf_rows as (
     group by p.strategy_id, p.month, p.leaf
 ),
 
+-- C_total: its own forecast (people time included, which the leaf forecasts leave out),
+-- moved by what the strategy changes on the leaves
+total_forecast as (select month, point from marts.cost_forecast where kind = 'forecast' and level = 'total'),
+
 total_rows as (
-    select strategy_id, month, any_value(horizon_months) as horizon_months, 'total' as leaf,
-           sum(baseline) as baseline, sum(projected) as projected,
-           sum(owned_depreciation) as owned_depreciation, sum(capex) as capex
-    from leaf_rows group by strategy_id, month
+    select l.strategy_id, l.month, any_value(l.horizon_months) as horizon_months, 'total' as leaf,
+           any_value(tf.point) as baseline,
+           greatest(any_value(tf.point) + sum(l.projected - l.baseline), 0) as projected,
+           sum(l.owned_depreciation) as owned_depreciation, sum(l.capex) as capex
+    from leaf_rows l join total_forecast tf using (month)
+    group by l.strategy_id, l.month
 ),
 
 totals as (

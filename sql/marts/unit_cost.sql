@@ -8,7 +8,8 @@
 -- month's unit cost of the same subject and metric, and the change.
 with
 line_items as (select * from marts.cost_line_items),
-metrics as (select * from staging.stg_business_metrics),
+-- GPU-hours (used, provisioned) are capacity metrics for the findings, not business volumes
+metrics as (select * from staging.stg_business_metrics where metric not like 'gpu_hours%'),
 fx_rates as (select * from staging.stg_fx_rates),
 models as (select * from config.models),
 settings as (select max(value) filter (key = 'reporting_currency') as currency from config.settings),
@@ -20,7 +21,6 @@ units (metric, per_units, unit_label) as (
         ('ad_impressions', 1000, 'per 1,000 ad impressions'),
         ('impressions', 1000, 'per 1,000 impressions'),
         ('requests', 1000, 'per 1,000 requests'),
-        ('gpu_hours', 1, 'per GPU-hour'),
         ('orders', 1, 'per order'),
         ('gmv', 0, 'share of GMV')
 ),
