@@ -1,8 +1,8 @@
 -- Findings: rule-based, explainable optimisation hints per month (commitment coverage: the
 -- ledger's latest month), each with its evidence and the money at stake that month (docs/planning.md, "Findings"):
 --   low_gpu_utilisation  a model's gpu_hours / gpu_hours_provisioned (usage or business metrics)
---                        under `finding_gpu_utilisation_below`: at stake, its compute cost
---                        (training, tuning_resources, hardware, maintenance_resources) x the idle share
+--                        under `finding_gpu_utilisation_below`: at stake, its GPU compute cost
+--                        (training, tuning_resources: what the GPU pool serves) x the idle share
 --   commitment_coverage  cloud usage of a provider and service that never fell below a floor in
 --                        the last three months, with no commitment purchase from that provider:
 --                        at stake, floor x `finding_commitment_discount`
@@ -45,13 +45,13 @@ gpu_findings as (
         cast(c.cost * (1 - g.used / g.provisioned) as decimal(38,2)) as money_at_stake,
         'GPU utilisation ' || round(100 * cast(g.used / g.provisioned as double), 1) || '% ('
             || cast(round(g.used, 1) as varchar) || ' of ' || cast(round(g.provisioned, 1) as varchar)
-            || ' GPU-hours) on ' || cast(round(c.cost, 2) as varchar) || ' of compute' as evidence,
+            || ' GPU-hours) on ' || cast(round(c.cost, 2) as varchar) || ' of training and tuning compute' as evidence,
         'right-size or share the GPUs (scale down idle capacity, move work to the shared pool)' as hint
     from gpu g
     cross join settings s
     join (
         select month, model_id, sum(cost) as cost from line_items
-        where leaf in ('training', 'tuning_resources', 'hardware', 'maintenance_resources') group by all
+        where leaf in ('training', 'tuning_resources') group by all
     ) c using (month, model_id)
     where g.provisioned > 0 and cast(g.used / g.provisioned as double) < s.gpu_below
 ),

@@ -122,10 +122,11 @@ def test_findings(ledger):
     ).fetchall()
     by_rule = {(r[0], r[1], r[4]): r for r in rows}
     # September: search-rerank-bert used 30 (tests/fixtures/ledger/landing/metrics) of 150
-    # provisioned GPU-hours: 80% of its compute cost is at stake; reco-llm used 10 of 12: none
+    # provisioned GPU-hours: 80% of its training and tuning compute is at stake; reco-llm used 10
+    # of 12: none
     compute = ledger.execute(
         "select sum(cost) from marts.monthly_leaf_cost where model_id = 'search-rerank-bert' and month = ? "
-        "and leaf in ('training', 'tuning_resources', 'hardware', 'maintenance_resources')",
+        "and leaf in ('training', 'tuning_resources')",
         [sep],
     ).fetchone()[0]
     gpu = by_rule[("low_gpu_utilisation", "search-rerank-bert", sep)]
