@@ -1,5 +1,6 @@
 """Write the validated configuration into the work database's `config` schema, so SQL can
-join to it: rules, rule conditions, models and their aliases, vendors, activities, leaves."""
+join to it: rules, rule conditions, models and their aliases, vendors, activities, leaves, and
+the ISO-4217 currencies (pipeline/config/currencies.py) the input rules check against."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from statistics import NormalDist
 
 import duckdb
 
+from pipeline.config.currencies import iso_currencies
 from pipeline.config.rules import rule_rows
 from pipeline.config.settings import VENDOR_KIND_LEAF, Settings
 from pipeline.config.strategies import change_rows, load_strategies
@@ -24,6 +26,7 @@ create or replace table config.model_aliases (alias varchar primary key, model_i
 create or replace table config.vendors (vendor_id varchar primary key, name varchar, kind varchar, leaf varchar);
 create or replace table config.vendor_aliases (alias varchar primary key, vendor_id varchar);
 create or replace table config.activities (activity varchar primary key, leaf varchar);
+create or replace table config.currencies (code varchar primary key);
 create or replace table config.rules (
     rule_id varchar primary key, priority integer, description varchar, out_of_scope boolean,
     n_fields integer, split_by varchar, split_models varchar[], split_metric varchar,
@@ -90,6 +93,7 @@ def settings_fingerprint(settings: Settings) -> str:
         _DDL,
         ",".join(KEY_FIELDS),
         "rule_fields",
+        ",".join(sorted(iso_currencies())),
         settings.reporting_currency,
         settings.cost_basis,
         str(settings.min_people_per_row),
@@ -160,6 +164,7 @@ def sync_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
             *planning_settings(settings),
         ],
     )
+    con.execute("insert into config.currencies select unnest(?)", [sorted(iso_currencies())])
     con.executemany(
         "insert into config.leaves values (?, ?, ?, ?, ?)",
         [[leaf, stage, sym, name, i] for i, (stage, leaf, sym, name) in enumerate(LEAF_TABLE)],

@@ -13,15 +13,8 @@ Depreciation and pro-rating happen in sql/staging/stg_assets.sql.
 
 from __future__ import annotations
 
-from pipeline.ingest.common import (
-    Column,
-    RowCheck,
-    missing,
-    not_currency,
-    not_date,
-    not_number,
-    read_table_file,
-)
+from pipeline.ingest.common import Column, read_table_file
+from pipeline.ingest.rules import rules_for
 
 RAW_TABLE = "raw.asset_register"
 FORMAT = "asset register CSV"
@@ -47,85 +40,9 @@ COLUMNS = (
 )
 RAW_COLUMNS = tuple(c.name for c in COLUMNS)
 
-_REG = "nullif(trim(contract_id), '') is null"
+# What a valid row is: pipeline/ingest/assets.rules.yml (used at ingest and by the raw gate).
+CHECKS = rules_for("assets").rules
 _MNT = "nullif(trim(contract_id), '') is not null"
-
-
-def _on(kind: str, check: RowCheck) -> RowCheck:
-    """A check that applies to one kind of row only."""
-    return RowCheck(check.field, f"({kind}) and {check.invalid}", check.reason)
-
-
-CHECKS = (
-    missing("asset_id"),
-    not_currency("currency"),
-    _on(_REG, not_date("in_service_date")),
-    _on(_REG, not_date("purchase_date", required=False)),
-    _on(_REG, not_number("cost")),
-    _on(
-        _REG,
-        RowCheck(
-            "useful_life_months",
-            "coalesce(try_cast(trim(useful_life_months) as integer), 0) <= 0",
-            "'useful_life_months: ''' || coalesce(useful_life_months, '') || ''' is not a positive whole number'",
-        ),
-    ),
-    _on(_REG, not_number("salvage_value", required=False)),
-    _on(
-        _REG,
-        RowCheck(
-            "salvage_value",
-            "coalesce(try_cast(trim(salvage_value) as decimal(38,10)), 0) > try_cast(trim(cost) as decimal(38,10))",
-            "'salvage_value: more than the cost'",
-        ),
-    ),
-    _on(
-        _REG,
-        RowCheck(
-            "serves",
-            "nullif(trim(serves), '') is null or (lower(trim(serves)) not like 'pool:%' "
-            "and lower(trim(serves)) not in (select alias from config.model_aliases))",
-            "'serves: ''' || coalesce(serves, '') || ''' is neither a model in config/models.yaml nor pool:<name>'",
-        ),
-    ),
-    _on(
-        _REG,
-        RowCheck(
-            "leaf",
-            "lower(trim(coalesce(leaf, ''))) not in (select leaf from config.leaves)",
-            "'leaf: ''' || coalesce(leaf, '') || ''' is not one of the nine leaves'",
-        ),
-    ),
-    _on(
-        _REG,
-        RowCheck(
-            "effective_month",
-            "nullif(trim(effective_month), '') is not null and try_cast(trim(effective_month) || '-01' as date) is null",
-            "'effective_month: ''' || effective_month || ''' is not YYYY-MM'",
-        ),
-    ),
-    _on(_REG, not_date("disposal_date", required=False)),
-    _on(
-        _REG,
-        RowCheck(
-            "disposal_date",
-            "try_cast(trim(disposal_date) as date) < try_cast(trim(in_service_date) as date)",
-            "'disposal_date: before in_service_date'",
-        ),
-    ),
-    _on(_REG, not_number("disposal_proceeds", required=False)),
-    _on(_MNT, not_date("contract_start")),
-    _on(_MNT, not_date("contract_end")),
-    _on(
-        _MNT,
-        RowCheck(
-            "contract_end",
-            "try_cast(trim(contract_end) as date) < try_cast(trim(contract_start) as date)",
-            "'contract_end: ends before contract_start'",
-        ),
-    ),
-    _on(_MNT, not_number("contract_amount")),
-)
 
 REJECTED_COST = (f"case when {_MNT} then trim(contract_amount) else trim(cost) end", "currency")
 

@@ -8,7 +8,8 @@ a currency. A later file restates a value (sql/staging/stg_business_metrics.sql)
 
 from __future__ import annotations
 
-from pipeline.ingest.common import Column, RowCheck, missing, not_month, read_table_file
+from pipeline.ingest.common import Column, read_table_file
+from pipeline.ingest.rules import rules_for
 
 RAW_TABLE = "raw.business_metrics"
 FORMAT = "business-metric CSV"
@@ -22,28 +23,8 @@ COLUMNS = (
 )
 RAW_COLUMNS = tuple(c.name for c in COLUMNS)
 
-CHECKS = (
-    not_month("month"),
-    RowCheck(
-        "model_or_scenario",
-        "lower(trim(coalesce(model_or_scenario, ''))) not in (select alias from config.model_aliases) "
-        "and lower(trim(coalesce(model_or_scenario, ''))) not in (select distinct scenario from config.models "
-        "where scenario is not null)",
-        "'model_or_scenario: ''' || coalesce(model_or_scenario, '') || ''' is neither a model nor a scenario "
-        "in config/models.yaml'",
-    ),
-    missing("metric"),
-    RowCheck(
-        "value",
-        "try_cast(trim(value) as decimal(38,10)) is null or try_cast(trim(value) as decimal(38,10)) < 0",
-        "'value: ''' || coalesce(value, '') || ''' is not a non-negative number'",
-    ),
-    RowCheck(
-        "currency",
-        "nullif(trim(currency), '') is not null and not regexp_full_match(upper(trim(currency)), '[A-Z]{3}')",
-        "'currency: ''' || currency || ''' is not an ISO-4217 currency code'",
-    ),
-)
+# What a valid row is: pipeline/ingest/business_metrics.rules.yml (used at ingest and by the raw gate).
+CHECKS = rules_for("business_metrics").rules
 
 
 def read(con, settings, f, load_id):
