@@ -1405,6 +1405,9 @@ def generate(landing: Path, seed: int = DEFAULT_SEED, months: list[str] | None =
         _write_csv(path, METRIC_COLUMNS, rows)
         out.add(path, "usage_metrics", len(rows))
 
+    _owned_hardware(landing, out, months)
+    _business_metrics(landing, out, seed, months)
+
     return {
         "landing": str(landing),
         "seed": seed,
@@ -1414,6 +1417,187 @@ def generate(landing: Path, seed: int = DEFAULT_SEED, months: list[str] | None =
         "people": len(co.people),
         "models": list(MODELS),
     }
+
+
+ASSET_COLUMNS = (
+    "asset_id",
+    "description",
+    "purchase_date",
+    "in_service_date",
+    "cost",
+    "currency",
+    "useful_life_months",
+    "salvage_value",
+    "serves",
+    "leaf",
+    "effective_month",
+    "disposal_date",
+    "disposal_proceeds",
+    "contract_id",
+    "contract_start",
+    "contract_end",
+    "contract_amount",
+)
+# The company's own GPU servers (landing/assets/register.csv): bought, depreciated over 3 years.
+# GPU-SRV-01's life is extended to 4 years from August; OLD-SRV-07 is sold in September; the
+# training node sits in the shared GPU pool (split by GPU-hours like the pool's cloud cost).
+ASSETS = (
+    (
+        "GPU-SRV-01",
+        "8x A100 search inference server",
+        "2025-10-20",
+        "2025-11-15",
+        "600000.00",
+        "CNY",
+        36,
+        "60000.00",
+        "search-rerank-bert",
+        "hardware",
+        None,
+        None,
+        None,
+    ),
+    (
+        "GPU-SRV-01",
+        "8x A100 search inference server",
+        "2025-10-20",
+        "2025-11-15",
+        "600000.00",
+        "CNY",
+        48,
+        "60000.00",
+        "search-rerank-bert",
+        "hardware",
+        "2026-08",
+        None,
+        None,
+    ),
+    (
+        "GPU-SRV-02",
+        "8x L40S ads inference server",
+        "2026-05-12",
+        "2026-06-01",
+        "480000.00",
+        "CNY",
+        36,
+        "40000.00",
+        "ads-ctr-dcn",
+        "hardware",
+        None,
+        None,
+        None,
+    ),
+    (
+        "TRAIN-NODE-01",
+        "4x H100 fine-tuning node",
+        "2026-02-10",
+        "2026-03-01",
+        "30000.00",
+        "USD",
+        36,
+        "0",
+        "pool:shared-gpu",
+        "tuning_resources",
+        None,
+        None,
+        None,
+    ),
+    (
+        "OLD-SRV-07",
+        "V100 recommender serving box",
+        "2023-05-01",
+        "2023-06-01",
+        "240000.00",
+        "CNY",
+        48,
+        "0",
+        "reco-llm",
+        "hardware",
+        None,
+        "2026-09-20",
+        "40000.00",
+    ),
+)
+# (asset, contract, start, end, amount CNY): hardware support, pro-rated by days like an invoice
+ASSET_CONTRACTS = (("GPU-SRV-02", "HW-SUP-2026", "2026-06-01", "2027-05-31", "48000.00"),)
+
+
+def _owned_hardware(landing: Path, out: _Out, months: list[str]) -> None:
+    """landing/assets/register.csv: the asset register and its maintenance contracts."""
+    rows: list[dict[str, Any]] = [
+        dict(zip(ASSET_COLUMNS[:13], (*a[:6], str(a[6]), *a[7:]), strict=True)) for a in ASSETS
+    ]
+    for asset, contract, start, end, amount in ASSET_CONTRACTS:
+        rows.append(
+            {
+                "asset_id": asset,
+                "description": "hardware support contract",
+                "currency": "CNY",
+                "contract_id": contract,
+                "contract_start": start,
+                "contract_end": end,
+                "contract_amount": amount,
+            }
+        )
+    path = landing / "assets" / "register.csv"
+    _write_csv(path, ASSET_COLUMNS, rows)
+    out.add(path, "assets", len(rows))
+
+
+BUSINESS_METRIC_COLUMNS = ("month", "model_or_scenario", "metric", "value", "currency")
+# (model or scenario, metric, monthly volume in the first month, monthly growth, currency)
+BUSINESS_METRICS = (
+    ("search-rerank-bert", "searches", 310_000_000, 0.03, None),
+    ("reco-llm", "recommendations", 520_000_000, 0.04, None),
+    ("home-feed-personalizer", "recommendations", 840_000_000, 0.02, None),
+    ("ads-ctr-dcn", "ad_impressions", 1_250_000_000, 0.025, None),
+    ("demand-forecast-tft", "forecasts", 2_400_000, 0.01, None),
+    ("search_ranking", "orders", 1_150_000, 0.02, None),
+    ("search_ranking", "gmv", 260_000_000, 0.02, "CNY"),
+    ("product_recommendation", "orders", 640_000, 0.03, None),
+    ("product_recommendation", "gmv", 132_000_000, 0.03, "CNY"),
+    ("personalized_recommendation", "orders", 410_000, 0.02, None),
+    ("personalized_recommendation", "gmv", 88_000_000, 0.02, "CNY"),
+    ("ad_serving", "orders", 220_000, 0.02, None),
+    ("ad_serving", "gmv", 51_000_000, 0.02, "CNY"),
+)
+
+
+def _business_metrics(landing: Path, out: _Out, seed: int, months: list[str]) -> None:
+    """landing/business_metrics/: volumes and GMV per model or scenario and month, for unit cost.
+
+    Their own random stream, so the other files stay what they were for a seed."""
+    rng = random.Random(seed * 7919 + 13)
+    rows = []
+    for i, month in enumerate(months):
+        # November's shopping festival lifts every volume
+        season = 1.35 if month.endswith("-11") else 1.0
+        for subject, metric, base, growth, ccy in BUSINESS_METRICS:
+            value = base * (1 + growth) ** i * season * rng.uniform(0.97, 1.03)
+            q = _Q2 if metric == "gmv" else Decimal(1)
+            rows.append(
+                {
+                    "month": month,
+                    "model_or_scenario": subject,
+                    "metric": metric,
+                    "value": _s(Decimal(str(value)).quantize(q)),
+                    "currency": ccy,
+                }
+            )
+        # one dedicated GPU per model in the shared pool (720 hours a month): what gpu_hours fill of it
+        for model in GPU_POOL_MODELS:
+            rows.append(
+                {
+                    "month": month,
+                    "model_or_scenario": model,
+                    "metric": "gpu_hours_provisioned",
+                    "value": "720",
+                    "currency": None,
+                }
+            )
+    path = landing / "business_metrics" / "business_metrics.csv"
+    _write_csv(path, BUSINESS_METRIC_COLUMNS, rows)
+    out.add(path, "business_metrics", len(rows))
 
 
 def _strs(row: dict[str, Any]) -> dict[str, Any]:

@@ -144,6 +144,43 @@ class PullCfg(_Strict):
         return check_pull_target(v)
 
 
+class AnomalyCfg(_Strict):
+    """Spikes (marts.cost_anomalies): robust z = 0.6745 x (cost - median) / MAD over the history."""
+
+    z_threshold: float = Field(3.5, gt=0)
+    min_amount: float = Field(100, ge=0)  # a spike smaller than this (reporting currency) is noise
+    min_share: float = Field(0.25, ge=0)  # ... and smaller than this share of the median
+    monthly_history: int = Field(6, ge=2)  # months before the month looked at
+    min_months: int = Field(3, ge=2)  # fewer months of history: no judgement
+    daily_history: int = Field(14, ge=2)
+    min_days: int = Field(7, ge=2)
+
+
+class ForecastCfg(_Strict):
+    """marts.cost_forecast (docs/planning.md)."""
+
+    horizon_months: int = Field(12, ge=1, le=12)
+    history_months: int = Field(36, ge=2)  # the most recent months a fit reads (24+: seasonal)
+    interval: float = Field(0.8, gt=0, lt=1)  # the prediction interval's coverage
+    backtest_months: int = Field(6, ge=1)  # past months forecast again from what came before
+    trend_damping: float = Field(0.8, gt=0, le=1)  # 1 = a straight trend line
+
+
+class FindingsCfg(_Strict):
+    """marts.findings: rule-based optimisation hints (docs/planning.md, "Findings")."""
+
+    gpu_utilisation_below: float = Field(0.5, gt=0, le=1)  # gpu_hours / gpu_hours_provisioned
+    commitment_discount: float = Field(0.3, gt=0, lt=1)  # what a commitment would save on steady usage
+    commitment_min_monthly: float = Field(1000, ge=0)  # steady usage smaller than this is not worth it
+    labeling_rise: float = Field(0.1, gt=0)  # cost per labeled item up by more than this share
+
+
+class PlanningCfg(_Strict):
+    anomalies: AnomalyCfg = AnomalyCfg()
+    forecast: ForecastCfg = ForecastCfg()
+    findings: FindingsCfg = FindingsCfg()
+
+
 class MainCfg(_Strict):
     reporting_currency: str = "USD"
     cost_basis: str = "effective"
@@ -155,6 +192,7 @@ class MainCfg(_Strict):
     report: ReportCfg = ReportCfg()
     ingest: IngestCfg = IngestCfg()
     pull: list[PullCfg] = []
+    planning: PlanningCfg = PlanningCfg()
 
     @field_validator("reporting_currency")
     @classmethod
@@ -243,6 +281,7 @@ class Settings:
     pii_key: bytes | None = field(repr=False)
     smtp: SmtpSettings
     ingest: IngestCfg = field(default_factory=IngestCfg)
+    planning: PlanningCfg = field(default_factory=PlanningCfg)
 
     @property
     def work_db(self) -> Path:
@@ -429,6 +468,10 @@ def load_settings(
         starttls=(os.environ.get("COSTLEDGER_SMTP_STARTTLS", "false").lower() in ("1", "true", "yes")),
         ssl=(os.environ.get("COSTLEDGER_SMTP_SSL", "false").lower() in ("1", "true", "yes")),
     )
+    # config/scenarios.yaml (what-if strategies) is validated with the rest, read where it is used
+    from pipeline.config.strategies import load_strategies
+
+    load_strategies(config_dir, tuple(m.id for m in models.models))
     return Settings(
         config_dir=config_dir,
         landing=_env_path("COSTLEDGER_LANDING", landing, main.paths.landing, base),
@@ -449,4 +492,5 @@ def load_settings(
         pii_key=key.encode() if key else None,
         smtp=smtp,
         ingest=main.ingest,
+        planning=main.planning,
     )

@@ -25,7 +25,17 @@ from pipeline.config.settings import Settings
 from pipeline.config.tables import config_fingerprint
 from pipeline.crashpoints import crashpoint
 from pipeline.errors import CostledgerError, InputError
-from pipeline.ingest import budgets, focus, fx_rates, hr_rates, invoices, metrics, timesheets
+from pipeline.ingest import (
+    assets,
+    budgets,
+    business_metrics,
+    focus,
+    fx_rates,
+    hr_rates,
+    invoices,
+    metrics,
+    timesheets,
+)
 from pipeline.ingest.common import LINEAGE, drop_temp, now_utc, q
 from pipeline.landing.prescan import exact_records, kind_of
 from pipeline.landing.walk import LandingFile, landing_root, opened, shown, survey
@@ -39,6 +49,8 @@ MODULES: dict[str, ModuleType] = {
     "fx_rates": fx_rates,
     "budgets": budgets,
     "metrics": metrics,
+    "assets": assets,
+    "business_metrics": business_metrics,
 }
 SOURCES: tuple[str, ...] = tuple(MODULES)
 

@@ -43,6 +43,8 @@ SOURCE_FOLDERS: dict[str, str] = {
     "fx_rates": "fx_rates",
     "budgets": "budgets",
     "metrics": "metrics",
+    "assets": "assets",
+    "business_metrics": "business_metrics",
 }
 # Folders DESIGN names whose native formats are not read yet: listed, never silently ignored.
 UNSUPPORTED_FOLDERS = {

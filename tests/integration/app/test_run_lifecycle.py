@@ -21,6 +21,7 @@ from pipeline import publish
 from pipeline.app import runs, steps
 from pipeline.config.settings import DEMO_CONFIG, load_settings
 from pipeline.errors import ResourceError, UnexpectedError
+from pipeline.ingest import SOURCES
 from tests.conftest import SMALL_LANDING, TEST_PII_KEY, sha
 from tests.fixtures.cli import cli
 from tests.fixtures.disk import fill
@@ -42,7 +43,7 @@ STEPS = {
     "publish",
     "open the work database",
     "close the work database",
-} | {f"load_{s}" for s in ("focus", "invoices", "hr_rates", "timesheets", "fx_rates", "budgets", "metrics")}
+} | {f"load_{s}" for s in SOURCES}
 
 
 def total(warehouse: Path) -> D:
@@ -378,7 +379,7 @@ def test_orchestrated_steps_record_waiting_between_steps_and_failures(published,
     settings, landing, warehouse = published
     (landing / "invoices/vectorops/VO-80.csv").write_text(NEW_INVOICE)
     run_id = "manual__2026-10-02T02:00:00+00:00"
-    for source in ("focus", "invoices", "hr_rates", "timesheets", "fx_rates", "budgets", "metrics"):
+    for source in SOURCES:
         steps.load_source(settings, source, run_id)
     assert runs_of(settings.work_db)[run_id][0] == "waiting"
     steps.check_raw(settings, run_id)
@@ -398,7 +399,7 @@ def test_orchestrated_steps_record_waiting_between_steps_and_failures(published,
     assert steps.run_all(settings).message.startswith(f"nothing new since {run_id}")
     pub = settings.published_db.stat().st_mtime_ns
     night = "scheduled__2026-10-03T02:00:00+00:00"
-    for source in ("focus", "invoices", "hr_rates", "timesheets", "fx_rates", "budgets", "metrics"):
+    for source in SOURCES:
         steps.load_source(settings, source, night)
     assert steps.nothing_new(settings, night) == {"nothing_new": True, "since": run_id}
     assert runs_of(settings.work_db)[night] == ("succeeded", f"nothing new since {run_id}")

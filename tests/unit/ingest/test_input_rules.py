@@ -76,6 +76,32 @@ GOOD = {
         "amount": "5000",
     },
     "metrics": {"month": "2026-05", "model_id": "reco-llm", "metric": "gpu_hours", "value": "12.5"},
+    "assets": {
+        "asset_id": "GPU-1",
+        "description": "inference server",
+        "purchase_date": "2026-04-01",
+        "in_service_date": "2026-05-01",
+        "cost": "1000.00",
+        "currency": "CNY",
+        "useful_life_months": "36",
+        "salvage_value": "100.00",
+        "serves": "reco-llm",
+        "leaf": "hardware",
+        "effective_month": "2026-07",
+        "disposal_date": "2026-09-01",
+        "disposal_proceeds": "10.00",
+        "contract_id": "",
+        "contract_start": "2026-05-01",
+        "contract_end": "2026-06-30",
+        "contract_amount": "",
+    },
+    "business_metrics": {
+        "month": "2026-05",
+        "model_or_scenario": "reco-llm",
+        "metric": "orders",
+        "value": "100",
+        "currency": "CNY",
+    },
 }
 
 # A bad value per rule type (what a person would plausibly send).
@@ -93,7 +119,26 @@ BAD_VALUE = {
     "json_object": "[1, 2]",
 }
 # Rules across columns say themselves how a row breaks them.
-SQL_EXAMPLES = {("budgets", "leaf__sql"): {"leaf": "hardware", "stage": "tuning"}}
+_CONTRACT = {
+    "contract_id": "MC-1",
+    "contract_start": "2026-05-01",
+    "contract_end": "2026-06-30",
+    "contract_amount": "10",
+}
+SQL_EXAMPLES = {
+    ("budgets", "leaf__sql"): {"leaf": "hardware", "stage": "tuning"},
+    # the asset register: register rows (no contract_id) and maintenance rows (contract_id set)
+    ("assets", "in_service_date__sql"): {"in_service_date": "soon"},
+    ("assets", "cost__sql"): {"cost": "lots"},
+    ("assets", "useful_life_months__sql"): {"useful_life_months": "0"},
+    ("assets", "salvage_value__sql"): {"salvage_value": "5000.00"},
+    ("assets", "serves__sql"): {"serves": "nobody-known"},
+    ("assets", "leaf__sql"): {"leaf": "gpu"},
+    ("assets", "contract_start__sql"): {**_CONTRACT, "contract_start": "soon"},
+    ("assets", "contract_end__sql"): {**_CONTRACT, "contract_end": "later"},
+    ("assets", "contract_amount__sql"): {**_CONTRACT, "contract_amount": "lots"},
+    ("business_metrics", "model_or_scenario__sql"): {"model_or_scenario": "nobody-known"},
+}
 
 
 def broken(source: str, rule) -> dict:

@@ -613,6 +613,17 @@ CRITICAL_CASES = [
         "update core.people_cost_cells set pending = true, row_id = null",
         ["assert_people_rows_publishable.sql", "problem=never assigned to a published row"],
     ),
+    # owned hardware: a month lost from a depreciation schedule
+    (
+        "asset_depreciation_not_exact",
+        "marts",
+        "delete from staging.stg_asset_months where month = date '2026-06-01'",
+        [
+            "assert_asset_depreciation_exact.sql on marts.asset_register",
+            "asset_id=GPU-1",
+            "depreciation=666.67",
+        ],
+    ),
 ]
 
 
@@ -632,6 +643,7 @@ GUARDED = (
     "marts.monthly_leaf_cost",
     "marts.cost_line_items",
     "audit.reconciliation",
+    "marts.asset_register",
 )
 
 
