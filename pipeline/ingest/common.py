@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from pipeline.db import in_file_order
 from pipeline.errors import InputError
 from pipeline.landing.prescan import human_bytes
 from pipeline.landing.walk import LandingFile
@@ -215,19 +216,20 @@ def read_table_file(
             # The header is known: no sniffing, every column text, bad lines to the rejects table.
             # Insertion order is kept, so rowid is the order of the good rows in the file.
             # Lines up to the pre-scan's cap are read (DuckDB's own limit would drop longer ones).
-            con.execute(
-                f"create temp table _read as select *, {bad_cols} from (select {sel} from read_csv(?, "
-                "header = true, auto_detect = false, columns = ?, delim = ',', quote = '\"', escape = '\"', "
-                "nullstr = ?, compression = ?, max_line_size = ?, "
-                "store_rejects = true, rejects_table = '_rej_errors', rejects_scan = '_rej_scans'))",
-                [
-                    [f.reader_path],
-                    {h: "VARCHAR" for h in header},
-                    list(null_strings),
-                    "gzip" if name.endswith(".gz") else "none",
-                    reader_max_line_size(f),
-                ],
-            )
+            with in_file_order(con):
+                con.execute(
+                    f"create temp table _read as select *, {bad_cols} from (select {sel} from read_csv(?, "
+                    "header = true, auto_detect = false, columns = ?, delim = ',', quote = '\"', escape = '\"', "
+                    "nullstr = ?, compression = ?, max_line_size = ?, "
+                    "store_rejects = true, rejects_table = '_rej_errors', rejects_scan = '_rej_scans'))",
+                    [
+                        [f.reader_path],
+                        {h: "VARCHAR" for h in header},
+                        list(null_strings),
+                        "gzip" if name.endswith(".gz") else "none",
+                        reader_max_line_size(f),
+                    ],
+                )
         except duckdb.Error as exc:
             raise InputError(f"{f.rel}: not a readable CSV file: {_first_line_of(exc, f)}") from None
         # Lines the CSV parser refused, one reason per line, said once: a line with the wrong

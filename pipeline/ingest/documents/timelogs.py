@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.db import in_file_order
 from pipeline.errors import InputError
 from pipeline.ingest.documents.profiles import Locator, NumberSpec, Profile, fit
 from pipeline.ingest.documents.textfile import utf8_copy
@@ -196,12 +197,13 @@ def _read(con: duckdb.DuckDBPyConnection, src: Path, rel: str, profile: Profile)
         for f in _SOURCE_FIELDS
     )
     try:
-        con.execute(
-            f"create temp table _tl_read as select {sel} from read_csv($files, header = true, auto_detect = false, "
-            "columns = $cols, delim = $delim, quote = '\"', escape = '\"', store_rejects = true, "
-            "rejects_table = '_tl_rej_errors', rejects_scan = '_tl_rej_scans')",
-            {"files": [str(src)], "cols": cols, "delim": profile.file.delimiter},
-        )
+        with in_file_order(con):
+            con.execute(
+                f"create temp table _tl_read as select {sel} from read_csv($files, header = true, auto_detect = false, "
+                "columns = $cols, delim = $delim, quote = '\"', escape = '\"', store_rejects = true, "
+                "rejects_table = '_tl_rej_errors', rejects_scan = '_tl_rej_scans')",
+                {"files": [str(src)], "cols": cols, "delim": profile.file.delimiter},
+            )
     except duckdb.Error as exc:
         raise InputError(f"{rel}: not a readable CSV file: {str(exc).splitlines()[0]}") from None
     con.execute(
