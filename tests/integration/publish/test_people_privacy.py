@@ -215,8 +215,7 @@ def test_no_rate_no_pseudonym_and_no_ones_pay_can_be_read_off_the_published_file
     # nobody's pay in a month, on a leaf or on a model's leaf, is a published figure
     for grain in ("month", "month, leaf", "month, leaf, model_id"):
         pay = work.execute(
-            f"select sum(cost) from core.people_cost_lines "
-            f"group by employee_key, {grain}"
+            f"select sum(cost) from core.people_cost_lines group by employee_key, {grain}"
         ).fetchall()
         assert not {p for (p,) in pay} & figures, grain
 

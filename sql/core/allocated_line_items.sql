@@ -12,7 +12,7 @@ line_items as (
     from core.line_items
     where not is_superseded
 ),
-matches as (select * from core.int_rule_matches),
+matches as (select * from core.rule_matches),
 models as (select * from config.models),
 leaves as (select * from config.leaves),
 metrics as (select * from staging.stg_usage_metrics),
