@@ -273,6 +273,19 @@ def _checkout_config(checkout: Path) -> Path:
     return demo if demo.is_dir() else checkout / "config"
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) a live process has used so far, None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime (fields 14, 15)
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _rss(pid: int) -> int | None:
     """Resident bytes of a live process (VmRSS), None once it is gone."""
     try:
@@ -297,9 +310,9 @@ def _measure(cmd: list[str], env: dict[str, str] | None = None, sample_every: fl
 
         def sample() -> None:
             while not done.is_set():
-                rss = _rss(proc.pid)
+                rss, cpu = _rss(proc.pid), _cpu(proc.pid)
                 if rss is not None:
-                    samples.append((time.perf_counter() - t0, rss))
+                    samples.append((time.perf_counter() - t0, rss, cpu))
                 done.wait(sample_every)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -318,6 +331,8 @@ def _measure(cmd: list[str], env: dict[str, str] | None = None, sample_every: fl
             "stdout": out.read(),
             "stderr": err.read(),
             "peak_rss_bytes": usage.ru_maxrss * 1024,
+            # on a shared machine wall time depends on the neighbours; CPU seconds much less so
+            "cpu_seconds": usage.ru_utime + usage.ru_stime,
             "started_at": started_at,
             "samples": samples,
         }
@@ -442,11 +457,14 @@ def per_step(
         group = step_group(step)
         if group is None:
             continue
-        g = out.setdefault(group, {"seconds": 0.0, "peak_rss_bytes": 0})
+        g = out.setdefault(group, {"seconds": 0.0, "peak_rss_bytes": 0, "cpu_seconds": 0.0})
         g["seconds"] += took
         lo, hi = windows.get(step, (0.0, 0.0))
-        peak = max((rss for t, rss in samples if lo - 0.05 <= t <= hi + 0.05), default=0)
-        g["peak_rss_bytes"] = max(g["peak_rss_bytes"], peak)
+        inside = [x for x in samples if lo - 0.05 <= x[0] <= hi + 0.05]
+        g["peak_rss_bytes"] = max(g["peak_rss_bytes"], max((x[1] for x in inside), default=0))
+        cpu = [x[2] for x in inside if len(x) > 2 and x[2] is not None]
+        if cpu:
+            g["cpu_seconds"] += max(cpu) - min(cpu)
     return {g: out[g] for g in STEP_GROUPS if g in out}
 
 
@@ -527,7 +545,8 @@ def _gib(n: float) -> str:
 
 def _line(label: str, m: dict[str, Any], bare_s: float | None = None) -> str:
     ratio = f"   {m['seconds'] / bare_s:5.2f}x bare" if bare_s else ""
-    return f"  {label:<20}{m['seconds']:8.1f} s   peak RSS {_gib(m['peak_rss_bytes'])}{ratio}"
+    cpu = f"   CPU {m['cpu_seconds']:7.1f} s" if "cpu_seconds" in m else ""
+    return f"  {label:<20}{m['seconds']:8.1f} s   peak RSS {_gib(m['peak_rss_bytes'])}{cpu}{ratio}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -585,7 +604,11 @@ def main(argv: list[str] | None = None) -> int:
     print(_line("bare DuckDB load", bare_after))
     bare_s = (bare_before["seconds"] + bare_after["seconds"]) / 2
     bare_rss = max(bare_before["peak_rss_bytes"], bare_after["peak_rss_bytes"])
-    print(_line("costledger run", run, bare_s) + f"   exit {run['rc']}")
+    bare_cpu = (bare_before["cpu_seconds"] + bare_after["cpu_seconds"]) / 2
+    print(
+        _line("costledger run", run, bare_s)
+        + f", CPU {run['cpu_seconds'] / bare_cpu:5.2f}x   exit {run['rc']}"
+    )
     if run["rc"] != 0:
         tail = (run["stderr"].strip() or run["stdout"].strip()).splitlines()[-3:]
         for line in tail:
@@ -602,7 +625,8 @@ def main(argv: list[str] | None = None) -> int:
         for group, g in steps.items():
             print(
                 f"    {group:<18}{g['seconds']:8.1f} s  {mark}peak RSS {_gib(g['peak_rss_bytes'])}"
-                f"   {g['seconds'] / bare_s:5.2f}x bare"
+                f"   CPU {g['cpu_seconds']:7.1f} s   {g['seconds'] / bare_s:5.2f}x bare"
+                + (f", CPU {g['cpu_seconds'] / bare_cpu:5.2f}x" if bare_cpu else "")
             )
         if "gates" in steps and sum(timings.values()):
             gate_share = steps["gates"]["seconds"] / sum(timings.values())
@@ -624,7 +648,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    profile  {r['statement']:<40}{r['seconds']:8.2f} s")
 
     def figures(m: dict[str, Any] | None) -> dict[str, Any] | None:
-        return {k: m[k] for k in ("seconds", "peak_rss_bytes", "rc")} if m else None
+        return {k: m[k] for k in ("seconds", "peak_rss_bytes", "cpu_seconds", "rc")} if m else None
 
     results = {
         "label": args.label,
@@ -635,7 +659,13 @@ def main(argv: list[str] | None = None) -> int:
         "generate_seconds": round(gen_s, 3),
         "load_average": os.getloadavg(),
         "costledger_run": figures(run),
-        "bare_duckdb": {"seconds": bare_s, "peak_rss_bytes": bare_rss, "rc": bare_after["rc"]},
+        "bare_duckdb": {
+            "seconds": bare_s,
+            "peak_rss_bytes": bare_rss,
+            "cpu_seconds": bare_cpu,
+            "rc": bare_after["rc"],
+        },
+        "cpu_ratio": round(run["cpu_seconds"] / bare_cpu, 3) if bare_cpu else None,
         "bare_duckdb_each": [figures(bare_before), figures(bare_after)],
         "ratio": round(ratio, 3),
         "steps": {g: {**v, "ratio_to_bare": round(v["seconds"] / bare_s, 3)} for g, v in steps.items()},

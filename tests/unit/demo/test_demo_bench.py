@@ -92,12 +92,12 @@ def test_steps_are_grouped_and_their_peak_comes_from_their_own_window(tmp_path):
     run = {"seconds": 13.0, "started_at": 0.0}
     windows, exact = bench.step_windows(tmp_path, run, timings)
     assert not exact and windows["transform"] == (6.0, 10.0)
-    samples = [(2.0, 100), (7.0, 900), (10.5, 300), (12.0, 200)]
+    samples = [(2.0, 100, 1.0), (4.0, 100, 2.5), (7.0, 900, 4.0), (10.5, 300, 8.0), (12.0, 200, 9.0)]
     steps = bench.per_step(timings, windows, samples)
     assert list(steps) == ["load", "transform", "gates", "publish"]
-    assert steps["load"] == {"seconds": 4.0, "peak_rss_bytes": 100}
+    assert steps["load"] == {"seconds": 4.0, "peak_rss_bytes": 100, "cpu_seconds": 1.5}
     assert steps["transform"]["peak_rss_bytes"] == 900
-    assert steps["gates"] == {"seconds": 2.0, "peak_rss_bytes": 300}
+    assert steps["gates"]["seconds"] == 2.0 and steps["gates"]["peak_rss_bytes"] == 300
 
 
 def test_the_notebook_sums_the_export_as_decimal(tmp_path):
