@@ -484,7 +484,8 @@ reader = "read_csv" if data_file.endswith(".csv") else "read_parquet"
 opts = ", all_varchar = true" if reader == "read_csv" else ""
 statements = [("read_file", f"select * from {reader}('{data_file}'{opts})")]
 models = []
-for pattern in ("sql/*/int_line_items_*.sql", "sql/*/int_rule_matches.sql", "sql/*/*allocated*.sql",
+for pattern in ("sql/*/int_line_items_*.sql", "sql/*/int_rule_matches.sql", "sql/core/line_items*.sql",
+                "sql/core/rule_matches.sql", "sql/*/*allocated*.sql",
                 "sql/marts/cost_line_items.sql", "sql/marts/monthly_leaf_cost.sql",
                 "sql/marts/monthly_cost_rollup.sql", "sql/audit/reconciliation.sql"):
     for path in sorted(glob.glob(os.path.join(checkout, pattern))):
