@@ -10,8 +10,9 @@ allocated as (select * from core.allocated_line_items where source_system is dis
 -- the line's own columns, joined back to its shares here (core keeps only keys and allocation)
 line_items as (
     select
-        line_id, provider, service_name, service_category, charge_category, charge_class, sku_id,
-        resource_id, region_id, vendor, invoice_number, activity, billing_currency, fx_rate,
+        line_id, provider, billing_account_id, sub_account_id, service_name, service_category,
+        charge_category, charge_class, charge_description, sku_id, resource_id, resource_name,
+        region_id, tags, vendor, invoice_number, activity, billing_currency, fx_rate,
         reporting_currency, charge_period_start, charge_period_end
     from core.line_items
     where not is_superseded
@@ -37,13 +38,19 @@ lines as (
         rule_id,
         source_system,
         provider,
+        billing_account_id,
+        sub_account_id,
         service_name as service,
         service_category,
         charge_category,
         charge_class,
+        charge_description,
         sku_id,
         resource_id,
+        resource_name,
         region_id,
+        -- what a person needs to write a rule for a line (costledger explain): its tags too
+        tags,
         vendor,
         invoice_number,
         activity,
@@ -94,10 +101,15 @@ people_published as (
              else 'people time: ' || s.several end as service,
         'People' as service_category,
         'Usage' as charge_category,
+        cast(null as varchar) as billing_account_id,
+        cast(null as varchar) as sub_account_id,
         cast(null as varchar) as charge_class,
+        cast(null as varchar) as charge_description,
         cast(null as varchar) as sku_id,
         cast(null as varchar) as resource_id,
+        cast(null as varchar) as resource_name,
         cast(null as varchar) as region_id,
+        '{}' as tags,
         cast(null as varchar) as vendor,
         cast(null as varchar) as invoice_number,
         case when count(distinct p.activity) = 1 then any_value(p.activity) else s.several end as activity,
