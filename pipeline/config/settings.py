@@ -80,6 +80,28 @@ class IngestCfg(_Strict):
     max_decompressed_bytes: ByteSize = Field(ByteSize(16 * 1024**3), ge=1024**2)
 
 
+# DuckDB's resources (docs/scaling.md). The defaults fit a 4 GiB worker: DuckDB's buffer pool
+# stays under `memory_limit` and spills to warehouse/.tmp (at most `max_temp_directory_size`);
+# Python, GX's small frames and the allocator's slack take the rest.
+DUCKDB_ENV = {
+    "memory_limit": "COSTLEDGER_DUCKDB_MEMORY_LIMIT",
+    "max_temp_directory_size": "COSTLEDGER_DUCKDB_MAX_TEMP_DIRECTORY_SIZE",
+    "threads": "COSTLEDGER_DUCKDB_THREADS",
+    "preserve_insertion_order": "COSTLEDGER_DUCKDB_PRESERVE_INSERTION_ORDER",
+}
+
+
+class DuckdbCfg(_Strict):
+    """DuckDB's memory, spill and thread knobs; COSTLEDGER_DUCKDB_<KEY> overrides each."""
+
+    memory_limit: ByteSize = Field(ByteSize(1536 * 1024**2), ge=64 * 1024**2)
+    max_temp_directory_size: ByteSize = Field(ByteSize(32 * 1024**3), ge=64 * 1024**2)
+    threads: int | None = Field(None, ge=1, le=1024)  # None: one per core
+    # Keeping insertion order makes DuckDB buffer results in order; the ledger never relies on
+    # a table's order (the readers that number lines ask for it themselves).
+    preserve_insertion_order: bool = False
+
+
 class ReportCfg(_Strict):
     recipients: list[str] = []
     language: str = "en"
@@ -191,6 +213,7 @@ class MainCfg(_Strict):
     privacy: PrivacyCfg = PrivacyCfg()
     report: ReportCfg = ReportCfg()
     ingest: IngestCfg = IngestCfg()
+    duckdb: DuckdbCfg = DuckdbCfg()
     pull: list[PullCfg] = []
     planning: PlanningCfg = PlanningCfg()
 
@@ -282,6 +305,7 @@ class Settings:
     smtp: SmtpSettings
     ingest: IngestCfg = field(default_factory=IngestCfg)
     planning: PlanningCfg = field(default_factory=PlanningCfg)
+    duckdb: DuckdbCfg = field(default_factory=DuckdbCfg)
 
     @property
     def work_db(self) -> Path:
@@ -383,6 +407,21 @@ def record_config(settings: Settings) -> None:
     for folder in (settings.warehouse, settings.landing):
         folder.mkdir(parents=True, exist_ok=True)
         (folder / CONFIG_POINTER).write_text(f"{settings.config_dir}\n", encoding="utf-8")
+
+
+def _duckdb_with_env(cfg: DuckdbCfg) -> DuckdbCfg:
+    """The config's DuckDB knobs with COSTLEDGER_DUCKDB_* on top; a bad value names its variable."""
+    values = cfg.model_dump()
+    for key, env in DUCKDB_ENV.items():
+        raw = os.environ.get(env)
+        if raw is None or not raw.strip():
+            continue
+        try:
+            values[key] = getattr(DuckdbCfg.model_validate({**values, key: raw.strip()}), key)
+        except ValidationError as exc:
+            why = exc.errors()[0].get("msg", "invalid value")
+            raise ConfigError(f"{env}: '{raw}' is not valid for duckdb.{key}: {why}") from None
+    return DuckdbCfg.model_validate(values)
 
 
 def load_settings(
@@ -493,4 +532,5 @@ def load_settings(
         smtp=smtp,
         ingest=main.ingest,
         planning=main.planning,
+        duckdb=_duckdb_with_env(main.duckdb),
     )

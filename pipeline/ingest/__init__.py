@@ -352,8 +352,12 @@ def load_file(
     row = con.execute("select booked_sha256 from audit.files where source_file = ?", [f.rel]).fetchone()
     existed = row is not None and row[0] is not None
     fp = _fingerprint(settings, mod)
+    # One transaction from the read to the commit: a reader may write the file's rows straight
+    # into raw (one pass, no copy), and a refused file must leave the books as they were.
+    con.execute("begin transaction")
     try:
         try:
+            con.execute(f"delete from {mod.RAW_TABLE} where source_file = ?", [f.rel])
             with opened(settings, f) as g:
                 incoming = mod.read(con, settings, g, load_id)
                 rows_in_file = _rows_in_file(g, incoming)
@@ -370,6 +374,8 @@ def load_file(
                 + ("; its previous version stays booked" if existed else "")
             )
     except InputError as exc:
+        con.execute("rollback")
+        drop_temp(con)
         con.execute("begin transaction")
         _log(con, load_id, run_id, f.source, f.rel, f.sha256, f.size, "refused", None, 0, 0, str(exc))
         # A refused re-delivery keeps the rows of the last good version: nothing is dropped silently.
@@ -387,18 +393,21 @@ def load_file(
         )
         con.execute("commit")
         return {"file": f.rel, "action": "refused", "message": str(exc), "rows_read": 0, "rows_rejected": 0}
+    except BaseException:
+        con.execute("rollback")
+        drop_temp(con)
+        raise
     n_rej = incoming.rows_rejected
     n_read = rows_in_file - n_rej
     cols = ", ".join(q(c) for c in mod.RAW_COLUMNS)
     lineage = ", ".join(q(c) for c in LINEAGE)
     action = "replaced" if existed else "loaded"
-    con.execute("begin transaction")
     try:
-        con.execute(f"delete from {mod.RAW_TABLE} where source_file = ?", [f.rel])
-        con.execute(
-            f"insert into {mod.RAW_TABLE} ({cols}, {lineage}) select {cols}, ?, ?, source_row, ? from _incoming",
-            [load_id, f.rel, f.sha256],
-        )
+        if not incoming.booked:
+            con.execute(
+                f"insert into {mod.RAW_TABLE} ({cols}, {lineage}) select {cols}, ?, ?, source_row, ? from _incoming",
+                [load_id, f.rel, f.sha256],
+            )
         con.execute("delete from audit.rejected_rows where source_file = ?", [f.rel])
         con.execute(
             "insert into audit.rejected_rows (load_id, run_id, source, source_file, source_row, field, reason, "

@@ -131,6 +131,8 @@ def read(con, settings, f, load_id):
         header_check=check_header,
         null_strings=("", "NULL"),
         cost=(f"trim({q(amount)})", q("BillingCurrency")),
+        # exports run to millions of lines: straight into raw in one pass, no copy in between
+        into=RAW_TABLE,
     )
 
 
