@@ -244,6 +244,8 @@ class Settings:
     pii_key: bytes | None = field(repr=False)
     smtp: SmtpSettings
     ingest: IngestCfg = field(default_factory=IngestCfg)
+    # format profile id -> pipeline.ingest.documents.Profile (config/profiles/, see load_settings)
+    profiles: dict[str, Any] = field(default_factory=dict)
 
     @property
     def work_db(self) -> Path:
@@ -416,6 +418,12 @@ def load_settings(
                 f"{act_path}: activities.{name}: '{leaf}' is not a leaf (one of: {', '.join(LEAVES)})"
             )
 
+    profiles = _load_profiles(config_dir)
+    # a vendor's `profile:` names a profile that exists, before any data is touched
+    from pipeline.ingest.documents.profiles import check_vendor_profiles
+
+    check_vendor_profiles(vendors.vendors, profiles, vendors_path)
+
     # rules validate against the models, so they come last
     rules_path = config_dir / "cost_rules.yaml"
     rules = compile_rules(_read_yaml(rules_path), rules_path, models.models, scenarios)
@@ -450,4 +458,17 @@ def load_settings(
         pii_key=key.encode() if key else None,
         smtp=smtp,
         ingest=main.ingest,
+        profiles=profiles,
     )
+
+
+def _load_profiles(config_dir: Path) -> dict[str, Any]:
+    """The document format profiles: the shipped ones (config/profiles/), then the config folder's
+    own profiles/, which add profiles and replace a shipped one with the same id."""
+    # imported here: pipeline.ingest imports this module
+    from pipeline.ingest.documents.profiles import load_profiles
+
+    profiles = load_profiles(SHIPPED_CONFIG)
+    if config_dir.resolve() != SHIPPED_CONFIG.resolve():
+        profiles.update(load_profiles(config_dir))
+    return profiles

@@ -77,6 +77,9 @@ def config_fingerprint(settings: Settings, *parts: str) -> str:
     data = {
         "vendors": [v.model_dump() for v in settings.vendors] if "vendors" in parts else None,
         "activities": settings.activities if "activities" in parts else None,
+        "profiles": {k: p.model_dump(mode="json") for k, p in sorted(settings.profiles.items())}
+        if "profiles" in parts
+        else None,
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -33,6 +33,7 @@ class Incoming:
     rows_rejected: int = 0
     footer_rows: int | None = None  # Parquet: the row count its footer declares
     first_reject: str | None = None  # the reason of the first rejected row
+    document: bool = False  # a document (an invoice PDF, XLSX, ...): rows counted by its reader
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,12 @@ SQL_CHECKS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
         CRITICAL,
         ("audit.reconciliation",),
     ),
+    "assert_invoices_match_printed_total": (
+        "marts",
+        "audit.reconciliation",
+        CRITICAL,
+        ("audit.reconciliation",),
+    ),
     "assert_no_duplicate_lines": ("marts", "core.line_items", CRITICAL, ("core.line_items",)),
     "assert_allocated_shares_sum_to_line": (
         "marts",

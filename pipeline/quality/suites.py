@@ -466,11 +466,12 @@ def raw_timesheet_entries(con, settings) -> list[Probe]:
         con,
         table,
         {
-            "null_keys": _any(_NULL, ["employee_id", "work_date", "hours", "activity"]),
+            # an empty or unmapped activity is booked to unallocated (a warning below), not refused
+            "null_keys": _any(_NULL, ["employee_id", "work_date", "hours"]),
             "unparsable_values": f"{_NUM_BAD.format(c='hours')} or {_DATE_BAD.format(c='work_date')}",
             "hours_out_of_range": "try_cast(trim(hours) as decimal(38,10)) <= 0 "
             "or try_cast(trim(hours) as decimal(38,10)) > 24",
-            "unknown_activity": "not list_contains($activities, trim(activity))",
+            "unknown_activity": "activity is null or not list_contains($activities, lower(trim(activity)))",
         },
         params={"activities": sorted(settings.activities)},
         people=True,

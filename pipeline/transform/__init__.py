@@ -167,6 +167,9 @@ def run_transform(
             f"create or replace table audit.reconciliation as\n{_model_sql('audit/reconciliation.sql')}"
         )
         con.execute(
+            f"create or replace table audit.unmapped_time_values as\n{_model_sql('audit/unmapped_time_values.sql')}"
+        )
+        con.execute(
             "create or replace view audit.reconciliation_published as\n"
             f"{_model_sql('audit/reconciliation_published.sql')}"
         )

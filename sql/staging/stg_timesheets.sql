@@ -74,7 +74,7 @@ final as (
         cast(null as varchar) as billing_account_id,
         cast(null as varchar) as sub_account_id,
         cast(null as varchar) as invoice_number,
-        'people time: ' || activity as service_name,
+        'people time: ' || coalesce(activity, 'no activity') as service_name,
         'People' as service_category,
         cast(null as varchar) as sku_id,
         cast(null as varchar) as resource_id,
