@@ -145,6 +145,20 @@ class PullCfg(_Strict):
         return check_pull_target(v)
 
 
+class FxCfg(_Strict):
+    # currencies to convert through when a currency has no rate of its own to the reporting
+    # currency (sql/staging/stg_fx_rates.sql), tried in this order
+    pivots: list[str] = []
+
+    @field_validator("pivots")
+    @classmethod
+    def _ccys(cls, v: list[str]) -> list[str]:
+        for c in v:
+            if not _ISO_CCY.match(c):
+                raise ValueError(f"'{c}' is not an ISO-4217 currency code")
+        return v
+
+
 class MainCfg(_Strict):
     reporting_currency: str = "USD"
     cost_basis: str = "effective"
@@ -156,6 +170,7 @@ class MainCfg(_Strict):
     report: ReportCfg = ReportCfg()
     ingest: IngestCfg = IngestCfg()
     pull: list[PullCfg] = []
+    fx: FxCfg = FxCfg()
 
     @field_validator("reporting_currency")
     @classmethod
@@ -246,6 +261,7 @@ class Settings:
     ingest: IngestCfg = field(default_factory=IngestCfg)
     # format profile id -> pipeline.ingest.documents.Profile (config/profiles/, see load_settings)
     profiles: dict[str, Any] = field(default_factory=dict)
+    fx_pivots: tuple[str, ...] = ()  # costledger.yaml fx.pivots
 
     @property
     def work_db(self) -> Path:
@@ -459,6 +475,7 @@ def load_settings(
         smtp=smtp,
         ingest=main.ingest,
         profiles=profiles,
+        fx_pivots=tuple(main.fx.pivots),
     )
 
 

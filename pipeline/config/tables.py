@@ -94,6 +94,7 @@ def settings_fingerprint(settings: Settings) -> str:
         settings.reporting_currency,
         settings.cost_basis,
         str(settings.min_people_per_row),
+        "fx_pivots=" + ",".join(getattr(settings, "fx_pivots", ())),
         SEVERAL,
         PEOPLE_MERGED,
     ]
@@ -120,6 +121,7 @@ def sync_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
         [
             ["reporting_currency", settings.reporting_currency],
             ["cost_basis", settings.cost_basis],
+            ["fx_pivots", ",".join(getattr(settings, "fx_pivots", ()))],
             ["min_people_per_row", str(settings.min_people_per_row)],
             ["several", SEVERAL],
             ["people_merged", PEOPLE_MERGED],

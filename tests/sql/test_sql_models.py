@@ -360,3 +360,57 @@ def test_a_month_range_replaces_only_its_partition(con):
     run_transform(con, settings(), month_from=date(2026, 9, 1), month_to=date(2026, 9, 1))
     got = rows(con, "select strftime(month, '%Y-%m'), billed_cost from core.line_items order by 1")
     assert got == [("2026-08", D("10")), ("2026-09", D("99"))]
+
+
+def test_a_currency_without_a_pair_converts_through_the_pivot_and_records_the_path(con):
+    """A EUR charge in a CNY ledger with only EUR->USD and USD->CNY rates (costledger.yaml
+    fx.pivots: [USD]): the rate is the product of the legs in force on the day."""
+    import dataclasses
+
+    s = dataclasses.replace(settings(), fx_pivots=("USD",))
+    sync_config(con, s)
+    insert(
+        con,
+        "raw.fx_rates",
+        [
+            dict(rate_date="2026-09-01", from_currency="EUR", to_currency="USD", rate="1.1"),
+            dict(rate_date="2026-09-05", from_currency="USD", to_currency="CNY", rate="7.2"),
+            dict(rate_date="2026-09-12", from_currency="EUR", to_currency="USD", rate="1.2"),
+            dict(rate_date="2026-09-01", from_currency="JPY", to_currency="CNY", rate="0.05"),
+        ],
+    )
+    insert(
+        con,
+        "raw.focus_line_items",
+        [
+            focus_row("10", "2026-09-10T00:00:00Z", "EUR"),
+            focus_row("10", "2026-09-12T00:00:00Z", "EUR"),
+            focus_row("1000", "2026-09-12T00:00:00Z", "JPY"),
+            focus_row("3", "2026-09-12T00:00:00Z", "USD"),
+        ],
+    )
+    run_transform(con, s)
+    assert rows(
+        con,
+        "select billing_currency, fx_rate, fx_path, effective_cost from core.line_items order by source_row",
+    ) == [
+        ("EUR", D("1.1") * D("7.2"), "EUR>USD>CNY", D("10") * D("1.1") * D("7.2")),
+        ("EUR", D("1.2") * D("7.2"), "EUR>USD>CNY", D("10") * D("1.2") * D("7.2")),
+        ("JPY", D("0.05"), "JPY>CNY", D("50")),  # a pair of its own wins over the pivot
+        ("USD", D("7.2"), "USD>CNY", D("21.6")),
+    ]
+
+
+def test_a_currency_with_no_path_names_the_pairs_tried(con):
+    import dataclasses
+
+    s = dataclasses.replace(settings(), fx_pivots=("USD",))
+    sync_config(con, s)
+    insert(
+        con, "raw.fx_rates", [dict(rate_date="2026-09-01", from_currency="USD", to_currency="CNY", rate="7")]
+    )
+    insert(con, "raw.focus_line_items", [focus_row("10", ccy="EUR")])
+    with pytest.raises(
+        MissingRateError, match="tried EUR→CNY, CNY→EUR, EUR→USD \\+ USD→CNY; add EUR,CNY rates"
+    ):
+        run_transform(con, s)
