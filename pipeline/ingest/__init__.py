@@ -24,7 +24,7 @@ import duckdb
 from pipeline.config.settings import Settings
 from pipeline.config.tables import config_fingerprint
 from pipeline.errors import CostledgerError, InputError
-from pipeline.ingest import budgets, focus, fx_rates, hr_rates, invoices, metrics, timesheets
+from pipeline.ingest import budgets, focus, fx_rates, hr_loadings, hr_rates, invoices, metrics, timesheets
 from pipeline.ingest.common import LINEAGE, drop_temp, now_utc, q
 from pipeline.landing.prescan import exact_records, kind_of
 from pipeline.landing.walk import LandingFile, landing_root, opened, shown, survey
@@ -34,6 +34,7 @@ MODULES: dict[str, ModuleType] = {
     "focus": focus,
     "invoices": invoices,
     "hr_rates": hr_rates,
+    "hr_loadings": hr_loadings,
     "timesheets": timesheets,
     "fx_rates": fx_rates,
     "budgets": budgets,

@@ -19,6 +19,8 @@ from pipeline.errors import InputError, MissingRateError
 VIEWS = (
     ("staging.stg_focus", "staging/stg_focus.sql"),
     ("staging.stg_invoices", "staging/stg_invoices.sql"),
+    ("staging.stg_time_entries", "staging/stg_time_entries.sql"),
+    ("staging.stg_time_cost_components", "staging/stg_time_cost_components.sql"),
     ("staging.stg_timesheets", "staging/stg_timesheets.sql"),
     ("staging.stg_fx_rates", "staging/stg_fx_rates.sql"),
     ("staging.stg_budgets", "staging/stg_budgets.sql"),
