@@ -54,7 +54,7 @@ def test_the_nightly_dag_runs_on_a_postgresql_metadata_database(
     run = stack.wait_for_run(NIGHTLY, run_id)
     tis = stack.task_instances(NIGHTLY, run_id)
     assert run["state"] == "success", [(t["task_id"], t["map_index"], t["state"]) for t in tis]
-    assert len(tis) == 13 and {t["state"] for t in tis} == {"success"}  # 6 tasks + 7 mapped loads
+    assert len(tis) == 14 and {t["state"] for t in tis} == {"success"}  # 6 tasks + 8 mapped loads
 
     # The run and its tasks are rows in PostgreSQL, written by the scheduler and the api-server.
     con = psycopg2.connect(host="127.0.0.1", port=postgres_cluster.port, user="airflow", dbname="airflow")
@@ -67,7 +67,7 @@ def test_the_nightly_dag_runs_on_a_postgresql_metadata_database(
             cur.execute(
                 "select count(*) from task_instance where run_id = %s and state = 'success'", (run_id,)
             )
-            assert cur.fetchone()[0] == 13
+            assert cur.fetchone()[0] == 14
     finally:
         con.close()
 
