@@ -1,6 +1,6 @@
 -- One row per allocated line (a split line is one row per share): the ledger's detail.
 -- Time logs are the exception (docs/privacy.md): people cost is published one row per group of
--- at least `privacy.min_people_per_row` people, as decided by int_people_cost_cells_merged.sql,
+-- at least `privacy.min_people_per_row` people, as decided by sql/core/people_cost_cells.merge.sql,
 -- with source_system 'timesheet', line_id 'people/<group key>', people_grain naming the group's
 -- level, and no pseudonym, hours, rate or source row. A dimension the group's lines do not share
 -- reads '(several)'; a group merged across leaves sits on the leaf 'people_merged'. The lines
@@ -28,13 +28,19 @@ lines as (
         rule_id,
         source_system,
         provider,
+        billing_account_id,
+        sub_account_id,
         service_name as service,
         service_category,
         charge_category,
         charge_class,
+        charge_description,
         sku_id,
         resource_id,
+        resource_name,
         region_id,
+        -- what a person needs to write a rule for a line (costledger explain): its tags too
+        tags,
         vendor,
         invoice_number,
         activity,
@@ -84,10 +90,15 @@ people_published as (
              else 'people time: ' || s.several end as service,
         'People' as service_category,
         'Usage' as charge_category,
+        cast(null as varchar) as billing_account_id,
+        cast(null as varchar) as sub_account_id,
         cast(null as varchar) as charge_class,
+        cast(null as varchar) as charge_description,
         cast(null as varchar) as sku_id,
         cast(null as varchar) as resource_id,
+        cast(null as varchar) as resource_name,
         cast(null as varchar) as region_id,
+        '{}' as tags,
         cast(null as varchar) as vendor,
         cast(null as varchar) as invoice_number,
         case when count(distinct p.activity) = 1 then any_value(p.activity) else s.several end as activity,

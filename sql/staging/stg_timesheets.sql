@@ -2,7 +2,7 @@
 -- force on the work day plus the employer's loadings in force (staging.stg_time_cost_components,
 -- one row per entry and component). Employees leave this model only as their keyed pseudonym;
 -- names and e-mails never do. Pseudonym, hours and rate go on to core, in the work database only:
--- the published file carries people cost in groups (sql/intermediate/int_people_cost_cells.sql).
+-- the published file carries people cost in groups (sql/core/people_cost_cells.sql).
 with
 entries as (select * from staging.stg_time_entries),
 components as (select * from staging.stg_time_cost_components),
@@ -69,7 +69,7 @@ final as (
         activity,
         employee_key,
         hours,
-        -- the rate stays in the work database (core): sql/intermediate/int_people_cost_cells.sql
+        -- the rate stays in the work database (core): sql/core/people_cost_cells.sql
         -- needs it to decide which groups of people can be published without showing a rate
         hourly_rate,
         model_hint,

@@ -41,7 +41,10 @@ STEPS = {
     "publish",
     "open the work database",
     "close the work database",
-} | {f"load_{s}" for s in ("focus", "invoices", "hr_rates", "hr_loadings", "timesheets", "fx_rates", "budgets", "metrics")}
+} | {
+    f"load_{s}"
+    for s in ("focus", "invoices", "hr_rates", "hr_loadings", "timesheets", "fx_rates", "budgets", "metrics")
+}
 
 
 def total(warehouse: Path) -> D:
@@ -417,7 +420,16 @@ def test_orchestrated_steps_record_waiting_between_steps_and_failures(published,
     settings, landing, warehouse = published
     (landing / "invoices/vectorops/VO-80.csv").write_text(NEW_INVOICE)
     run_id = "manual__2026-10-02T02:00:00+00:00"
-    for source in ("focus", "invoices", "hr_rates", "hr_loadings", "timesheets", "fx_rates", "budgets", "metrics"):
+    for source in (
+        "focus",
+        "invoices",
+        "hr_rates",
+        "hr_loadings",
+        "timesheets",
+        "fx_rates",
+        "budgets",
+        "metrics",
+    ):
         steps.load_source(settings, source, run_id)
     assert runs_of(settings.work_db)[run_id][0] == "waiting"
     steps.check_raw(settings, run_id)
@@ -437,7 +449,16 @@ def test_orchestrated_steps_record_waiting_between_steps_and_failures(published,
     assert steps.run_all(settings).message.startswith(f"nothing new since {run_id}")
     pub = settings.published_db.stat().st_mtime_ns
     night = "scheduled__2026-10-03T02:00:00+00:00"
-    for source in ("focus", "invoices", "hr_rates", "hr_loadings", "timesheets", "fx_rates", "budgets", "metrics"):
+    for source in (
+        "focus",
+        "invoices",
+        "hr_rates",
+        "hr_loadings",
+        "timesheets",
+        "fx_rates",
+        "budgets",
+        "metrics",
+    ):
         steps.load_source(settings, source, night)
     assert steps.nothing_new(settings, night) == {"nothing_new": True, "since": run_id}
     assert runs_of(settings.work_db)[night] == ("succeeded", f"nothing new since {run_id}")
