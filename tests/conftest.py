@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.disk import tmpfs  # noqa: F401  (a fixture for every test: a small tmpfs to fill)
+
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
 SMALL_LANDING = FIXTURES / "ledger" / "landing"

@@ -23,6 +23,7 @@ import duckdb
 
 from pipeline.config.settings import Settings
 from pipeline.config.tables import config_fingerprint
+from pipeline.crashpoints import crashpoint
 from pipeline.errors import CostledgerError, InputError
 from pipeline.ingest import budgets, focus, fx_rates, hr_loadings, hr_rates, invoices, metrics, timesheets
 from pipeline.ingest.common import LINEAGE, drop_temp, now_utc, q
@@ -547,6 +548,8 @@ def load_source(
         )
     duplicates = dict(plan.duplicates)
     for i, f in enumerate(plan.to_load, 1):
+        if i > 1:
+            crashpoint("mid_load")
         if progress:
             progress(f"{source}: {i}/{len(plan.to_load)} {f.rel}")
         moved_from = plan.moves.get(f.rel)

@@ -9,7 +9,8 @@ reasons never quote a value.
 
 from __future__ import annotations
 
-from pipeline.ingest.common import Column, RowCheck, missing, not_date, read_table_file
+from pipeline.ingest.common import Column, read_table_file
+from pipeline.ingest.rules import rules_for
 
 RAW_TABLE = "raw.hr_loadings"
 FORMAT = "labour-cost loading CSV"
@@ -24,32 +25,9 @@ COLUMNS = (
     Column("currency"),
 )
 RAW_COLUMNS = tuple(c.name for c in COLUMNS)
-BASES = ("percent", "per_hour", "per_month")
 
-CHECKS = (
-    not_date("effective_from"),
-    missing("component"),
-    RowCheck(
-        "component",
-        "lower(trim(component)) = 'base'",
-        "'component: ''base'' is the hourly rate itself (hr_rates/); name the loading'",
-    ),
-    RowCheck(
-        "basis",
-        "lower(trim(coalesce(basis, ''))) not in ('percent', 'per_hour', 'per_month')",
-        "'basis: ''' || coalesce(basis, '') || ''' is not percent, per_hour or per_month'",
-    ),
-    RowCheck(
-        "value",
-        "try_cast(trim(value) as decimal(38,10)) is null or try_cast(trim(value) as decimal(38,10)) < 0",
-        "'value: not a non-negative number'",
-    ),
-    RowCheck(
-        "currency",
-        "lower(trim(basis)) <> 'percent' and not regexp_full_match(coalesce(trim(currency), ''), '[A-Z]{3}')",
-        "'currency: an amount needs an ISO-4217 currency'",
-    ),
-)
+# What a valid row is: pipeline/ingest/hr_loadings.rules.yml (used at ingest and by the raw gate).
+CHECKS = rules_for("hr_loadings").rules
 
 
 def read(con, settings, f, load_id):

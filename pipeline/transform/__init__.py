@@ -14,6 +14,7 @@ from datetime import date
 import duckdb
 
 from pipeline.config.settings import Settings
+from pipeline.crashpoints import crashpoint
 from pipeline.errors import InputError, MissingRateError
 from pipeline.transform import runner
 
@@ -68,6 +69,13 @@ def _assert_priced(con) -> None:
         )
 
 
+def _after_line_items(con) -> None:
+    """core.line_items is built: stop on cost that cannot be valued (and, under the fault tests,
+    die here, inside the transaction, with allocation and marts still to build)."""
+    _assert_priced(con)
+    crashpoint("mid_transform")
+
+
 def run_transform(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
@@ -77,7 +85,7 @@ def run_transform(
     """Build core and marts; replace only the given months of core when a range is given."""
     con.execute("begin transaction")
     try:
-        runner.build(con, month_from, month_to, hooks={"assert_priced": _assert_priced})
+        runner.build(con, month_from, month_to, hooks={"assert_priced": _after_line_items})
         con.execute("commit")
     except Exception:
         # a failed commit (a full disk) has already ended the transaction: keep its error, not this one

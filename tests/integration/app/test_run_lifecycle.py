@@ -23,6 +23,7 @@ from pipeline.config.settings import DEMO_CONFIG, load_settings
 from pipeline.errors import ResourceError, UnexpectedError
 from tests.conftest import SMALL_LANDING, TEST_PII_KEY, sha
 from tests.fixtures.cli import cli
+from tests.fixtures.disk import fill
 
 pytestmark = pytest.mark.slow
 
@@ -97,47 +98,7 @@ def published(landing, tmp_path):
     return settings, landing, warehouse
 
 
-# --- a small tmpfs as the warehouse: disk full for real -------------------------------------------
-
-
-@pytest.fixture
-def tmpfs(tmp_path):
-    """A 32 MiB tmpfs, mounted for this test (needs root)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs to fill it needs root; run the suite as root to test ENOSPC for real")
-    mnt = tmp_path / "tmpfs"
-    mnt.mkdir()
-    r = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(mnt)], capture_output=True, text=True
-    )
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({r.stderr.strip()}); ENOSPC is tested where mount works")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
-def free_bytes(path: Path) -> int:
-    st = os.statvfs(path)
-    return st.f_bavail * st.f_frsize
-
-
-def fill(folder: Path, leave: int = 0, name: str = "ballast.bin") -> Path:
-    """Take the free space of folder's file system, leaving about `leave` bytes."""
-    path = folder / name
-    chunk = b"\xa5" * (1 << 16)
-    with path.open("ab") as fh:
-        while free_bytes(folder) > leave + len(chunk):
-            try:
-                fh.write(chunk)
-                fh.flush()
-            except OSError:
-                break
-        with contextlib.suppress(OSError):
-            fh.write(chunk[: max(0, free_bytes(folder) - leave)])
-            fh.flush()
-    return path
+# --- a small tmpfs as the warehouse: disk full for real (tests/fixtures/disk.py) ----------------------------
 
 
 def test_disk_full_is_one_line_and_the_run_after_freeing_space_succeeds(tmpfs, landing):
