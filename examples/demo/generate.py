@@ -12,9 +12,11 @@ home feed, an ads CTR model and a demand forecaster) on two clouds and pays four
   one adjustment.
 - Vendor invoices (docs/formats.md) from two labeling vendors, a data vendor and a software
   vendor, in CNY and USD: one invoice whose service period spans two months, one invoice revised
-  in a second file, one credit note.
+  in a second file, one credit note. The labeling vendors' last invoices come as they would from a
+  vendor: AnnotatePro's as an XLSX workbook, CrowdLabel's as a text PDF (examples/demo/documents.py).
 - Monthly time-log exports for 18 people across every activity of examples/demo/config/activities.yaml (plus
-  one later correction export), effective-dated loaded hourly rates by role and by employee
+  one later correction export); in the first month, a third of the people log in Jira Tempo and
+  a third in Harvest, whose own exports land under ``timesheets/tempo/`` and ``timesheets/harvest/``, effective-dated loaded hourly rates by role and by employee
   (a raise mid-period), daily USD->CNY rates, GPU-hour metrics for the shared GPU pool, and
   budgets: 1,000,000 CNY a month split 20/10/30/40 across the four stages, plus two leaf budgets.
 
@@ -43,6 +45,25 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+
+
+def _load_documents():
+    """examples/demo/documents.py, beside this file (the CLI loads this file by path, not as a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "costledger_demo_documents", Path(__file__).with_name("documents.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_documents = _load_documents()
+write_xlsx_invoice = _documents.write_xlsx_invoice
+write_pdf_invoice = _documents.write_pdf_invoice
+write_tempo = _documents.write_tempo
+write_harvest = _documents.write_harvest
 
 DEFAULT_SEED = 20261
 DEFAULT_MONTHS = ("2026-05", "2026-06", "2026-07", "2026-08", "2026-09", "2026-10")
@@ -1300,17 +1321,42 @@ def generate(landing: Path, seed: int = DEFAULT_SEED, months: list[str] | None =
         )
         out.add(apath, "focus_alibaba", len(ali))
 
-    # Vendor invoices, one file per document
+    # Vendor invoices, one file per document. Two labeling vendors send their last invoice as
+    # they would in real life: AnnotatePro as a workbook, CrowdLabel as a PDF (examples/demo/documents.py).
     for vendor, documents in co.invoices().items():
-        for fname, rows in documents:
-            path = landing / "invoices" / vendor / f"{fname}.csv"
-            _write_csv(path, INVOICE_COLUMNS, rows)
+        for i, (fname, rows) in enumerate(documents):
+            last = i == len(documents) - 1
+            if vendor == "annotate-pro" and last:
+                path = landing / "invoices" / vendor / f"{fname}.xlsx"
+                write_xlsx_invoice(path, rows, "AnnotatePro Data Services")
+            elif vendor == "crowdlabel" and last:
+                path = landing / "invoices" / vendor / f"{fname}.pdf"
+                write_pdf_invoice(path, rows, "CrowdLabel Ltd.")
+            else:
+                path = landing / "invoices" / vendor / f"{fname}.csv"
+                _write_csv(path, INVOICE_COLUMNS, rows)
             out.add(path, "invoice_lines", len(rows))
 
     # Time logs: one export a month, plus a later correction export restating one person-day
     last_entries: list[dict[str, Any]] = []
-    for month in months:
+    tempo_roles: dict[str, str] = {}
+    for k, month in enumerate(months):
         entries = co.time_logs(month)
+        if k == 0:
+            # In the first month two teams still log in their own trackers: a third of the people
+            # in Jira Tempo, a third in Harvest; their exports land as exported.
+            ids = sorted({e["employee_id"] for e in entries})
+            tempo_ids, harvest_ids = set(ids[0::3]), set(ids[1::3])
+            tempo_roles = {e["employee_id"]: e["role"] for e in entries if e["employee_id"] in tempo_ids}
+            tempo = [e for e in entries if e["employee_id"] in tempo_ids]
+            harvest = [e for e in entries if e["employee_id"] in harvest_ids]
+            entries = [e for e in entries if e["employee_id"] not in tempo_ids | harvest_ids]
+            path = landing / "timesheets" / "tempo" / f"tempo-worklogs-{month}.csv"
+            write_tempo(path, tempo, {})
+            out.add(path, "timesheet_entries", len(tempo))
+            path = landing / "timesheets" / "harvest" / f"harvest_time_report_{month}.csv"
+            write_harvest(path, harvest, {})
+            out.add(path, "timesheet_entries", len(harvest))
         exported = f"{_next_month_start(month).isoformat()}T01:30:00Z"
         for e in entries:
             e["exported_at"] = exported
@@ -1340,9 +1386,14 @@ def generate(landing: Path, seed: int = DEFAULT_SEED, months: list[str] | None =
     path = landing / "hr_rates" / "rates_by_role.csv"
     _write_csv(path, HR_RATE_COLUMNS, role_rows)
     out.add(path, "hr_rates", len(role_rows))
+    # A Tempo worklog names no role: the people who log there have their rate by employee id
+    # (their role's rates, raise included) unless they have their own already.
+    own_rates = dict(EMPLOYEE_RATES)
+    for emp, role in sorted(tempo_roles.items()):
+        own_rates.setdefault(emp, ROLE_RATES[role])
     emp_rows = [
         {"employee_id": emp, "role": None, "effective_from": eff, "hourly_rate": rate, "currency": "CNY"}
-        for emp, table in EMPLOYEE_RATES.items()
+        for emp, table in own_rates.items()
         for eff, rate in table
     ]
     path = landing / "hr_rates" / "rates_by_employee.csv"

@@ -201,6 +201,18 @@ class PlanningCfg(_Strict):
     anomalies: AnomalyCfg = AnomalyCfg()
     forecast: ForecastCfg = ForecastCfg()
     findings: FindingsCfg = FindingsCfg()
+class FxCfg(_Strict):
+    # currencies to convert through when a currency has no rate of its own to the reporting
+    # currency (sql/staging/stg_fx_rates.sql), tried in this order
+    pivots: list[str] = []
+
+    @field_validator("pivots")
+    @classmethod
+    def _ccys(cls, v: list[str]) -> list[str]:
+        for c in v:
+            if c not in iso_currencies():
+                raise ValueError(f"'{c}' is not an ISO-4217 currency code")
+        return v
 
 
 class MainCfg(_Strict):
@@ -216,6 +228,7 @@ class MainCfg(_Strict):
     duckdb: DuckdbCfg = DuckdbCfg()
     pull: list[PullCfg] = []
     planning: PlanningCfg = PlanningCfg()
+    fx: FxCfg = FxCfg()
 
     @field_validator("reporting_currency")
     @classmethod
@@ -306,6 +319,9 @@ class Settings:
     ingest: IngestCfg = field(default_factory=IngestCfg)
     planning: PlanningCfg = field(default_factory=PlanningCfg)
     duckdb: DuckdbCfg = field(default_factory=DuckdbCfg)
+    # format profile id -> pipeline.ingest.documents.Profile (config/profiles/, see load_settings)
+    profiles: dict[str, Any] = field(default_factory=dict)
+    fx_pivots: tuple[str, ...] = ()  # costledger.yaml fx.pivots
 
     @property
     def work_db(self) -> Path:
@@ -493,6 +509,12 @@ def load_settings(
                 f"{act_path}: activities.{name}: '{leaf}' is not a leaf (one of: {', '.join(LEAVES)})"
             )
 
+    profiles = _load_profiles(config_dir)
+    # a vendor's `profile:` names a profile that exists, before any data is touched
+    from pipeline.ingest.documents.profiles import check_vendor_profiles
+
+    check_vendor_profiles(vendors.vendors, profiles, vendors_path)
+
     # rules validate against the models, so they come last
     rules_path = config_dir / "cost_rules.yaml"
     rules = compile_rules(_read_yaml(rules_path), rules_path, models.models, scenarios)
@@ -533,4 +555,18 @@ def load_settings(
         ingest=main.ingest,
         planning=main.planning,
         duckdb=_duckdb_with_env(main.duckdb),
+        profiles=profiles,
+        fx_pivots=tuple(main.fx.pivots),
     )
+
+
+def _load_profiles(config_dir: Path) -> dict[str, Any]:
+    """The document format profiles: the shipped ones (config/profiles/), then the config folder's
+    own profiles/, which add profiles and replace a shipped one with the same id."""
+    # imported here: pipeline.ingest imports this module
+    from pipeline.ingest.documents.profiles import load_profiles
+
+    profiles = load_profiles(SHIPPED_CONFIG)
+    if config_dir.resolve() != SHIPPED_CONFIG.resolve():
+        profiles.update(load_profiles(config_dir))
+    return profiles

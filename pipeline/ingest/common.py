@@ -36,6 +36,7 @@ class Incoming:
     footer_rows: int | None = None  # Parquet: the row count its footer declares
     first_reject: str | None = None  # the reason of the first rejected row
     booked: bool = False  # the good rows are already in the raw table (read_table_file's `into`)
+    document: bool = False  # a document (an invoice PDF, XLSX, ...): rows counted by its reader
 
 
 @dataclass(frozen=True)

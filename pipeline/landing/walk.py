@@ -40,6 +40,7 @@ SOURCE_FOLDERS: dict[str, str] = {
     "invoices": "invoices",
     "timesheets": "timesheets",
     "hr_rates": "hr_rates",
+    "hr_loadings": "hr_loadings",
     "fx_rates": "fx_rates",
     "budgets": "budgets",
     "metrics": "metrics",

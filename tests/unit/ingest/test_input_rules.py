@@ -66,6 +66,15 @@ GOOD = {
         "hourly_rate": "400.00",
         "currency": "CNY",
     },
+    "hr_loadings": {
+        "effective_from": "2026-01-01",
+        "employee_id": "",
+        "role": "ml_engineer",
+        "component": "overhead",
+        "basis": "per_month",
+        "value": "1000",
+        "currency": "CNY",
+    },
     "fx_rates": {"rate_date": "2026-05-01", "from_currency": "USD", "to_currency": "CNY", "rate": "7.1"},
     "budgets": {
         "month": "2026-05",
@@ -138,6 +147,8 @@ SQL_EXAMPLES = {
     ("assets", "contract_end__sql"): {**_CONTRACT, "contract_end": "later"},
     ("assets", "contract_amount__sql"): {**_CONTRACT, "contract_amount": "lots"},
     ("business_metrics", "model_or_scenario__sql"): {"model_or_scenario": "nobody-known"},
+    ("hr_loadings", "component__sql"): {"component": "base"},
+    ("hr_loadings", "currency__sql"): {"currency": ""},
 }
 
 
@@ -252,9 +263,14 @@ def test_every_rule_rejects_at_ingest_and_is_counted_by_the_gate(con, settings, 
     assert reason.startswith(f"{rule.field}") and reason, reason
     assert rejects == [(3, rule.field, f"line 3: {reason}")]
     assert (incoming.rows_in_file, incoming.rows_rejected) == (2, 1)
-    if source == "hr_rates":  # pay rates and who earns them: no reason quotes them
-        for col in ("employee_id", "role", "hourly_rate", "effective_from"):
-            assert not bad[col] or f"'{bad[col]}'" not in reason and f" {bad[col]} " not in reason
+    if source in ("hr_rates", "hr_loadings"):  # pay and who earns it: no reason quotes them
+        for col in ("employee_id", "role", "hourly_rate", "value", "effective_from"):
+            assert (
+                col not in bad
+                or not bad[col]
+                or f"'{bad[col]}'" not in reason
+                and f" {bad[col]} " not in reason
+            )
 
     # gate: had the row got through, the per-file count of this rule (and of no other) is 1
     mod = ingest.MODULES[source]

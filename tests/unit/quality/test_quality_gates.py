@@ -531,6 +531,17 @@ CRITICAL_CASES = [
         ],
     ),
     (
+        "invoice_lines_off_its_printed_total",
+        "marts",
+        "update audit.reconciliation set invoice_number = 'INV-7', printed_total = 700, "
+        "invoice_lines_booked = 690, printed_total_difference = -10 where source_file = 'invoices/labelco/inv7.csv'",
+        [
+            "assert_invoices_match_printed_total.sql on audit.reconciliation",
+            "invoice_number=INV-7",
+            "printed_total_difference=-10",
+        ],
+    ),
+    (
         "rows_not_conserved",
         "marts",
         "update audit.reconciliation set rows_rejected = 1 where source_file = 'invoices/labelco/inv7.csv'",
