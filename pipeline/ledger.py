@@ -50,4 +50,4 @@ BUILTIN_SCENARIOS: tuple[str, ...] = (
     "inventory_management",
 )
 
-SOURCES: tuple[str, ...] = ("focus", "invoice", "timesheet")
+SOURCES: tuple[str, ...] = ("focus", "invoice", "timesheet", "asset")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.disk import tmpfs  # noqa: F401  (a fixture for every test: a small tmpfs to fill)
+
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
 SMALL_LANDING = FIXTURES / "ledger" / "landing"
@@ -24,6 +26,10 @@ def isolated_env(mp: pytest.MonkeyPatch, pii_key: str = TEST_PII_KEY) -> None:
         "COSTLEDGER_LANDING",
         "COSTLEDGER_WAREHOUSE",
         "COSTLEDGER_REPORTING_CURRENCY",
+        "COSTLEDGER_DUCKDB_MEMORY_LIMIT",
+        "COSTLEDGER_DUCKDB_MAX_TEMP_DIRECTORY_SIZE",
+        "COSTLEDGER_DUCKDB_THREADS",
+        "COSTLEDGER_DUCKDB_PRESERVE_INSERTION_ORDER",
     ):
         mp.delenv(var, raising=False)
     mp.setenv("COSTLEDGER_CONFIG", str(DEMO_CONFIG))

@@ -12,9 +12,11 @@ home feed, an ads CTR model and a demand forecaster) on two clouds and pays four
   one adjustment.
 - Vendor invoices (docs/formats.md) from two labeling vendors, a data vendor and a software
   vendor, in CNY and USD: one invoice whose service period spans two months, one invoice revised
-  in a second file, one credit note.
+  in a second file, one credit note. The labeling vendors' last invoices come as they would from a
+  vendor: AnnotatePro's as an XLSX workbook, CrowdLabel's as a text PDF (examples/demo/documents.py).
 - Monthly time-log exports for 18 people across every activity of examples/demo/config/activities.yaml (plus
-  one later correction export), effective-dated loaded hourly rates by role and by employee
+  one later correction export); in the first month, a third of the people log in Jira Tempo and
+  a third in Harvest, whose own exports land under ``timesheets/tempo/`` and ``timesheets/harvest/``, effective-dated loaded hourly rates by role and by employee
   (a raise mid-period), daily USD->CNY rates, GPU-hour metrics for the shared GPU pool, and
   budgets: 1,000,000 CNY a month split 20/10/30/40 across the four stages, plus two leaf budgets.
 
@@ -43,6 +45,25 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+
+
+def _load_documents():
+    """examples/demo/documents.py, beside this file (the CLI loads this file by path, not as a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "costledger_demo_documents", Path(__file__).with_name("documents.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_documents = _load_documents()
+write_xlsx_invoice = _documents.write_xlsx_invoice
+write_pdf_invoice = _documents.write_pdf_invoice
+write_tempo = _documents.write_tempo
+write_harvest = _documents.write_harvest
 
 DEFAULT_SEED = 20261
 DEFAULT_MONTHS = ("2026-05", "2026-06", "2026-07", "2026-08", "2026-09", "2026-10")
@@ -1300,17 +1321,42 @@ def generate(landing: Path, seed: int = DEFAULT_SEED, months: list[str] | None =
         )
         out.add(apath, "focus_alibaba", len(ali))
 
-    # Vendor invoices, one file per document
+    # Vendor invoices, one file per document. Two labeling vendors send their last invoice as
+    # they would in real life: AnnotatePro as a workbook, CrowdLabel as a PDF (examples/demo/documents.py).
     for vendor, documents in co.invoices().items():
-        for fname, rows in documents:
-            path = landing / "invoices" / vendor / f"{fname}.csv"
-            _write_csv(path, INVOICE_COLUMNS, rows)
+        for i, (fname, rows) in enumerate(documents):
+            last = i == len(documents) - 1
+            if vendor == "annotate-pro" and last:
+                path = landing / "invoices" / vendor / f"{fname}.xlsx"
+                write_xlsx_invoice(path, rows, "AnnotatePro Data Services")
+            elif vendor == "crowdlabel" and last:
+                path = landing / "invoices" / vendor / f"{fname}.pdf"
+                write_pdf_invoice(path, rows, "CrowdLabel Ltd.")
+            else:
+                path = landing / "invoices" / vendor / f"{fname}.csv"
+                _write_csv(path, INVOICE_COLUMNS, rows)
             out.add(path, "invoice_lines", len(rows))
 
     # Time logs: one export a month, plus a later correction export restating one person-day
     last_entries: list[dict[str, Any]] = []
-    for month in months:
+    tempo_roles: dict[str, str] = {}
+    for k, month in enumerate(months):
         entries = co.time_logs(month)
+        if k == 0:
+            # In the first month two teams still log in their own trackers: a third of the people
+            # in Jira Tempo, a third in Harvest; their exports land as exported.
+            ids = sorted({e["employee_id"] for e in entries})
+            tempo_ids, harvest_ids = set(ids[0::3]), set(ids[1::3])
+            tempo_roles = {e["employee_id"]: e["role"] for e in entries if e["employee_id"] in tempo_ids}
+            tempo = [e for e in entries if e["employee_id"] in tempo_ids]
+            harvest = [e for e in entries if e["employee_id"] in harvest_ids]
+            entries = [e for e in entries if e["employee_id"] not in tempo_ids | harvest_ids]
+            path = landing / "timesheets" / "tempo" / f"tempo-worklogs-{month}.csv"
+            write_tempo(path, tempo, {})
+            out.add(path, "timesheet_entries", len(tempo))
+            path = landing / "timesheets" / "harvest" / f"harvest_time_report_{month}.csv"
+            write_harvest(path, harvest, {})
+            out.add(path, "timesheet_entries", len(harvest))
         exported = f"{_next_month_start(month).isoformat()}T01:30:00Z"
         for e in entries:
             e["exported_at"] = exported
@@ -1340,9 +1386,14 @@ def generate(landing: Path, seed: int = DEFAULT_SEED, months: list[str] | None =
     path = landing / "hr_rates" / "rates_by_role.csv"
     _write_csv(path, HR_RATE_COLUMNS, role_rows)
     out.add(path, "hr_rates", len(role_rows))
+    # A Tempo worklog names no role: the people who log there have their rate by employee id
+    # (their role's rates, raise included) unless they have their own already.
+    own_rates = dict(EMPLOYEE_RATES)
+    for emp, role in sorted(tempo_roles.items()):
+        own_rates.setdefault(emp, ROLE_RATES[role])
     emp_rows = [
         {"employee_id": emp, "role": None, "effective_from": eff, "hourly_rate": rate, "currency": "CNY"}
-        for emp, table in EMPLOYEE_RATES.items()
+        for emp, table in own_rates.items()
         for eff, rate in table
     ]
     path = landing / "hr_rates" / "rates_by_employee.csv"
@@ -1405,6 +1456,9 @@ def generate(landing: Path, seed: int = DEFAULT_SEED, months: list[str] | None =
         _write_csv(path, METRIC_COLUMNS, rows)
         out.add(path, "usage_metrics", len(rows))
 
+    _owned_hardware(landing, out, months)
+    _business_metrics(landing, out, seed, months)
+
     return {
         "landing": str(landing),
         "seed": seed,
@@ -1414,6 +1468,187 @@ def generate(landing: Path, seed: int = DEFAULT_SEED, months: list[str] | None =
         "people": len(co.people),
         "models": list(MODELS),
     }
+
+
+ASSET_COLUMNS = (
+    "asset_id",
+    "description",
+    "purchase_date",
+    "in_service_date",
+    "cost",
+    "currency",
+    "useful_life_months",
+    "salvage_value",
+    "serves",
+    "leaf",
+    "effective_month",
+    "disposal_date",
+    "disposal_proceeds",
+    "contract_id",
+    "contract_start",
+    "contract_end",
+    "contract_amount",
+)
+# The company's own GPU servers (landing/assets/register.csv): bought, depreciated over 3 years.
+# GPU-SRV-01's life is extended to 4 years from August; OLD-SRV-07 is sold in September; the
+# training node sits in the shared GPU pool (split by GPU-hours like the pool's cloud cost).
+ASSETS = (
+    (
+        "GPU-SRV-01",
+        "8x A100 search inference server",
+        "2025-10-20",
+        "2025-11-15",
+        "600000.00",
+        "CNY",
+        36,
+        "60000.00",
+        "search-rerank-bert",
+        "hardware",
+        None,
+        None,
+        None,
+    ),
+    (
+        "GPU-SRV-01",
+        "8x A100 search inference server",
+        "2025-10-20",
+        "2025-11-15",
+        "600000.00",
+        "CNY",
+        48,
+        "60000.00",
+        "search-rerank-bert",
+        "hardware",
+        "2026-08",
+        None,
+        None,
+    ),
+    (
+        "GPU-SRV-02",
+        "8x L40S ads inference server",
+        "2026-05-12",
+        "2026-06-01",
+        "480000.00",
+        "CNY",
+        36,
+        "40000.00",
+        "ads-ctr-dcn",
+        "hardware",
+        None,
+        None,
+        None,
+    ),
+    (
+        "TRAIN-NODE-01",
+        "4x H100 fine-tuning node",
+        "2026-02-10",
+        "2026-03-01",
+        "30000.00",
+        "USD",
+        36,
+        "0",
+        "pool:shared-gpu",
+        "tuning_resources",
+        None,
+        None,
+        None,
+    ),
+    (
+        "OLD-SRV-07",
+        "V100 recommender serving box",
+        "2023-05-01",
+        "2023-06-01",
+        "240000.00",
+        "CNY",
+        48,
+        "0",
+        "reco-llm",
+        "hardware",
+        None,
+        "2026-09-20",
+        "40000.00",
+    ),
+)
+# (asset, contract, start, end, amount CNY): hardware support, pro-rated by days like an invoice
+ASSET_CONTRACTS = (("GPU-SRV-02", "HW-SUP-2026", "2026-06-01", "2027-05-31", "48000.00"),)
+
+
+def _owned_hardware(landing: Path, out: _Out, months: list[str]) -> None:
+    """landing/assets/register.csv: the asset register and its maintenance contracts."""
+    rows: list[dict[str, Any]] = [
+        dict(zip(ASSET_COLUMNS[:13], (*a[:6], str(a[6]), *a[7:]), strict=True)) for a in ASSETS
+    ]
+    for asset, contract, start, end, amount in ASSET_CONTRACTS:
+        rows.append(
+            {
+                "asset_id": asset,
+                "description": "hardware support contract",
+                "currency": "CNY",
+                "contract_id": contract,
+                "contract_start": start,
+                "contract_end": end,
+                "contract_amount": amount,
+            }
+        )
+    path = landing / "assets" / "register.csv"
+    _write_csv(path, ASSET_COLUMNS, rows)
+    out.add(path, "assets", len(rows))
+
+
+BUSINESS_METRIC_COLUMNS = ("month", "model_or_scenario", "metric", "value", "currency")
+# (model or scenario, metric, monthly volume in the first month, monthly growth, currency)
+BUSINESS_METRICS = (
+    ("search-rerank-bert", "searches", 310_000_000, 0.03, None),
+    ("reco-llm", "recommendations", 520_000_000, 0.04, None),
+    ("home-feed-personalizer", "recommendations", 840_000_000, 0.02, None),
+    ("ads-ctr-dcn", "ad_impressions", 1_250_000_000, 0.025, None),
+    ("demand-forecast-tft", "forecasts", 2_400_000, 0.01, None),
+    ("search_ranking", "orders", 1_150_000, 0.02, None),
+    ("search_ranking", "gmv", 260_000_000, 0.02, "CNY"),
+    ("product_recommendation", "orders", 640_000, 0.03, None),
+    ("product_recommendation", "gmv", 132_000_000, 0.03, "CNY"),
+    ("personalized_recommendation", "orders", 410_000, 0.02, None),
+    ("personalized_recommendation", "gmv", 88_000_000, 0.02, "CNY"),
+    ("ad_serving", "orders", 220_000, 0.02, None),
+    ("ad_serving", "gmv", 51_000_000, 0.02, "CNY"),
+)
+
+
+def _business_metrics(landing: Path, out: _Out, seed: int, months: list[str]) -> None:
+    """landing/business_metrics/: volumes and GMV per model or scenario and month, for unit cost.
+
+    Their own random stream, so the other files stay what they were for a seed."""
+    rng = random.Random(seed * 7919 + 13)
+    rows = []
+    for i, month in enumerate(months):
+        # November's shopping festival lifts every volume
+        season = 1.35 if month.endswith("-11") else 1.0
+        for subject, metric, base, growth, ccy in BUSINESS_METRICS:
+            value = base * (1 + growth) ** i * season * rng.uniform(0.97, 1.03)
+            q = _Q2 if metric == "gmv" else Decimal(1)
+            rows.append(
+                {
+                    "month": month,
+                    "model_or_scenario": subject,
+                    "metric": metric,
+                    "value": _s(Decimal(str(value)).quantize(q)),
+                    "currency": ccy,
+                }
+            )
+        # one dedicated GPU per model in the shared pool (720 hours a month): what gpu_hours fill of it
+        for model in GPU_POOL_MODELS:
+            rows.append(
+                {
+                    "month": month,
+                    "model_or_scenario": model,
+                    "metric": "gpu_hours_provisioned",
+                    "value": "720",
+                    "currency": None,
+                }
+            )
+    path = landing / "business_metrics" / "business_metrics.csv"
+    _write_csv(path, BUSINESS_METRIC_COLUMNS, rows)
+    out.add(path, "business_metrics", len(rows))
 
 
 def _strs(row: dict[str, Any]) -> dict[str, Any]:

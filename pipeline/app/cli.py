@@ -122,6 +122,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sql", help='the SQL to run, e.g. "select * from marts.monthly_cost_rollup"')
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
+    p = sub.add_parser(
+        "plan",
+        help="project the what-if strategies of config/scenarios.yaml against the forecast",
+        description="Each strategy's C_total and nine leaves over the next months, side by side with the "
+        "forecast baseline, the cumulative difference and the break-even month (read from the published "
+        "marts.scenario_projection; docs/planning.md).",
+    )
+    _common(p)
+    p.add_argument(
+        "--months", type=int, default=12, choices=range(1, 13), metavar="N", help="1-12 (default 12)"
+    )
+
     p = sub.add_parser("status", help="files, runs, checks and what was refused")
     _common(p)
 
@@ -382,6 +394,20 @@ def _numeric(v: str) -> bool:
         return False
 
 
+def cmd_plan(args) -> int:
+    from pipeline.report.planning import plan_text
+
+    settings = _settings(args)
+    if not settings.published_db.exists():
+        raise CostledgerError(f"{settings.published_db}: nothing published yet; run `costledger run` first")
+    con = duckdb.connect(str(settings.published_db), read_only=True)
+    try:
+        print(plan_text(con, args.months, settings.report.language))
+    finally:
+        con.close()
+    return 0
+
+
 def cmd_status(args) -> int:
     from pipeline.app.status import status_text
 
@@ -482,6 +508,7 @@ COMMANDS = {
     "run": cmd_run,
     "report": cmd_report,
     "query": cmd_query,
+    "plan": cmd_plan,
     "status": cmd_status,
     "forget": cmd_forget,
     "pull": cmd_pull,

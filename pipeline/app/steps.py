@@ -25,6 +25,7 @@ from pipeline import transform as transform_mod
 from pipeline.app import logs, runs
 from pipeline.config.settings import Settings
 from pipeline.config.tables import sync_config
+from pipeline.crashpoints import crashpoint
 from pipeline.db import work_db
 from pipeline.errors import CostledgerError, InputError, one_line, user_error
 from pipeline.landing.walk import unsupported_files
@@ -178,6 +179,7 @@ def _publish(con, settings: Settings, run_id: str, fingerprint: str | None = Non
         raise InputError(f"{refused[0]}{more}; nothing was published — fix or remove the file and run again")
     runs.record(con, run_id, "publishing", message="building the published file")
     path = publish_file(con, settings, run_id)
+    crashpoint("after_swap")
     runs.record(
         con,
         run_id,
@@ -434,6 +436,7 @@ def run_all(
                 summary.unsupported = found["unsupported"]
                 if any(found["sources"].values()) or found["missing"]:
                     quality.warm_up()  # the GX import overlaps with loading instead of adding to it
+                crashpoint("before_load")
                 for source in ingest.SOURCES:
                     n = len(found["sources"][source])
                     if n:

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator
 
+from pipeline.config.currencies import iso_currencies
 from pipeline.config.rules import compile_rules
 from pipeline.errors import ConfigError
 from pipeline.ledger import BUILTIN_SCENARIOS, LEAVES, SEVERAL
@@ -30,8 +31,6 @@ DEMO_CONFIG = DEMO_DIR / "config"
 # A warehouse or landing folder may record the config folder it belongs to (`costledger demo`
 # does), so later commands given the same --warehouse/--landing find it without --config.
 CONFIG_POINTER = ".costledger-config"
-
-_ISO_CCY = re.compile(r"^[A-Z]{3}$")
 
 
 class _Strict(BaseModel):
@@ -92,6 +91,28 @@ class IngestCfg(_Strict):
     # caps of the streaming pre-scan: bytes of one CSV line, decompressed bytes of one file
     max_line_bytes: ByteSize = Field(ByteSize(8 * 1024**2), ge=1024, le=1024**3)
     max_decompressed_bytes: ByteSize = Field(ByteSize(16 * 1024**3), ge=1024**2)
+
+
+# DuckDB's resources (docs/scaling.md). The defaults fit a 4 GiB worker: DuckDB's buffer pool
+# stays under `memory_limit` and spills to warehouse/.tmp (at most `max_temp_directory_size`);
+# Python, GX's small frames and the allocator's slack take the rest.
+DUCKDB_ENV = {
+    "memory_limit": "COSTLEDGER_DUCKDB_MEMORY_LIMIT",
+    "max_temp_directory_size": "COSTLEDGER_DUCKDB_MAX_TEMP_DIRECTORY_SIZE",
+    "threads": "COSTLEDGER_DUCKDB_THREADS",
+    "preserve_insertion_order": "COSTLEDGER_DUCKDB_PRESERVE_INSERTION_ORDER",
+}
+
+
+class DuckdbCfg(_Strict):
+    """DuckDB's memory, spill and thread knobs; COSTLEDGER_DUCKDB_<KEY> overrides each."""
+
+    memory_limit: ByteSize = Field(ByteSize(1536 * 1024**2), ge=64 * 1024**2)
+    max_temp_directory_size: ByteSize = Field(ByteSize(32 * 1024**3), ge=64 * 1024**2)
+    threads: int | None = Field(None, ge=1, le=1024)  # None: one per core
+    # Keeping insertion order makes DuckDB buffer results in order; the ledger never relies on
+    # a table's order (the readers that number lines ask for it themselves).
+    preserve_insertion_order: bool = False
 
 
 class ReportCfg(_Strict):
@@ -158,6 +179,55 @@ class PullCfg(_Strict):
         return check_pull_target(v)
 
 
+class AnomalyCfg(_Strict):
+    """Spikes (marts.cost_anomalies): robust z = 0.6745 x (cost - median) / MAD over the history."""
+
+    z_threshold: float = Field(3.5, gt=0)
+    min_amount: float = Field(100, ge=0)  # a spike smaller than this (reporting currency) is noise
+    min_share: float = Field(0.25, ge=0)  # ... and smaller than this share of the median
+    monthly_history: int = Field(6, ge=2)  # months before the month looked at
+    min_months: int = Field(3, ge=2)  # fewer months of history: no judgement
+    daily_history: int = Field(14, ge=2)
+    min_days: int = Field(7, ge=2)
+
+
+class ForecastCfg(_Strict):
+    """marts.cost_forecast (docs/planning.md)."""
+
+    horizon_months: int = Field(12, ge=1, le=12)
+    history_months: int = Field(36, ge=2)  # the most recent months a fit reads (24+: seasonal)
+    interval: float = Field(0.8, gt=0, lt=1)  # the prediction interval's coverage
+    backtest_months: int = Field(6, ge=1)  # past months forecast again from what came before
+    trend_damping: float = Field(0.8, gt=0, le=1)  # 1 = a straight trend line
+
+
+class FindingsCfg(_Strict):
+    """marts.findings: rule-based optimisation hints (docs/planning.md, "Findings")."""
+
+    gpu_utilisation_below: float = Field(0.5, gt=0, le=1)  # gpu_hours / gpu_hours_provisioned
+    commitment_discount: float = Field(0.3, gt=0, lt=1)  # what a commitment would save on steady usage
+    commitment_min_monthly: float = Field(1000, ge=0)  # steady usage smaller than this is not worth it
+    labeling_rise: float = Field(0.1, gt=0)  # cost per labeled item up by more than this share
+
+
+class PlanningCfg(_Strict):
+    anomalies: AnomalyCfg = AnomalyCfg()
+    forecast: ForecastCfg = ForecastCfg()
+    findings: FindingsCfg = FindingsCfg()
+class FxCfg(_Strict):
+    # currencies to convert through when a currency has no rate of its own to the reporting
+    # currency (sql/staging/stg_fx_rates.sql), tried in this order
+    pivots: list[str] = []
+
+    @field_validator("pivots")
+    @classmethod
+    def _ccys(cls, v: list[str]) -> list[str]:
+        for c in v:
+            if c not in iso_currencies():
+                raise ValueError(f"'{c}' is not an ISO-4217 currency code")
+        return v
+
+
 class MainCfg(_Strict):
     reporting_currency: str = "USD"
     cost_basis: str = "effective"
@@ -168,12 +238,15 @@ class MainCfg(_Strict):
     privacy: PrivacyCfg = PrivacyCfg()
     report: ReportCfg = ReportCfg()
     ingest: IngestCfg = IngestCfg()
+    duckdb: DuckdbCfg = DuckdbCfg()
     pull: list[PullCfg] = []
+    planning: PlanningCfg = PlanningCfg()
+    fx: FxCfg = FxCfg()
 
     @field_validator("reporting_currency")
     @classmethod
     def _ccy(cls, v: str) -> str:
-        if not _ISO_CCY.match(v):
+        if v not in iso_currencies():
             raise ValueError(f"'{v}' is not an ISO-4217 currency code")
         return v
 
@@ -258,6 +331,11 @@ class Settings:
     smtp: SmtpSettings
     ingest: IngestCfg = field(default_factory=IngestCfg)
     redact_tag_keys: tuple[str, ...] = REDACT_TAG_KEYS
+    planning: PlanningCfg = field(default_factory=PlanningCfg)
+    duckdb: DuckdbCfg = field(default_factory=DuckdbCfg)
+    # format profile id -> pipeline.ingest.documents.Profile (config/profiles/, see load_settings)
+    profiles: dict[str, Any] = field(default_factory=dict)
+    fx_pivots: tuple[str, ...] = ()  # costledger.yaml fx.pivots
 
     @property
     def work_db(self) -> Path:
@@ -361,6 +439,21 @@ def record_config(settings: Settings) -> None:
         (folder / CONFIG_POINTER).write_text(f"{settings.config_dir}\n", encoding="utf-8")
 
 
+def _duckdb_with_env(cfg: DuckdbCfg) -> DuckdbCfg:
+    """The config's DuckDB knobs with COSTLEDGER_DUCKDB_* on top; a bad value names its variable."""
+    values = cfg.model_dump()
+    for key, env in DUCKDB_ENV.items():
+        raw = os.environ.get(env)
+        if raw is None or not raw.strip():
+            continue
+        try:
+            values[key] = getattr(DuckdbCfg.model_validate({**values, key: raw.strip()}), key)
+        except ValidationError as exc:
+            why = exc.errors()[0].get("msg", "invalid value")
+            raise ConfigError(f"{env}: '{raw}' is not valid for duckdb.{key}: {why}") from None
+    return DuckdbCfg.model_validate(values)
+
+
 def load_settings(
     config: str | os.PathLike | None = None,
     landing: str | os.PathLike | None = None,
@@ -384,7 +477,7 @@ def load_settings(
             )
         seen_urls[key] = i
     ccy = reporting_currency or os.environ.get("COSTLEDGER_REPORTING_CURRENCY") or main.reporting_currency
-    if not _ISO_CCY.match(ccy):
+    if ccy not in iso_currencies():
         raise ConfigError(f"COSTLEDGER_REPORTING_CURRENCY: '{ccy}' is not an ISO-4217 currency code")
 
     scenarios = tuple(dict.fromkeys([*BUILTIN_SCENARIOS, *main.scenarios]))
@@ -430,6 +523,12 @@ def load_settings(
                 f"{act_path}: activities.{name}: '{leaf}' is not a leaf (one of: {', '.join(LEAVES)})"
             )
 
+    profiles = _load_profiles(config_dir)
+    # a vendor's `profile:` names a profile that exists, before any data is touched
+    from pipeline.ingest.documents.profiles import check_vendor_profiles
+
+    check_vendor_profiles(vendors.vendors, profiles, vendors_path)
+
     # rules validate against the models, so they come last
     rules_path = config_dir / "cost_rules.yaml"
     rules = compile_rules(_read_yaml(rules_path), rules_path, models.models, scenarios)
@@ -444,6 +543,10 @@ def load_settings(
         starttls=(os.environ.get("COSTLEDGER_SMTP_STARTTLS", "false").lower() in ("1", "true", "yes")),
         ssl=(os.environ.get("COSTLEDGER_SMTP_SSL", "false").lower() in ("1", "true", "yes")),
     )
+    # config/scenarios.yaml (what-if strategies) is validated with the rest, read where it is used
+    from pipeline.config.strategies import load_strategies
+
+    load_strategies(config_dir, tuple(m.id for m in models.models))
     return Settings(
         config_dir=config_dir,
         landing=_env_path("COSTLEDGER_LANDING", landing, main.paths.landing, base),
@@ -465,4 +568,20 @@ def load_settings(
         smtp=smtp,
         ingest=main.ingest,
         redact_tag_keys=tuple(main.privacy.redact_tag_keys),
+        planning=main.planning,
+        duckdb=_duckdb_with_env(main.duckdb),
+        profiles=profiles,
+        fx_pivots=tuple(main.fx.pivots),
     )
+
+
+def _load_profiles(config_dir: Path) -> dict[str, Any]:
+    """The document format profiles: the shipped ones (config/profiles/), then the config folder's
+    own profiles/, which add profiles and replace a shipped one with the same id."""
+    # imported here: pipeline.ingest imports this module
+    from pipeline.ingest.documents.profiles import load_profiles
+
+    profiles = load_profiles(SHIPPED_CONFIG)
+    if config_dir.resolve() != SHIPPED_CONFIG.resolve():
+        profiles.update(load_profiles(config_dir))
+    return profiles

@@ -1,15 +1,19 @@
 """Write the validated configuration into the work database's `config` schema, so SQL can
-join to it: rules, rule conditions, models and their aliases, vendors, activities, leaves."""
+join to it: rules, rule conditions, models and their aliases, vendors, activities, leaves, and
+the ISO-4217 currencies (pipeline/config/currencies.py) the input rules check against."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from statistics import NormalDist
 
 import duckdb
 
+from pipeline.config.currencies import iso_currencies
 from pipeline.config.rules import rule_rows
 from pipeline.config.settings import VENDOR_KIND_LEAF, Settings
+from pipeline.config.strategies import change_rows, load_strategies
 from pipeline.ledger import LEAF_TABLE, LEAVES, PEOPLE_MERGED, SEVERAL
 
 _DDL = """
@@ -22,6 +26,7 @@ create or replace table config.model_aliases (alias varchar primary key, model_i
 create or replace table config.vendors (vendor_id varchar primary key, name varchar, kind varchar, leaf varchar);
 create or replace table config.vendor_aliases (alias varchar primary key, vendor_id varchar);
 create or replace table config.activities (activity varchar primary key, leaf varchar);
+create or replace table config.currencies (code varchar primary key);
 create or replace table config.rules (
     rule_id varchar primary key, priority integer, description varchar, out_of_scope boolean,
     n_fields integer, split_by varchar, split_models varchar[], split_metric varchar,
@@ -77,6 +82,9 @@ def config_fingerprint(settings: Settings, *parts: str) -> str:
     data = {
         "vendors": [v.model_dump() for v in settings.vendors] if "vendors" in parts else None,
         "activities": settings.activities if "activities" in parts else None,
+        "profiles": {k: p.model_dump(mode="json") for k, p in sorted(settings.profiles.items())}
+        if "profiles" in parts
+        else None,
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -88,17 +96,53 @@ def settings_fingerprint(settings: Settings) -> str:
         _DDL,
         ",".join(KEY_FIELDS),
         "rule_fields",
+        ",".join(sorted(iso_currencies())),
         settings.reporting_currency,
         settings.cost_basis,
         str(settings.min_people_per_row),
         json.dumps(list(settings.redact_tag_keys)),
+        "fx_pivots=" + ",".join(getattr(settings, "fx_pivots", ())),
         SEVERAL,
         PEOPLE_MERGED,
+        repr(planning_settings(settings)),
     ]
-    for name in ("costledger.yaml", "models.yaml", "vendors.yaml", "activities.yaml", "cost_rules.yaml"):
+    for name in (
+        "costledger.yaml",
+        "models.yaml",
+        "vendors.yaml",
+        "activities.yaml",
+        "cost_rules.yaml",
+        "scenarios.yaml",
+    ):
         path = settings.config_dir / name
         parts.append(path.read_text(encoding="utf-8") if path.exists() else "")
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def planning_settings(settings: Settings) -> list[list[str]]:
+    """The planning thresholds (costledger.yaml `planning:`) as config.settings rows, for the SQL."""
+    a, f, g = settings.planning.anomalies, settings.planning.forecast, settings.planning.findings
+    return [
+        ["finding_gpu_utilisation_below", str(g.gpu_utilisation_below)],
+        ["finding_commitment_discount", str(g.commitment_discount)],
+        ["finding_commitment_min_monthly", str(g.commitment_min_monthly)],
+        ["finding_labeling_rise", str(g.labeling_rise)],
+        ["unallocated_warning_share", str(settings.unallocated_warning_share)],
+        ["anomaly_z_threshold", str(a.z_threshold)],
+        ["anomaly_min_amount", str(a.min_amount)],
+        ["anomaly_min_share", str(a.min_share)],
+        ["anomaly_monthly_history", str(a.monthly_history)],
+        ["anomaly_min_months", str(a.min_months)],
+        ["anomaly_daily_history", str(a.daily_history)],
+        ["anomaly_min_days", str(a.min_days)],
+        ["forecast_horizon_months", str(f.horizon_months)],
+        ["forecast_history_months", str(f.history_months)],
+        ["forecast_interval", str(f.interval)],
+        # the normal quantile of the interval's coverage (0.8 -> 1.2816), for the SQL
+        ["forecast_z", repr(NormalDist().inv_cdf(0.5 + f.interval / 2))],
+        ["forecast_backtest_months", str(f.backtest_months)],
+        ["forecast_trend_damping", str(f.trend_damping)],
+    ]
 
 
 def sync_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
@@ -118,13 +162,16 @@ def sync_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
         [
             ["reporting_currency", settings.reporting_currency],
             ["cost_basis", settings.cost_basis],
+            ["fx_pivots", ",".join(getattr(settings, "fx_pivots", ()))],
             ["min_people_per_row", str(settings.min_people_per_row)],
             ["redact_tag_keys", json.dumps(list(settings.redact_tag_keys))],
             ["several", SEVERAL],
             ["people_merged", PEOPLE_MERGED],
             ["fingerprint", fingerprint],
+            *planning_settings(settings),
         ],
     )
+    con.execute("insert into config.currencies select unnest(?)", [sorted(iso_currencies())])
     con.executemany(
         "insert into config.leaves values (?, ?, ?, ?, ?)",
         [[leaf, stage, sym, name, i] for i, (stage, leaf, sym, name) in enumerate(LEAF_TABLE)],
@@ -151,6 +198,21 @@ def sync_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
         con.executemany(
             "insert into config.activities values (?, ?)",
             [[a.lower(), leaf] for a, leaf in settings.activities.items()],
+        )
+    con.execute(
+        """
+        create or replace table config.strategy_changes (
+            strategy_id varchar, strategy_name varchar, change_no integer, kind varchar, leaf varchar,
+            model_id varchar, service_like varchar, change double, discount double, coverage double,
+            capex decimal(38,10), life_months integer, salvage decimal(38,10), start_month date,
+            replaces double, maintenance_per_month decimal(38,10))
+        """
+    )
+    strategies = change_rows(load_strategies(settings.config_dir, settings.model_ids))
+    if strategies:
+        con.executemany(
+            "insert into config.strategy_changes values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            strategies,
         )
     used = rule_fields(settings.rules)
     con.execute(

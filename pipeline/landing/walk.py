@@ -40,9 +40,12 @@ SOURCE_FOLDERS: dict[str, str] = {
     "invoices": "invoices",
     "timesheets": "timesheets",
     "hr_rates": "hr_rates",
+    "hr_loadings": "hr_loadings",
     "fx_rates": "fx_rates",
     "budgets": "budgets",
     "metrics": "metrics",
+    "assets": "assets",
+    "business_metrics": "business_metrics",
 }
 # Folders DESIGN names whose native formats are not read yet: listed, never silently ignored.
 UNSUPPORTED_FOLDERS = {

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.config.settings import Settings
+from pipeline.crashpoints import crashpoint
 from pipeline.errors import ResourceError
 from pipeline.transform.contracts import load_contracts, published_tables
 
@@ -149,6 +150,7 @@ def publish_file(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         log.info("built %s: %s bytes (expected at most %s)", tmp.name, f"{tmp.stat().st_size:,}", f"{need:,}")
+        crashpoint("mid_publish")
         os.replace(tmp, target)
     except BaseException:
         if attached:

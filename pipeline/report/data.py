@@ -46,6 +46,7 @@ from pipeline.report.model import (
     RunNotes,
     TieOutRow,
 )
+from pipeline.report.planning import planning_sections
 from pipeline.report.queries import columns, connect_published, dicts, tables
 from pipeline.report.rounding import largest_remainder, month_figures, round_table
 
@@ -137,6 +138,7 @@ def build_report(
             from_address=settings.smtp.from_address or settings.report.from_address,
             model_names=ctx.names,
             min_people_per_row=settings.min_people_per_row,
+            planning=planning_sections(ctx.con, ctx.tables, lang, m),
         )
     finally:
         con.close()

@@ -183,6 +183,7 @@ class Report:
     from_address: str = "costledger@localhost"
     model_names: dict[str, str] = field(default_factory=dict)
     min_people_per_row: int = 3
+    planning: tuple[Any, ...] = ()  # pipeline.report.planning.PlanningSection: forecast, unit cost, ...
 
     @property
     def month_label(self) -> str:

@@ -353,6 +353,14 @@ def render_text(report: Report) -> str:
         parts += [title_, text_table(headers, rows, align), ""]
     t, h, rows, a = sections[3]
     parts += [t, text_table(h, rows, a) if rows else report.t("no_movers"), ""]
+    for sec in report.planning:
+        parts += [
+            sec.title,
+            text_table(list(sec.headers), [list(r) for r in sec.rows], sec.align)
+            if sec.rows
+            else report.t("none"),
+        ]
+        parts += [*sec.notes, ""]
     parts += [report.t("coverage"), *coverage_lines(report), ""]
     t, h, rows, a = sections[4]
     parts += [t, text_table(h, rows, a) if rows else report.t("none"), ""]
@@ -526,6 +534,12 @@ def render_html(report: Report, image_src: dict[str, str] | None = None) -> str:
     t, h, cells, a = sections[3]
     rows.append(_h2(t))
     rows.append(_html_table(h, cells, a) if cells else _p(report.t("no_movers")))
+
+    for sec in report.planning:
+        rows.append(_h2(sec.title))
+        cells = [list(r) for r in sec.rows]
+        rows.append(_html_table(list(sec.headers), cells, sec.align) if cells else _p(report.t("none")))
+        rows += [_p(line, f"color:{MUTED};font-size:12px;") for line in sec.notes]
 
     rows.append(_h2(report.t("coverage")))
     rows += [_p(line) for line in coverage_lines(report)]

@@ -14,6 +14,7 @@ from datetime import date
 import duckdb
 
 from pipeline.config.settings import Settings
+from pipeline.crashpoints import crashpoint
 from pipeline.errors import InputError, MissingRateError
 from pipeline.transform import runner
 
@@ -38,9 +39,18 @@ def _assert_priced(con) -> None:
     if missing_fx:
         ccy, rep, lo, hi, n, example = missing_fx[0]
         more = f" (and {len(missing_fx) - 1} more currencies)" if len(missing_fx) > 1 else ""
+        pivots = [
+            p
+            for p in con.execute("select value from config.settings where key = 'fx_pivots'")
+            .fetchone()[0]
+            .split(",")
+            if p and p not in (ccy, rep)
+        ]
+        tried = ", ".join([f"{ccy}→{rep}", f"{rep}→{ccy}", *(f"{ccy}→{p} + {p}→{rep}" for p in pivots)])
         raise MissingRateError(
             f"no FX rate from {ccy} to {rep} for charges {lo} .. {hi} ({n} lines, e.g. {example}){more}; "
-            f"add {ccy},{rep} rates under landing/fx_rates/"
+            f"tried {tried}; add {ccy},{rep} rates under landing/fx_rates/"
+            + (" (or set fx.pivots in costledger.yaml)" if not pivots else "")
         )
     unpriced = con.execute(
         """
@@ -59,6 +69,13 @@ def _assert_priced(con) -> None:
         )
 
 
+def _after_line_items(con) -> None:
+    """core.line_items is built: stop on cost that cannot be valued (and, under the fault tests,
+    die here, inside the transaction, with allocation and marts still to build)."""
+    _assert_priced(con)
+    crashpoint("mid_transform")
+
+
 def run_transform(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
@@ -68,7 +85,7 @@ def run_transform(
     """Build core and marts; replace only the given months of core when a range is given."""
     con.execute("begin transaction")
     try:
-        runner.build(con, month_from, month_to, hooks={"assert_priced": _assert_priced})
+        runner.build(con, month_from, month_to, hooks={"assert_priced": _after_line_items})
         con.execute("commit")
     except Exception:
         # a failed commit (a full disk) has already ended the transaction: keep its error, not this one

@@ -3,6 +3,7 @@ with
 focus as (select * from staging.stg_focus),
 invoices as (select * from staging.stg_invoices),
 timesheets as (select * from staging.stg_timesheets),
+assets as (select * from staging.stg_assets),
 
 final as (
     select * from focus
@@ -10,6 +11,8 @@ final as (
     select * from invoices
     union all by name
     select * from timesheets
+    union all by name
+    select * from assets
 )
 
 select * from final

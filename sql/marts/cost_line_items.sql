@@ -11,6 +11,16 @@
 -- resource name or charge description reads '(redacted)'. Rules matched the raw tags in core.
 with
 allocated as (select * from core.allocated_line_items where source_system is distinct from 'timesheet'),
+-- the line's own columns, joined back to its shares here (core keeps only keys and allocation)
+line_items as (
+    select
+        line_id, provider, billing_account_id, sub_account_id, service_name, service_category,
+        charge_category, charge_class, charge_description, sku_id, resource_id, resource_name,
+        region_id, tags, vendor, invoice_number, activity, billing_currency, fx_rate,
+        reporting_currency, charge_period_start, charge_period_end
+    from core.line_items
+    where not is_superseded
+),
 people_lines as (select * from core.people_cost_lines),
 people_cells as (select * from core.people_cost_cells),
 settings as (
@@ -48,17 +58,17 @@ lines as (
         region_id,
         -- what a person needs to write a rule for a line (costledger explain): its tags too,
         -- each value that names a person redacted
-        case when a.tags is not null then coalesce(cast(to_json(map_from_entries(list_transform(
-            json_keys(a.tags),
+        case when li.tags is not null then coalesce(cast(to_json(map_from_entries(list_transform(
+            json_keys(li.tags),
             lambda k: struct_pack(
                 k := k,
                 v := case
                     when list_contains(s.redact_tag_keys, lower(regexp_extract(k, '([^:/]*)$', 1)))
                       or regexp_matches(
-                          coalesce(json_extract_string(a.tags, '$."' || replace(k, '"', '\"') || '"'), ''),
+                          coalesce(json_extract_string(li.tags, '$."' || replace(k, '"', '\"') || '"'), ''),
                           s.email_pattern)
                     then to_json('(redacted)')
-                    else json_extract(a.tags, '$."' || replace(k, '"', '\"') || '"')
+                    else json_extract(li.tags, '$."' || replace(k, '"', '\"') || '"')
                 end)))) as varchar), '{}') end as tags,
         vendor,
         invoice_number,
@@ -80,7 +90,8 @@ lines as (
         source_file,
         source_row,
         load_id
-    from allocated a
+    from allocated
+    join line_items li using (line_id)
     cross join settings s
 ),
 

@@ -14,6 +14,7 @@ import os
 import duckdb
 import pytest
 
+from pipeline.ingest import SOURCES
 from tests.dags.stack import NO_SCHEDULED_RUNS
 
 pytestmark = pytest.mark.slow
@@ -54,7 +55,8 @@ def test_the_nightly_dag_runs_on_a_postgresql_metadata_database(
     run = stack.wait_for_run(NIGHTLY, run_id)
     tis = stack.task_instances(NIGHTLY, run_id)
     assert run["state"] == "success", [(t["task_id"], t["map_index"], t["state"]) for t in tis]
-    assert len(tis) == 13 and {t["state"] for t in tis} == {"success"}  # 6 tasks + 7 mapped loads
+    # 6 tasks + one mapped load per source
+    assert len(tis) == 6 + len(SOURCES) and {t["state"] for t in tis} == {"success"}
 
     # The run and its tasks are rows in PostgreSQL, written by the scheduler and the api-server.
     con = psycopg2.connect(host="127.0.0.1", port=postgres_cluster.port, user="airflow", dbname="airflow")
@@ -67,7 +69,7 @@ def test_the_nightly_dag_runs_on_a_postgresql_metadata_database(
             cur.execute(
                 "select count(*) from task_instance where run_id = %s and state = 'success'", (run_id,)
             )
-            assert cur.fetchone()[0] == 13
+            assert cur.fetchone()[0] == 6 + len(SOURCES)
     finally:
         con.close()
 

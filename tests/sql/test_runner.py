@@ -41,6 +41,7 @@ def test_build_order_follows_what_the_sql_reads():
         "staging.stg_focus",
         "staging.stg_invoices",
         "staging.stg_timesheets",
+        "staging.stg_assets",
     }
     assert "core.line_items_unioned" in deps["core.line_items"]
     assert {"core.line_items", "core.rule_matches"} <= deps["core.allocated_line_items"]

@@ -21,8 +21,10 @@ from pipeline import publish
 from pipeline.app import runs, steps
 from pipeline.config.settings import DEMO_CONFIG, load_settings
 from pipeline.errors import ResourceError, UnexpectedError
+from pipeline.ingest import SOURCES
 from tests.conftest import SMALL_LANDING, TEST_PII_KEY, sha
 from tests.fixtures.cli import cli
+from tests.fixtures.disk import fill
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +43,7 @@ STEPS = {
     "publish",
     "open the work database",
     "close the work database",
-} | {f"load_{s}" for s in ("focus", "invoices", "hr_rates", "timesheets", "fx_rates", "budgets", "metrics")}
+} | {f"load_{s}" for s in SOURCES}
 
 
 def total(warehouse: Path) -> D:
@@ -94,47 +96,7 @@ def published(landing, tmp_path):
     return settings, landing, warehouse
 
 
-# --- a small tmpfs as the warehouse: disk full for real -------------------------------------------
-
-
-@pytest.fixture
-def tmpfs(tmp_path):
-    """A 32 MiB tmpfs, mounted for this test (needs root)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs to fill it needs root; run the suite as root to test ENOSPC for real")
-    mnt = tmp_path / "tmpfs"
-    mnt.mkdir()
-    r = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(mnt)], capture_output=True, text=True
-    )
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({r.stderr.strip()}); ENOSPC is tested where mount works")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
-def free_bytes(path: Path) -> int:
-    st = os.statvfs(path)
-    return st.f_bavail * st.f_frsize
-
-
-def fill(folder: Path, leave: int = 0, name: str = "ballast.bin") -> Path:
-    """Take the free space of folder's file system, leaving about `leave` bytes."""
-    path = folder / name
-    chunk = b"\xa5" * (1 << 16)
-    with path.open("ab") as fh:
-        while free_bytes(folder) > leave + len(chunk):
-            try:
-                fh.write(chunk)
-                fh.flush()
-            except OSError:
-                break
-        with contextlib.suppress(OSError):
-            fh.write(chunk[: max(0, free_bytes(folder) - leave)])
-            fh.flush()
-    return path
+# --- a small tmpfs as the warehouse: disk full for real (tests/fixtures/disk.py) ----------------------------
 
 
 def test_disk_full_is_one_line_and_the_run_after_freeing_space_succeeds(tmpfs, landing):
@@ -417,7 +379,7 @@ def test_orchestrated_steps_record_waiting_between_steps_and_failures(published,
     settings, landing, warehouse = published
     (landing / "invoices/vectorops/VO-80.csv").write_text(NEW_INVOICE)
     run_id = "manual__2026-10-02T02:00:00+00:00"
-    for source in ("focus", "invoices", "hr_rates", "timesheets", "fx_rates", "budgets", "metrics"):
+    for source in SOURCES:
         steps.load_source(settings, source, run_id)
     assert runs_of(settings.work_db)[run_id][0] == "waiting"
     steps.check_raw(settings, run_id)
@@ -437,7 +399,7 @@ def test_orchestrated_steps_record_waiting_between_steps_and_failures(published,
     assert steps.run_all(settings).message.startswith(f"nothing new since {run_id}")
     pub = settings.published_db.stat().st_mtime_ns
     night = "scheduled__2026-10-03T02:00:00+00:00"
-    for source in ("focus", "invoices", "hr_rates", "timesheets", "fx_rates", "budgets", "metrics"):
+    for source in SOURCES:
         steps.load_source(settings, source, night)
     assert steps.nothing_new(settings, night) == {"nothing_new": True, "since": run_id}
     assert runs_of(settings.work_db)[night] == ("succeeded", f"nothing new since {run_id}")

@@ -123,6 +123,13 @@ def test_people_data_never_reaches_the_published_file(published):
         with path.open(newline="") as fh:
             for r in csv.DictReader(fh):
                 people.update({r["employee_name"], r["employee_email"]})
+    # the trackers' own exports name people their way
+    for path in (published["landing"] / "timesheets").glob("*/*.csv"):
+        with path.open(newline="") as fh:
+            for r in csv.DictReader(fh):
+                people.update(
+                    {r["Full name"]} if "Full name" in r else {r["First Name"] + " " + r["Last Name"]}
+                )
     con = duckdb.connect(str(published["db"]), read_only=True)
     try:
         columns = con.execute(

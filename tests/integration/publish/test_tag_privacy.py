@@ -132,7 +132,7 @@ def test_names_and_emails_in_tags_are_redacted_and_the_rule_still_places_the_lin
     work = duckdb.connect(str(warehouse / "work.duckdb"), read_only=True)
     try:
         raw = work.execute(
-            "select tags from core.allocated_line_items where resource_id = 'nb-ana'"
+            "select tags from core.line_items where resource_id = 'nb-ana'"
         ).fetchone()
     finally:
         work.close()
