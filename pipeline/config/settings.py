@@ -201,6 +201,8 @@ class PlanningCfg(_Strict):
     anomalies: AnomalyCfg = AnomalyCfg()
     forecast: ForecastCfg = ForecastCfg()
     findings: FindingsCfg = FindingsCfg()
+
+
 class FxCfg(_Strict):
     # currencies to convert through when a currency has no rate of its own to the reporting
     # currency (sql/staging/stg_fx_rates.sql), tried in this order
