@@ -25,6 +25,7 @@ from pipeline.config.settings import Settings
 from pipeline.config.tables import config_fingerprint
 from pipeline.errors import CostledgerError, InputError
 from pipeline.ingest import budgets, focus, fx_rates, hr_rates, invoices, metrics, timesheets
+from pipeline.ingest.native import aws_cur
 from pipeline.ingest.common import LINEAGE, drop_temp, now_utc, q
 from pipeline.landing.prescan import exact_records, kind_of
 from pipeline.landing.walk import LandingFile, landing_root, opened, shown, survey
@@ -32,6 +33,7 @@ from pipeline.landing.walk import LandingFile, landing_root, opened, shown, surv
 # Load order matters only for readability of logs; every source is independent at load time.
 MODULES: dict[str, ModuleType] = {
     "focus": focus,
+    "aws_cur": aws_cur,
     "invoices": invoices,
     "hr_rates": hr_rates,
     "timesheets": timesheets,

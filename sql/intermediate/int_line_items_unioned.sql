@@ -1,11 +1,14 @@
 -- Every source's line items in one shape (the unified, FOCUS-aligned line item).
 with
 focus as (select * from staging.stg_focus),
+aws_cur as (select * from staging.stg_aws_cur),
 invoices as (select * from staging.stg_invoices),
 timesheets as (select * from staging.stg_timesheets),
 
 final as (
     select * from focus
+    union all by name
+    select * from aws_cur
     union all by name
     select * from invoices
     union all by name
