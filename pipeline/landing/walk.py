@@ -38,6 +38,7 @@ from pipeline.config.settings import IngestCfg, Settings
 SOURCE_FOLDERS: dict[str, str] = {
     "focus": "focus",
     "aws_cur": "aws_cur",
+    "gcp_billing": "gcp_billing",
     "invoices": "invoices",
     "timesheets": "timesheets",
     "hr_rates": "hr_rates",
@@ -47,7 +48,6 @@ SOURCE_FOLDERS: dict[str, str] = {
 }
 # Folders DESIGN names whose native formats are not read yet: listed, never silently ignored.
 UNSUPPORTED_FOLDERS = {
-    "gcp_billing": "GCP billing export extracts are not read yet; use the FOCUS view export under landing/focus/",
     "azure_cost": "Azure cost details exports are not read yet; use the FOCUS cost export under landing/focus/",
 }
 IGNORED_NAMES = {".DS_Store", "README.md", "README.txt"}

@@ -2,6 +2,7 @@
 with
 focus as (select * from staging.stg_focus),
 aws_cur as (select * from staging.stg_aws_cur),
+gcp_billing as (select * from staging.stg_gcp_billing),
 invoices as (select * from staging.stg_invoices),
 timesheets as (select * from staging.stg_timesheets),
 
@@ -9,6 +10,8 @@ final as (
     select * from focus
     union all by name
     select * from aws_cur
+    union all by name
+    select * from gcp_billing
     union all by name
     select * from invoices
     union all by name
