@@ -39,6 +39,7 @@ SOURCE_FOLDERS: dict[str, str] = {
     "focus": "focus",
     "aws_cur": "aws_cur",
     "gcp_billing": "gcp_billing",
+    "azure_cost": "azure_cost",
     "invoices": "invoices",
     "timesheets": "timesheets",
     "hr_rates": "hr_rates",
@@ -48,7 +49,6 @@ SOURCE_FOLDERS: dict[str, str] = {
 }
 # Folders DESIGN names whose native formats are not read yet: listed, never silently ignored.
 UNSUPPORTED_FOLDERS = {
-    "azure_cost": "Azure cost details exports are not read yet; use the FOCUS cost export under landing/focus/",
 }
 IGNORED_NAMES = {".DS_Store", "README.md", "README.txt"}
 # Bidirectional-text controls reorder what a terminal shows: as dangerous in a name as a newline.

@@ -20,6 +20,7 @@ VIEWS = (
     ("staging.stg_focus", "staging/stg_focus.sql"),
     ("staging.stg_aws_cur", "staging/stg_aws_cur.sql"),
     ("staging.stg_gcp_billing", "staging/stg_gcp_billing.sql"),
+    ("staging.stg_azure_cost", "staging/stg_azure_cost.sql"),
     ("staging.stg_invoices", "staging/stg_invoices.sql"),
     ("staging.stg_timesheets", "staging/stg_timesheets.sql"),
     ("staging.stg_fx_rates", "staging/stg_fx_rates.sql"),

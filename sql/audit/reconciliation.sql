@@ -15,6 +15,7 @@ raw_rows as (
     union all select source_file, count(*) from raw.invoice_lines group by all
     union all select source_file, count(*) from raw.aws_cur_line_items group by all
     union all select source_file, count(*) from raw.gcp_billing_line_items group by all
+    union all select source_file, count(*) from raw.azure_cost_line_items group by all
     union all select source_file, count(*) from raw.timesheet_entries group by all
 ),
 settings as (select max(value) filter (key = 'cost_basis') as cost_basis from config.settings),

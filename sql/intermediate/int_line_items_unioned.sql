@@ -3,6 +3,7 @@ with
 focus as (select * from staging.stg_focus),
 aws_cur as (select * from staging.stg_aws_cur),
 gcp_billing as (select * from staging.stg_gcp_billing),
+azure_cost as (select * from staging.stg_azure_cost),
 invoices as (select * from staging.stg_invoices),
 timesheets as (select * from staging.stg_timesheets),
 
@@ -12,6 +13,8 @@ final as (
     select * from aws_cur
     union all by name
     select * from gcp_billing
+    union all by name
+    select * from azure_cost
     union all by name
     select * from invoices
     union all by name
