@@ -25,8 +25,8 @@ from pipeline.config.settings import Settings
 from pipeline.config.tables import config_fingerprint
 from pipeline.errors import CostledgerError, InputError
 from pipeline.ingest import budgets, focus, fx_rates, hr_rates, invoices, metrics, timesheets
-from pipeline.ingest.native import aws_cur, azure_cost, gcp_billing
 from pipeline.ingest.common import LINEAGE, drop_temp, now_utc, q
+from pipeline.ingest.native import aws_cur, azure_cost, gcp_billing
 from pipeline.landing.prescan import exact_records, kind_of
 from pipeline.landing.walk import LandingFile, landing_root, opened, shown, survey
 
