@@ -22,8 +22,8 @@ keys as (
         l.billing_account_id,
         coalesce(l.billing_period_start, l.month) as billing_period,
         cast(l.charge_period_start as date) as charge_day,
-        bool_or(l.billed_cost_original <> 0) as bills,
-        bool_or(l.effective_cost_original <> 0) as amortizes
+        bool_or(coalesce(l.billed_cost, 1) <> 0) as bills,
+        bool_or(coalesce(l.effective_cost, 1) <> 0) as amortizes
     from line_items l
     left join files f on f.source_file = l.source_file
     where l.billing_account_id is not null
