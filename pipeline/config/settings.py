@@ -145,6 +145,9 @@ class PullCfg(_Strict):
         return check_pull_target(v)
 
 
+TRUSTABLE_SOURCES = ("focus", "aws_cur", "gcp_billing", "azure_cost")
+
+
 class MainCfg(_Strict):
     reporting_currency: str = "USD"
     cost_basis: str = "effective"
@@ -156,6 +159,19 @@ class MainCfg(_Strict):
     report: ReportCfg = ReportCfg()
     ingest: IngestCfg = IngestCfg()
     pull: list[PullCfg] = []
+    # billing account -> the source whose lines count for it, where a native export and a FOCUS
+    # export of one account both land (issue 11); the other source's lines are kept, superseded
+    trust: dict[str, str] = {}
+
+    @field_validator("trust")
+    @classmethod
+    def _trust(cls, v: dict[str, str]) -> dict[str, str]:
+        for account, source in v.items():
+            if source not in TRUSTABLE_SOURCES:
+                raise ValueError(
+                    f"trust.{account}: '{source}' is not a billing source ({', '.join(TRUSTABLE_SOURCES)})"
+                )
+        return {str(k).strip(): s for k, s in v.items()}
 
     @field_validator("reporting_currency")
     @classmethod
@@ -244,6 +260,7 @@ class Settings:
     pii_key: bytes | None = field(repr=False)
     smtp: SmtpSettings
     ingest: IngestCfg = field(default_factory=IngestCfg)
+    trust: dict[str, str] = field(default_factory=dict)  # billing account -> source that counts
 
     @property
     def work_db(self) -> Path:
@@ -450,4 +467,5 @@ def load_settings(
         pii_key=key.encode() if key else None,
         smtp=smtp,
         ingest=main.ingest,
+        trust=dict(main.trust),
     )

@@ -121,6 +121,7 @@ def sync_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
             ["several", SEVERAL],
             ["people_merged", PEOPLE_MERGED],
             ["fingerprint", fingerprint],
+            *([f"trust:{account}", source] for account, source in sorted(settings.trust.items())),
         ],
     )
     con.executemany(

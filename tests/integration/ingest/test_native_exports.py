@@ -17,9 +17,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 from tests.conftest import FIXTURES
 from tests.fixtures.cli import cli
+from tests.fixtures.config import config_with
 
 NATIVE = FIXTURES / "native"
 EXPECTED = json.loads((NATIVE / "expected_totals.json").read_text())
@@ -259,4 +261,44 @@ def test_gcp_parquet_and_csv_extracts_book_the_same_truth(tmp_path, export, data
     got = booked_by_account_month(tmp_path / "warehouse", "gcp_billing")
     assert got == truth_by_account_month(dataset)
     assert_files_match(tmp_path / "warehouse", dataset)
+    assert_conserved(tmp_path / "warehouse")
+
+
+FOCUS_OF_ACME = (
+    "BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,ProviderName,"
+    "BillingAccountId,BillingPeriodStart,BillingPeriodEnd,ServiceName\n"
+    "169.8,169.8,USD,2026-09-03T00:00:00Z,2026-09-04T00:00:00Z,Usage,AWS,111122223333,"
+    "2026-09-01T00:00:00Z,2026-10-01T00:00:00Z,Amazon SageMaker\n"
+)
+
+
+def test_native_and_focus_of_one_account_fail_the_overlap_check_unless_trust_says_which(tmp_path):
+    """CUR 2.0 of payer 111122223333 and a FOCUS export of the same account and period: a critical
+    check naming both sources; with `trust: {111122223333: aws_cur}` the FOCUS lines are superseded
+    and the CUR books its truth, conserved."""
+    landing = make_landing(tmp_path)
+    shutil.copytree(NATIVE / "aws_cur" / "acme-cur2", landing / "aws_cur" / "acme-cur2")
+    (landing / "focus" / "acme").mkdir(parents=True)
+    (landing / "focus" / "acme" / "acme-2026-09.csv").write_text(FOCUS_OF_ACME)
+    res = cli("run", landing=landing, warehouse=tmp_path / "warehouse")
+    assert res.returncode != 0
+    assert "assert_no_overlapping_deliveries.sql" in res.stderr
+    assert (
+        "source=aws_cur, other_source=focus" in res.stderr
+        or "source=focus, other_source=aws_cur" in res.stderr
+    )
+
+    config = config_with(tmp_path / "config")
+    main_cfg = yaml.safe_load((config / "costledger.yaml").read_text())
+    main_cfg["trust"] = {"111122223333": "aws_cur"}
+    (config / "costledger.yaml").write_text(yaml.safe_dump(main_cfg))
+    res = cli("run", landing=landing, warehouse=tmp_path / "warehouse", config=config)
+    assert res.returncode == 0, res.stdout + res.stderr
+    got = booked_by_account_month(tmp_path / "warehouse", "aws_cur")
+    assert got == truth_by_account_month("aws_cur2_parquet")
+    focus_lines = rows(
+        tmp_path / "warehouse" / "work.duckdb",
+        "select count(*), bool_and(is_superseded) from core.line_items where source_system = 'focus'",
+    )
+    assert focus_lines == [(1, True)]
     assert_conserved(tmp_path / "warehouse")
