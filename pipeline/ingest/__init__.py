@@ -26,7 +26,7 @@ from pipeline.config.tables import config_fingerprint
 from pipeline.errors import CostledgerError, InputError
 from pipeline.ingest import budgets, focus, fx_rates, hr_rates, invoices, metrics, timesheets
 from pipeline.ingest.common import LINEAGE, drop_temp, now_utc, q
-from pipeline.ingest.native import aws_cur, azure_cost, gcp_billing
+from pipeline.ingest.native import aws_cur, azure_cost, contract_commitments, gcp_billing
 from pipeline.landing.prescan import exact_records, kind_of
 from pipeline.landing.walk import LandingFile, landing_root, opened, shown, survey
 
@@ -36,6 +36,7 @@ MODULES: dict[str, ModuleType] = {
     "aws_cur": aws_cur,
     "gcp_billing": gcp_billing,
     "azure_cost": azure_cost,
+    "focus_commitments": contract_commitments,
     "invoices": invoices,
     "hr_rates": hr_rates,
     "timesheets": timesheets,

@@ -40,6 +40,7 @@ SOURCE_FOLDERS: dict[str, str] = {
     "aws_cur": "aws_cur",
     "gcp_billing": "gcp_billing",
     "azure_cost": "azure_cost",
+    "focus_commitments": "focus",  # FOCUS 1.3 Contract Commitment files beside the cost files
     "invoices": "invoices",
     "timesheets": "timesheets",
     "hr_rates": "hr_rates",

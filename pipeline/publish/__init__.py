@@ -27,6 +27,7 @@ PUBLISHED_TABLES = (
     "marts.budget_vs_actual",
     "marts.rule_coverage",
     "marts.data_freshness",
+    "marts.contract_commitments",
     "audit.load_log",
     "audit.rejected_rows",
     "audit.quality_results",

@@ -21,6 +21,7 @@ VIEWS = (
     ("staging.stg_aws_cur", "staging/stg_aws_cur.sql"),
     ("staging.stg_gcp_billing", "staging/stg_gcp_billing.sql"),
     ("staging.stg_azure_cost", "staging/stg_azure_cost.sql"),
+    ("staging.stg_focus_contract_commitments", "staging/stg_focus_contract_commitments.sql"),
     ("staging.stg_invoices", "staging/stg_invoices.sql"),
     ("staging.stg_timesheets", "staging/stg_timesheets.sql"),
     ("staging.stg_fx_rates", "staging/stg_fx_rates.sql"),
@@ -44,6 +45,7 @@ MARTS = (
     ("marts.budget_vs_actual", "marts/budget_vs_actual.sql"),
     ("marts.rule_coverage", "marts/rule_coverage.sql"),
     ("marts.data_freshness", "marts/data_freshness.sql"),
+    ("marts.contract_commitments", "marts/contract_commitments.sql"),
 )
 
 

@@ -302,3 +302,42 @@ def test_native_and_focus_of_one_account_fail_the_overlap_check_unless_trust_say
     )
     assert focus_lines == [(1, True)]
     assert_conserved(tmp_path / "warehouse")
+
+
+def test_focus_1_3_contract_commitments_get_their_own_published_table(tmp_path):
+    """The Contract Commitment file of a FOCUS 1.3 export is loaded and published on its own,
+    never refused as a FOCUS header and never read as cost rows."""
+    landing = make_landing(tmp_path, "focus")
+    warehouse = tmp_path / "warehouse"
+    run(landing, warehouse)
+    rel = "focus/acme-inference-focus13/focus-contract-commitment.csv"
+    truth = EXPECTED["contract_commitments"][rel]
+    published = rows(
+        warehouse / "costledger.duckdb",
+        "select contract_commitment_id, contract_commitment_cost, source_file from marts.contract_commitments",
+    )
+    assert {c: cost for c, cost, _ in published} == {c: Decimal(v) for c, v in truth["by_commitment"].items()}
+    assert len(published) == truth["rows"] and {f for *_, f in published} == {rel}
+    assert rows(
+        warehouse / "work.duckdb", "select count(*) from core.line_items where source_file = ?", [rel]
+    ) == [(0,)]
+    status = rows(
+        warehouse / "costledger.duckdb", "select source, status from audit.files where source_file = ?", [rel]
+    )
+    assert status == [("focus_commitments", "loaded")]
+    # the cost rows that draw the commitments down, and what they draw
+    assert booked_by_account_month(warehouse, "focus") == truth_by_account_month("focus_1_3")
+    applied = rows(
+        warehouse / "work.duckdb",
+        """
+        select e ->> 'ContractCommitmentId', sum(cast(e ->> 'ContractCommitmentAppliedCost' as decimal(38,10)))
+        from (select unnest(cast(json_extract(ContractApplied, '$.Elements[*]') as json[])) as e
+              from raw.focus_line_items where nullif(trim(ContractApplied), '') is not null)
+        where e ->> 'ContractCommitmentAppliedCost' is not null
+        group by all
+        """,
+    )
+    assert {c: v for c, v in applied} == {
+        c: Decimal(v) for c, v in truth["applied_cost_in_cost_and_usage"].items()
+    }
+    assert_conserved(warehouse)
