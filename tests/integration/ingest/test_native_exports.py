@@ -341,3 +341,48 @@ def test_focus_1_3_contract_commitments_get_their_own_published_table(tmp_path):
         c: Decimal(v) for c, v in truth["applied_cost_in_cost_and_usage"].items()
     }
     assert_conserved(warehouse)
+
+
+def test_unreadable_native_rows_go_to_rejected_rows_with_file_line_and_reason(tmp_path):
+    """A JSON line that is not JSON and a cost that is not a number (GCP), a date that is not a
+    date (Azure EA): each row is kept in audit.rejected_rows, the rest of its file is booked."""
+    landing = make_landing(tmp_path)
+    src = NATIVE / "gcp_billing" / "acme-standard-jsonl" / "invoice_month=202610" / "extracted=20261105"
+    lines = (src / "000000000000.json").read_text().splitlines()
+    bad_cost = json.loads(lines[1])
+    bad_cost["cost"] = "twelve"
+    gcp = (
+        landing / "gcp_billing" / "std" / "invoice_month=202610" / "extracted=20261105" / "000000000000.json"
+    )
+    gcp.parent.mkdir(parents=True)
+    gcp.write_text("\n".join([lines[0], json.dumps(bad_cost), "{not json", lines[2]]) + "\n")
+    ea = NATIVE / "azure_cost" / "ea-actual" / "20261001-20261031" / "8e0a2c4e-6a8c-4e0a-2c4e-6a8c0e2a4c6e"
+    azure = landing / "azure_cost" / "ea" / "part_0_0001.csv"
+    azure.parent.mkdir(parents=True)
+    text = (ea / "part_0_0001.csv").read_bytes().decode("utf-8-sig").splitlines()
+    text[2] = text[2].replace(",10/", ",13/", 1)  # month 13
+    azure.write_bytes(("\ufeff" + "\r\n".join(text) + "\r\n").encode())
+    config = config_with(tmp_path / "config", max_reject_share=0.6)
+    res = cli("run", landing=landing, warehouse=tmp_path / "warehouse", config=config)
+    assert res.returncode == 0, res.stdout + res.stderr
+    rejected = rows(
+        tmp_path / "warehouse" / "work.duckdb",
+        "select source_file, source_row, field, reason from audit.rejected_rows order by 1, 2",
+    )
+    assert [(f, n, field) for f, n, field, _ in rejected] == [
+        ("azure_cost/ea/part_0_0001.csv", 3, "Date"),
+        ("gcp_billing/std/invoice_month=202610/extracted=20261105/000000000000.json", 2, "cost"),
+        ("gcp_billing/std/invoice_month=202610/extracted=20261105/000000000000.json", 3, None),
+    ]
+    assert rejected[0][3].startswith("line 3: Date: '13/")
+    assert rejected[1][3] == "line 2: cost: 'twelve' is not a number"
+    assert rejected[2][3] == "line 3: not a JSON object"
+    booked = rows(
+        tmp_path / "warehouse" / "work.duckdb",
+        "select source_file, count(*) from core.line_items group by 1 order by 1",
+    )
+    assert booked == [
+        ("azure_cost/ea/part_0_0001.csv", 2),
+        ("gcp_billing/std/invoice_month=202610/extracted=20261105/000000000000.json", 2),
+    ]
+    assert_conserved(tmp_path / "warehouse")
