@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 AZURITE := tools/azurite/node_modules/.installed
 NPM     := $(shell command -v npm)
 
-.PHONY: install demo test test-fast lint bench report-preview clean
+.PHONY: install demo test test-fast lint bench docs report-preview clean
 
 install: $(STAMP) $(AZURITE)
 
@@ -41,6 +41,10 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check pipeline dags tests tools examples
 	$(BIN)/ruff format --check pipeline dags tests tools examples
+
+# docs/data-dictionary.md from the tables' contracts (sql/<schema>/<table>.yml); a test fails when it is stale.
+docs: install
+	$(BIN)/python -m pipeline.transform.dictionary
 
 bench: install
 	$(BIN)/python tools/bench.py $(BENCH_ARGS)

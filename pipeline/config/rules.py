@@ -19,7 +19,7 @@ from typing import Any
 from pipeline.errors import ConfigError
 from pipeline.ledger import LEAVES
 
-# match key -> column of the match-key table (sql/intermediate/int_match_keys.sql)
+# match key -> column of the match-key table (core.line_items.match_key, sql/core/line_items.sql)
 MATCH_FIELDS = {
     "source": "source_system",
     "provider": "provider",
@@ -107,7 +107,7 @@ _regex_lock = threading.Lock()
 def regex_problem(pattern: str) -> str | None:
     """What the engine that runs the rules says about a pattern, or None when it takes it.
 
-    Rules are matched in SQL (sql/intermediate/int_rule_matches.sql: regexp_matches, RE2), and
+    Rules are matched in SQL (sql/core/rule_matches.sql: regexp_matches, RE2), and
     RE2 refuses some patterns Python's `re` accepts (lookarounds, backreferences): ask DuckDB,
     with the same function, before any data is touched.
     """

@@ -17,34 +17,32 @@ import duckdb
 
 from pipeline.config.settings import Settings
 from pipeline.errors import ResourceError
+from pipeline.transform.contracts import load_contracts, published_tables
 
 log = logging.getLogger(__name__)
-
-PUBLISHED_TABLES = (
-    "marts.cost_line_items",
-    "marts.monthly_leaf_cost",
-    "marts.monthly_cost_rollup",
-    "marts.budget_vs_actual",
-    "marts.rule_coverage",
-    "marts.data_freshness",
-    "marts.contract_commitments",
-    "audit.load_log",
-    "audit.rejected_rows",
-    "audit.quality_results",
-    "audit.reconciliation",
-    "audit.runs",
-    "audit.files",
-    "audit.forgotten_files",
-)
-# Published tables copied from another relation of the work database than their own name: time-log
-# files are reconciled per month, not per file, in the published file (docs/privacy.md).
-PUBLISHED_FROM = {"audit.reconciliation": "audit.reconciliation_published"}
-
 
 # A view is sized by the table it reads (marts.cost_line_items selects from the allocated lines).
 SIZE_PROXY = {"marts.cost_line_items": "core.allocated_line_items"}
 SIZE_MARGIN = 1.25
 SIZE_OVERHEAD = 2 * 1024 * 1024  # file header, catalog and metadata blocks
+
+
+def _literal(text: str) -> str:
+    # COMMENT ON takes a literal, not a bound parameter; the text is the contract's own
+    return "'" + text.replace("'", "''") + "'"
+
+
+def describe(con: duckdb.DuckDBPyConnection, target: str, name: str) -> None:
+    """COMMENT ON the table and every column of `target` from the contract of `name`, so that
+    duckdb_tables(), duckdb_columns() and any SQL client show what they mean."""
+    contract = load_contracts()[name]
+    con.execute(
+        f"comment on table {target} is {_literal(f'{contract.description} Grain: {contract.grain}.')}"
+    )
+    present = {r[0] for r in con.execute(f"describe {target}").fetchall()}
+    for col in contract.columns:
+        if col.name in present:
+            con.execute(f"comment on column {target}.{col.name} is {_literal(col.description)}")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -66,7 +64,7 @@ def expected_size(con: duckdb.DuckDBPyConnection) -> int:
         "select block_size from pragma_database_size() where database_name = current_database()"
     ).fetchone()[0]
     tables, views = [], 0
-    for name in PUBLISHED_TABLES:
+    for name in published_tables():
         proxy = SIZE_PROXY.get(name, name)
         kind = _kind(con, proxy)
         if kind == "BASE TABLE":
@@ -140,8 +138,11 @@ def publish_file(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str
         attached = True
         con.execute("create schema pub.marts")
         con.execute("create schema pub.audit")
-        for name in PUBLISHED_TABLES:
-            con.execute(f"create table pub.{name} as select * from {PUBLISHED_FROM.get(name, name)}")
+        # what is published, and from which relation, is declared in each table's contract
+        # (`published`, `published_from`: sql/<schema>/<table>.yml)
+        for name, source in published_tables().items():
+            con.execute(f"create table pub.{name} as select * from {source}")
+            describe(con, f"pub.{name}", name)
         con.execute("checkpoint pub")
         con.execute("detach pub")
         attached = False

@@ -26,11 +26,11 @@ from pathlib import Path
 import duckdb
 
 from pipeline.config.settings import SQL_DIR
-from pipeline.db import run_sql_script
+from pipeline.db import SCHEMAS, run_sql_script
 from pipeline.errors import QualityGateError
 from pipeline.quality.model import CRITICAL, WARNING, Outcome, Probe
 
-__all__ = ["CRITICAL", "WARNING", "QualityGateError", "SQL_CHECKS", "run_gate", "run_sql_check", "warm_up"]
+__all__ = ["CRITICAL", "WARNING", "QualityGateError", "sql_checks", "run_gate", "run_sql_check", "warm_up"]
 
 log = logging.getLogger(__name__)
 # GX logs its own plumbing at INFO; a nightly log should show our checks, not its registry.
@@ -41,59 +41,25 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 CHECKS_DIR = SQL_DIR / "checks"
 STAGES = ("raw", "marts")
 
-# check file -> (stage, table it guards, severity, tables it reads). Zero rows = healthy.
-SQL_CHECKS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
-    "assert_cost_conserved_per_file_month": (
-        "marts",
-        "audit.reconciliation",
-        CRITICAL,
-        ("audit.reconciliation",),
-    ),
-    "assert_no_duplicate_lines": ("marts", "core.line_items", CRITICAL, ("core.line_items",)),
-    "assert_allocated_shares_sum_to_line": (
-        "marts",
-        "core.allocated_line_items",
-        CRITICAL,
-        ("core.line_items", "core.allocated_line_items"),
-    ),
-    "assert_no_overlapping_deliveries": (
-        "marts",
-        "core.line_items",
-        CRITICAL,
-        ("core.line_items", "audit.files"),
-    ),
-    "assert_leaf_cost_matches_line_items": (
-        "marts",
-        "marts.monthly_leaf_cost",
-        CRITICAL,
-        ("marts.monthly_leaf_cost", "marts.cost_line_items", "config.settings"),
-    ),
-    # people cost (docs/privacy.md): published whole, in groups that pass the rule
-    "assert_people_cost_matches_time_lines": (
-        "marts",
-        "marts.cost_line_items",
-        CRITICAL,
-        (
-            "core.allocated_line_items",
-            "core.people_cost_lines",
-            "core.people_cost_cells",
-            "marts.cost_line_items",
-            "config.settings",
-        ),
-    ),
-    "assert_people_rows_publishable": (
-        "marts",
-        "marts.cost_line_items",
-        CRITICAL,
-        ("core.people_cost_lines", "core.people_cost_cells", "config.settings"),
-    ),
-    "assert_people_rows_above_threshold": (
-        "marts",
-        "marts.cost_line_items",
-        WARNING,
-        ("core.people_cost_cells",),
-    ),
-}
+
+def sql_checks() -> dict[str, tuple[str, str, str, tuple[str, ...]]]:
+    """check file -> (stage, table it guards, severity, tables it reads). Zero rows = healthy.
+
+    Derived: the table and severity from the contract that lists the check (`checks:` in
+    sql/<schema>/<table>.yml), the tables it reads from its SQL. Checks of raw and staging tables
+    run at the raw gate, the others at the marts gate.
+    """
+    from pipeline.transform.contracts import load_contracts
+    from pipeline.transform.runner import references
+
+    out = {}
+    for table, contract in load_contracts().items():
+        for name, severity in contract.checks.items():
+            sql = (CHECKS_DIR / f"{name}.sql").read_text(encoding="utf-8")
+            reads = tuple(sorted(r for r in references(sql) if r.split(".")[0] in SCHEMAS))
+            stage = "raw" if contract.schema in ("raw", "staging") else "marts"
+            out[name] = (stage, table, severity, reads)
+    return out
 
 
 _warm_up: threading.Thread | None = None
@@ -143,7 +109,7 @@ def _sql_outcomes(con, stage: str, tables=None) -> list[Outcome]:
     from pipeline.quality.suites import relation_exists
 
     outcomes = []
-    for name, (chk_stage, table, severity, reads) in SQL_CHECKS.items():
+    for name, (chk_stage, table, severity, reads) in sql_checks().items():
         if chk_stage != stage or (tables is not None and table not in tables):
             continue
         absent = [r for r in reads if not relation_exists(con, r)]
@@ -176,11 +142,11 @@ def _suite_calls(stage: str) -> list[tuple[str, Callable, str]]:
     from pipeline.quality import suites
 
     if stage == "raw":
-        calls = [(t, f, "skip") for t, f in suites.RAW_SUITES]
+        calls = [(t, f, "skip") for t, f in suites.raw_suites()]
         # the FX check falls back to the raw tables before the first transform made the views
         calls += [(t, partial(suites.fx_coverage, table=t), "call") for t in suites.STAGING_CHARGES]
         return calls
-    return [(t, f, "fail") for t, f in suites.MARTS_SUITES]
+    return [(t, f, "fail") for t, f in suites.marts_suites()]
 
 
 def collect_probes(con, settings, stage: str, tables=None) -> tuple[list[Probe], list[Outcome]]:

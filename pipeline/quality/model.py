@@ -24,10 +24,11 @@ class Check:
     severity: str
     explain: Callable[[Any], str]
     column: str | None = None  # shown as table.column in messages
+    label: str | None = None  # the check's name when it is not the expectation's (contract tests)
 
     @property
     def name(self) -> str:
-        return self.expectation.expectation_type
+        return self.label or self.expectation.expectation_type
 
 
 @dataclass

@@ -7,7 +7,7 @@ pandas frames from DuckDB (per-file aggregates, distinct-value sets, capped samp
 grow with the number of line items.
 
 Raw tables hold text as read (sql/raw/*.sql, pipeline/ingest/*); staging, core and marts are the
-SQL models under sql/staging, sql/intermediate and sql/marts. People tables (timesheets, HR rates)
+SQL models under sql/staging, sql/core and sql/marts. People tables (timesheets, HR rates)
 are probed through aggregates only and validated with result_format BOOLEAN_ONLY.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pipeline.ledger import BUCKETS, LEAF_STAGE, LEAVES, OUT_OF_SCOPE, PEOPLE_MERGED, STAGES, UNALLOCATED
+from pipeline.ledger import LEAF_STAGE, LEAVES, OUT_OF_SCOPE, STAGES, UNALLOCATED
 from pipeline.quality.model import CRITICAL, WARNING, Check, Probe
 
 # FOCUS 1.0-1.3, columns ChargeCategory and ChargeClass ("Allowed values" tables of the spec).
@@ -871,190 +871,33 @@ def fx_coverage(con, settings, table: str) -> list[Probe]:
 # --- core -------------------------------------------------------------------------------------
 
 
-def core_line_items(con, settings) -> list[Probe]:
-    """core.line_items (sql/intermediate): converted money never null, per file and month."""
-    table = "core.line_items"
-    money = _present(con, table, ["billed_cost", "effective_cost", "fx_rate"])
-    df = frame(
-        con,
-        f"""
-        select source_file, month, count(*) as rows,
-               count(*) filter (where {" or ".join(f"{c} is null" for c in money) or "false"}) as null_money
-        from {table} group by all order by all
-    """,
-    )
-
-    def explain(d) -> str:
-        bad = d[d["null_money"] > 0].sort_values(["source_file", "month"])
-        f = bad.iloc[0]
-        return (
-            f"{int(f['null_money'])} lines without {'/'.join(money)} in {f['source_file']} "
-            f"({f['month']:%Y-%m})" + _more(len(bad) - 1, "file-months")
-        )
-
-    return [
-        Probe(
-            table,
-            "per_file_month",
-            df,
-            [
-                Check(_zero("null_money"), CRITICAL, explain, column="effective_cost"),
-            ],
-        )
-    ]
-
-
 def core_allocated_line_items(con, settings) -> list[Probe]:
-    """core.allocated_line_items: leaf from the allowed set, stage of that leaf, a model config knows."""
+    """core.allocated_line_items: each leaf under its own stage (the contract's tests check the
+    leaf, the model and the money)."""
     gxe = _gxe()
     table = "core.allocated_line_items"
-    money = _present(con, table, ["billed_cost", "effective_cost"])
-    df = frame(
-        con,
-        f"""
-        select leaf, stage, model_id, leaf not in ($unalloc, $oos) as allocated,
-               min(source_file) as source_file, count(*) as n,
-               count(*) filter (where {" or ".join(f"{c} is null" for c in money) or "false"}) as null_money
-        from {table} group by all order by all nulls first
-    """,
-        {"unalloc": UNALLOCATED, "oos": OUT_OF_SCOPE},
-    )
-    df["allocated_model_id"] = df["model_id"].where(df["allocated"].fillna(True).astype(bool))
-    df.loc[df["allocated"].fillna(True).astype(bool) & df["model_id"].isna(), "allocated_model_id"] = "<none>"
+    df = frame(con, f"select leaf, stage, count(*) as n from {table} group by all order by all nulls first")
     # the two buckets are their own stage in the allocated lines
-    pairs = [*LEAF_STAGE.items(), (UNALLOCATED, UNALLOCATED), (OUT_OF_SCOPE, OUT_OF_SCOPE)] + [
-        (b, b) for b in (UNALLOCATED, OUT_OF_SCOPE)
-    ]
+    pairs = [*LEAF_STAGE.items(), (UNALLOCATED, UNALLOCATED), (OUT_OF_SCOPE, OUT_OF_SCOPE)]
 
     def bad_pairs(d) -> str:
-        ok = {p for p in pairs}
+        ok = set(pairs)
         bad = d[
             d["leaf"].notna() & d["stage"].notna() & ~d.apply(lambda r: (r["leaf"], r["stage"]) in ok, axis=1)
         ]
         r = bad.iloc[0]
         return f"leaf '{r['leaf']}' booked under stage '{r['stage']}' ({int(bad['n'].sum())} lines)"
 
-    def null_money(d) -> str:
-        return f"{int(d['null_money'].sum())} allocated lines without a cost"
-
-    return [
-        Probe(
-            table,
-            "distinct_values",
-            df,
-            [
-                Check(
-                    gxe.ExpectColumnValuesToBeInSet(column="leaf", value_set=list(BUCKETS)),
-                    CRITICAL,
-                    values_not_in("leaf", BUCKETS, "unknown leaf:"),
-                    column="leaf",
-                ),
-                Check(
-                    gxe.ExpectColumnValuesToNotBeNull(column="leaf"),
-                    CRITICAL,
-                    lambda d: f"{int(d.loc[d['leaf'].isna(), 'n'].sum())} lines without a leaf",
-                    column="leaf",
-                ),
-                Check(
-                    gxe.ExpectColumnPairValuesToBeInSet(
-                        column_A="leaf",
-                        column_B="stage",
-                        value_pairs_set=pairs,
-                        ignore_row_if="either_value_is_missing",
-                    ),
-                    CRITICAL,
-                    bad_pairs,
-                    column="stage",
-                ),
-                Check(
-                    gxe.ExpectColumnValuesToBeInSet(
-                        column="allocated_model_id", value_set=list(settings.model_ids)
-                    ),
-                    CRITICAL,
-                    values_not_in(
-                        "allocated_model_id",
-                        settings.model_ids,
-                        "allocated to a model config/models.yaml does not know:",
-                    ),
-                    column="model_id",
-                ),
-                Check(_zero("null_money"), CRITICAL, null_money, column="effective_cost"),
-            ],
-        )
-    ]
+    check = gxe.ExpectColumnPairValuesToBeInSet(
+        column_A="leaf", column_B="stage", value_pairs_set=pairs, ignore_row_if="either_value_is_missing"
+    )
+    return [Probe(table, "distinct_values", df, [Check(check, CRITICAL, bad_pairs, column="stage")])]
 
 
 # --- marts ------------------------------------------------------------------------------------
 
 _LEAF_COLS = [f"c_{leaf}" for leaf in LEAVES]
 _STAGE_LEAVES = {stage: [f"c_{leaf}" for leaf, s in LEAF_STAGE.items() if s == stage] for stage in STAGES}
-
-
-def marts_monthly_cost_rollup(con, settings) -> list[Probe]:
-    """marts.monthly_cost_rollup: stages = sums of their leaves, total = sum of stages (+ people
-    time merged across leaves, docs/privacy.md), to the cent."""
-    table = "marts.monthly_cost_rollup"
-    merged = f"c_{PEOPLE_MERGED}"
-    all_cols = [
-        *_LEAF_COLS,
-        *(f"c_{s}" for s in STAGES),
-        merged,
-        "c_total",
-        "c_unallocated",
-        "c_out_of_scope",
-    ]
-    diffs = ",\n".join(
-        f"cast(round(c_{stage} - ({' + '.join(cols)}), 2) as double) as {stage}_diff"
-        for stage, cols in _STAGE_LEAVES.items()
-    )
-    parts = [*(f"c_{s}" for s in STAGES), merged]
-    total_diff = f"cast(round(c_total - ({' + '.join(parts)}), 2) as double) as total_diff"
-    missing = " + ".join(f"cast({c} is null as integer)" for c in all_cols)
-    df = frame(
-        con,
-        f"""
-        select month, model_id, scenario, {diffs}, {total_diff}, {missing} as missing_amounts
-        from {table}
-        order by month, model_id, scenario
-        limit {MAX_FRAME_ROWS}
-    """,
-    )
-
-    def diff_explain(col: str, what: str):
-        def explain(d) -> str:
-            bad = d[d[col].fillna(1) != 0]
-            r = bad.iloc[0]
-            return f"{what} differs by {r[col]:.2f} for {r['month']:%Y-%m} model {r['model_id']}" + _more(
-                len(bad) - 1, "rows"
-            )
-
-        return explain
-
-    checks = [
-        Check(
-            _zero(f"{stage}_diff"),
-            CRITICAL,
-            diff_explain(f"{stage}_diff", f"c_{stage} vs {' + '.join(cols)}"),
-            column=f"c_{stage}",
-        )
-        for stage, cols in _STAGE_LEAVES.items()
-    ]
-    checks.append(
-        Check(
-            _zero("total_diff"),
-            CRITICAL,
-            diff_explain("total_diff", f"c_total vs the sum of the four stages and {merged}"),
-            column="c_total",
-        )
-    )
-    checks.append(Check(_zero("missing_amounts"), CRITICAL, files_missing_amounts, column="c_total"))
-    return [Probe(table, "rows", df, checks)]
-
-
-def files_missing_amounts(d) -> str:
-    bad = d[d["missing_amounts"] > 0]
-    r = bad.iloc[0]
-    return f"{int(r['missing_amounts'])} cost columns are NULL for {r['month']:%Y-%m} model {r['model_id']}"
 
 
 def marts_monthly_leaf_cost(con, settings) -> list[Probe]:
@@ -1122,6 +965,120 @@ def unallocated_share(con, settings) -> list[Probe]:
     ]
 
 
+# --- generic tests declared in the contracts (sql/<schema>/<table>.yml) -------------------------
+
+_EXAMPLE_COLS = ("source_file", "month", "model_id")
+
+
+def _example(cols: list[str]) -> str:
+    """A SQL expression naming an offending row by the columns a user finds it with."""
+    parts = []
+    for c in _EXAMPLE_COLS:
+        if c in cols:
+            expr = f"strftime({c}, '%Y-%m')" if c == "month" else c
+            parts.append("'model ' || coalesce(model_id, '-')" if c == "model_id" else expr)
+    return f"concat_ws(' ', {', '.join(parts)})" if parts else "''"
+
+
+def _test_sql(table: str, test, cols: list[str], i: int, params: dict) -> tuple[list[str], Callable]:
+    """SQL expressions (offending count first) of one generic test, and its explanation."""
+    where = f"({test.where}) and " if test.where else ""
+    example = _example(cols)
+    col = test.columns[0]
+    if test.kind == "not_null":
+        bad = f"{where}{col} is null"
+        exprs = [
+            f"(select count(*) from {table} where {bad})",
+            f"(select min({example}) from {table} where {bad})",
+        ]
+
+        def explain(d, n=f"t{i}", col=col):
+            first = f" (first: {d[n + '_x'].iloc[0]})" if d[n + "_x"].iloc[0] else ""
+            return f"{int(d[n].iloc[0])} rows with {col} NULL{first}"
+
+    elif test.kind == "accepted_values":
+        params[f"v{i}"] = list(test.values)
+        bad = f"{where}{col} is not null and not list_contains($v{i}, {col})"
+        exprs = [
+            f"(select count(*) from {table} where {bad})",
+            f"(select string_agg(distinct $$'$$ || {col} || $$'$$, ', ') from {table} where {bad})",
+        ]
+
+        def explain(d, n=f"t{i}", col=col):
+            return f"{col} not one of the accepted values: {d[n + '_x'].iloc[0]} ({int(d[n].iloc[0])} rows)"
+
+    elif test.kind == "relationships":
+        other, other_col = test.to.rsplit(".", 1)
+        bad = f"{where}{col} is not null and {col} not in (select {other_col} from {other})"
+        exprs = [
+            f"(select count(*) from {table} where {bad})",
+            f"(select string_agg(distinct $$'$$ || {col} || $$'$$, ', ') from {table} where {bad})",
+        ]
+
+        def explain(d, n=f"t{i}", col=col, to=test.to):
+            return f"{col} not found in {to}: {d[n + '_x'].iloc[0]} ({int(d[n].iloc[0])} rows)"
+
+    elif test.kind == "unique":
+        key = ", ".join(test.columns)
+        dup = f"(select {key} from {table} group by all having count(*) > 1)"
+        shown = " || '/' || ".join(f"coalesce(cast({c} as varchar), '-')" for c in test.columns)
+        exprs = [f"(select count(*) from {dup})", f"(select min({shown}) from {dup})"]
+
+        def explain(d, n=f"t{i}", key=key):
+            return f"{int(d[n].iloc[0])} duplicate keys ({key}), first: {d[n + '_x'].iloc[0]}"
+
+    else:  # sum_equals, to the cent
+        total = " + ".join(test.of)
+        diff = f"round({col} - ({total}), 2)"
+        bad = f"{diff} <> 0"
+        exprs = [
+            f"(select count(*) from {table} where {bad})",
+            f"(select arg_min({diff} || ' for ' || {example}, ({example})) from {table} where {bad})",
+        ]
+
+        def explain(d, n=f"t{i}", col=col, total=total):
+            return f"{col} vs {total} differs by {d[n + '_x'].iloc[0]}" + _more(int(d[n].iloc[0]) - 1, "rows")
+
+    return exprs, explain
+
+
+def contract_tests(con, settings, table: str) -> list[Probe]:
+    """The generic tests of a table's contract, counted in DuckDB: one row of offending counts."""
+    from pipeline.transform.contracts import load_contracts
+
+    contract = load_contracts()[table]
+    cols = relation_columns(con, table)
+    exprs, checks, params = [], [], {}
+    expanded = [
+        (t, c) for t in contract.tests for c in (t.columns if t.kind == "not_null" else t.columns[:1])
+    ]
+    for i, (test, col) in enumerate(expanded):
+        one = (
+            test
+            if test.kind != "not_null"
+            else type(test)(test.kind, (col,), test.severity, where=test.where)
+        )
+        (count, example), explain = _test_sql(table, one, cols, i, params)
+        exprs += [f"{count} as t{i}", f"{example} as t{i}_x"]
+        checks.append(Check(_zero(f"t{i}"), test.severity, explain, column=col, label=test.kind))
+    if not checks:
+        return []
+    return [Probe(table, "contract", frame(con, "select " + ",\n".join(exprs), params or None), checks)]
+
+
+def _contract_suites(gate: str) -> tuple:
+    from functools import partial
+
+    from pipeline.transform.contracts import load_contracts
+
+    early = ("raw", "staging")
+    return tuple(
+        (name, partial(contract_tests, table=name))
+        for name, c in load_contracts().items()
+        if c.tests and (c.schema in early) == (gate == "raw")
+    )
+
+
 # --- what runs at each gate -------------------------------------------------------------------
 
 # (table, suite function); a table that does not exist yet (no file of that source) is skipped.
@@ -1134,11 +1091,20 @@ RAW_SUITES = (
     ("raw.budgets", raw_budgets),
     ("staging.stg_focus", staging_focus_values),
 )
-# Tables the marts gate requires: a missing one fails the gate.
+# Tables the marts gate requires: a missing one fails the gate. Generic tests (not null, unique,
+# accepted values, relationships, sums) come from the contracts; these are the bespoke ones.
 MARTS_SUITES = (
-    ("core.line_items", core_line_items),
     ("core.allocated_line_items", core_allocated_line_items),
-    ("marts.monthly_cost_rollup", marts_monthly_cost_rollup),
     ("marts.monthly_leaf_cost", marts_monthly_leaf_cost),
     ("marts.monthly_cost_rollup", unallocated_share),
 )
+
+
+def raw_suites() -> tuple:
+    """The raw gate: the bespoke raw suites, then the contracts' tests of staging tables."""
+    return RAW_SUITES + _contract_suites("raw")
+
+
+def marts_suites() -> tuple:
+    """The marts gate: the contracts' tests of core, marts and audit tables, then the bespoke suites."""
+    return _contract_suites("marts") + MARTS_SUITES

@@ -1,6 +1,6 @@
 -- One row per allocated line (a split line is one row per share): the ledger's detail.
 -- Time logs are the exception (docs/privacy.md): people cost is published one row per group of
--- at least `privacy.min_people_per_row` people, as decided by int_people_cost_cells_merged.sql,
+-- at least `privacy.min_people_per_row` people, as decided by sql/core/people_cost_cells.merge.sql,
 -- with source_system 'timesheet', line_id 'people/<group key>', people_grain naming the group's
 -- level, and no pseudonym, hours, rate or source row. A dimension the group's lines do not share
 -- reads '(several)'; a group merged across leaves sits on the leaf 'people_merged'. The lines

@@ -113,7 +113,7 @@ renamed as (
         t.cost_amount + t.credits_total as billed_cost_original,
         t.cost_amount + t.credits_total as effective_cost_original,
         t.label_tags as tags,
-        l.extraction is null as is_superseded
+        l.extraction is null as superseded_extraction
     from typed t
     left join latest l
       on l.billing_account_id is not distinct from t.billing_account_id
@@ -123,7 +123,7 @@ renamed as (
 
 final as (
     select
-        * exclude (gcp_cost_type),
+        * exclude (gcp_cost_type, superseded_extraction),
         cast(date_trunc('month', charge_period_start) as date) as month,
         cast(null as varchar) as vendor,
         cast(null as varchar) as vendor_kind,
@@ -131,7 +131,8 @@ final as (
         cast(null as varchar) as employee_key,
         cast(null as decimal(38,10)) as hours,
         cast(null as varchar) as model_hint,
-        cast(null as varchar) as leaf_hint
+        cast(null as varchar) as leaf_hint,
+        superseded_extraction as is_superseded
     from renamed
 )
 

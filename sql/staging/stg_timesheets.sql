@@ -1,7 +1,7 @@
 -- Time-log rows priced at the loaded hourly rate in force on the work day (the employee's own
 -- rate, else the role's). Employees leave this model only as their keyed pseudonym; names and
 -- e-mails never do. Pseudonym, hours and rate go on to core, in the work database only: the
--- published file carries people cost in groups (sql/intermediate/int_people_cost_cells.sql).
+-- published file carries people cost in groups (sql/core/people_cost_cells.sql).
 -- A later export covering the same employee and day supersedes the earlier rows for that day.
 with
 source as (select * from raw.timesheet_entries),
@@ -99,7 +99,7 @@ final as (
         activity,
         employee_key,
         hours,
-        -- the rate stays in the work database (core): sql/intermediate/int_people_cost_cells.sql
+        -- the rate stays in the work database (core): sql/core/people_cost_cells.sql
         -- needs it to decide which groups of people can be published without showing a rate
         hourly_rate,
         model_hint,

@@ -14,6 +14,7 @@ import pytest
 from pipeline.config.settings import DEMO_CONFIG, load_settings
 from pipeline.errors import QualityGateError
 from tests.conftest import REPO
+from tests.fixtures.contract_tables import create_contract_tables
 
 HEALTHY_SQL = (REPO / "tests" / "fixtures" / "quality" / "healthy.sql").read_text(encoding="utf-8")
 
@@ -37,6 +38,7 @@ def gate():
 def con():
     c = duckdb.connect()
     c.execute("set TimeZone = 'UTC'")
+    create_contract_tables(c)
     c.execute(HEALTHY_SQL)
     yield c
     c.close()
@@ -58,8 +60,13 @@ def test_healthy_warehouse_passes_both_gates_and_records_every_check(con, settin
     recorded = results(con)
     assert len(recorded) == len(raw) + len(marts)
     names = {r["check_name"] for r in recorded}
-    # GX expectation types and SQL file names, as the issue asks
+    # GX expectation types, the contracts' generic tests and SQL file names
     assert {
+        "not_null",
+        "unique",
+        "accepted_values",
+        "relationships",
+        "sum_equals",
         "expect_column_values_to_be_in_set",
         "expect_table_columns_to_match_set",
         "expect_column_pair_values_to_be_equal",
@@ -339,13 +346,13 @@ CRITICAL_CASES = [
         "unknown_leaf",
         "marts",
         "update core.allocated_line_items set leaf = 'gpu' where source_row = 2 and source_file like 'focus%'",
-        ["expect_column_values_to_be_in_set on core.allocated_line_items.leaf", "unknown leaf: 'gpu'"],
+        ["accepted_values on core.allocated_line_items.leaf", "not one of the accepted values: 'gpu'"],
     ),
     (
         "missing_leaf",
         "marts",
         "update core.allocated_line_items set leaf = null where source_row = 2 and source_file like 'focus%'",
-        ["expect_column_values_to_not_be_null on core.allocated_line_items.leaf", "1 lines without a leaf"],
+        ["not_null on core.allocated_line_items.leaf", "1 rows with leaf NULL"],
     ),
     (
         "leaf_under_wrong_stage",
@@ -360,28 +367,34 @@ CRITICAL_CASES = [
         "unknown_model",
         "marts",
         "update core.allocated_line_items set model_id = 'ghost-model' where leaf = 'labeled'",
-        ["core.allocated_line_items.model_id", "does not know: 'ghost-model'"],
+        [
+            "relationships on core.allocated_line_items.model_id",
+            "not found in config.models.model_id: 'ghost-model'",
+        ],
     ),
     (
         "allocated_without_model",
         "marts",
         "update core.allocated_line_items set model_id = null where leaf = 'labeled'",
-        ["core.allocated_line_items.model_id", "'<none>'"],
+        [
+            "not_null on core.allocated_line_items.model_id",
+            "1 rows with model_id NULL (first: invoices/labelco/inv7.csv",
+        ],
     ),
     (
         "allocated_money_null",
         "marts",
         "update core.allocated_line_items set effective_cost = null where leaf = 'labeled'",
-        ["core.allocated_line_items.effective_cost", "1 allocated lines without a cost"],
+        ["not_null on core.allocated_line_items.effective_cost", "1 rows with effective_cost NULL"],
     ),
     (
         "line_money_null",
         "marts",
         "update core.line_items set fx_rate = null where billing_currency = 'USD'",
         [
-            "core.line_items.effective_cost",
-            "3 lines without billed_cost/effective_cost/fx_rate",
-            "focus/aws/2026-05.csv (2026-05)",
+            "not_null on core.line_items.fx_rate",
+            "3 rows with fx_rate NULL",
+            "focus/aws/2026-05.csv 2026-05",
         ],
     ),
     # marts: stage = sum of leaves, total = sum of stages, all nine leaves, nothing NULL
@@ -401,14 +414,18 @@ CRITICAL_CASES = [
         "update marts.monthly_cost_rollup set c_total = c_total - 0.02 where model_id = 'reco-llm'",
         [
             "marts.monthly_cost_rollup.c_total",
-            "c_total vs the sum of the four stages and c_people_merged differs by -0.02",
+            "c_total vs c_pretrain + c_tuning + c_deploy + c_maintenance + c_people_merged differs by -0.02",
+            "2026-05 model reco-llm",
         ],
     ),
     (
         "rollup_amount_null",
         "marts",
         "update marts.monthly_cost_rollup set c_software = null where model_id = 'reco-llm'",
-        ["marts.monthly_cost_rollup.c_total", "1 cost columns are NULL for 2026-05 model reco-llm"],
+        [
+            "not_null on marts.monthly_cost_rollup.c_software",
+            "1 rows with c_software NULL (first: 2026-05 model reco-llm)",
+        ],
     ),
     (
         "month_missing_a_leaf",
@@ -471,7 +488,8 @@ CRITICAL_CASES = [
         "where source_file = 'focus/aws/2026-05.csv' and source_row = 4; "
         "update core.allocated_line_items set source_file = 'focus/aws-reexport/2026-05.csv' "
         "where source_file = 'focus/aws/2026-05.csv' and source_row = 4; "
-        "insert into audit.files values ('focus/aws-reexport/2026-05.csv', 'loaded', 'focus/aws-reexport/2026-05.csv')",
+        "insert into audit.files (source_file, status, delivery) "
+        "values ('focus/aws-reexport/2026-05.csv', 'loaded', 'focus/aws-reexport/2026-05.csv')",
         [
             "assert_no_overlapping_deliveries.sql on core.line_items",
             "file=focus/aws-reexport/2026-05.csv, other_file=focus/aws/2026-05.csv",

@@ -1,5 +1,5 @@
--- The finest groups of people cost (g1 cells, int_people_cost_lines.sql), before any is
--- published: every cell starts pending. int_people_cost_cells_merged.sql then runs once per level,
+-- The finest groups of people cost (g1 cells, core/people_cost_lines.sql), before any is
+-- published: every cell starts pending. people_cost_cells.merge.sql then runs once per level,
 -- 1 to 4, and decides which published row each cell ends in (docs/privacy.md).
 with
 lines as (select * from core.people_cost_lines),

@@ -1,5 +1,6 @@
 -- One level of the publication rule for people cost (docs/privacy.md), run by
--- pipeline/transform/__init__.py for $level = 1, 2, 3, 4 over core.people_cost_cells.
+-- pipeline/transform/runner.py for $level = 1, 2, 3, 4 over core.people_cost_cells (its
+-- contract, people_cost_cells.yml, declares the passes).
 --
 -- A set of time lines may be published as one row when it passes the rule:
 --   * at least k distinct people (k = privacy.min_people_per_row, never below 3), and

@@ -2,7 +2,7 @@
 -- charge date (the latest rate on or before it). A missing rate leaves fx_rate NULL here;
 -- the transform step refuses to go on and names the currency.
 with
-line_items as (select * from core.int_line_items_unioned),
+line_items as (select * from core.line_items_unioned),
 fx_rates as (select * from staging.stg_fx_rates),
 settings as (select value as reporting_currency from config.settings where key = 'reporting_currency'),
 key_fields as (select * from config.rule_fields),

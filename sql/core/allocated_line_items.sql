@@ -3,7 +3,7 @@
 -- (integer arithmetic in units of 1e-10, the remainder on the last share).
 with
 line_items as (select * from core.line_items where not is_superseded),
-matches as (select * from core.int_rule_matches),
+matches as (select * from core.rule_matches),
 models as (select * from config.models),
 leaves as (select * from config.leaves),
 metrics as (select * from staging.stg_usage_metrics),

@@ -1,0 +1,146 @@
+"""The SQL tree is the catalogue: find the models, order them by what their SQL reads, build them.
+
+A model is `sql/<schema>/<table>.sql` with its contract `sql/<schema>/<table>.yml` beside it
+(folder = schema, file = table). Each SQL file is one `select`; its contract says how it is
+materialised (`pipeline/transform/contracts.py`):
+
+    view              create or replace view (cheap; follows the SQL file on every run)
+    table             create or replace table, rebuilt in full
+    month_partitions  a table whose months in [month_from, month_to] are replaced, nothing else
+                      (a run over 2026-10 replaces 2026-10); built whole when no range is given
+
+and, where a table needs more than one statement, what follows its build:
+
+    passes:       {sql: <file beside it>, param: <name>, values: [...]}: the table rebuilt from
+                  itself once per value (people cost's publication rule, level by level)
+    after_build:  <hook>: a named Python check run right after the build (missing FX rates)
+    formerly:     [schema.table, ...]: names it had before; dropped so no stale copy lingers
+
+The dependencies are the `schema.table` names a model's SQL mentions that are models too
+(comments and string literals ignored); anything else it reads (raw.*, config.*, audit tables
+made by DDL) must exist already.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import re
+from collections.abc import Callable, Iterable
+from datetime import date
+
+import duckdb
+
+from pipeline.db import read_sql
+from pipeline.transform.contracts import Contract, load_contracts
+
+_COMMENT_OR_STRING = re.compile(r"--[^\n]*|'(?:[^']|'')*'")
+_REFERENCE = re.compile(r"\b([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
+
+Hook = Callable[[duckdb.DuckDBPyConnection], None]
+
+
+def model_sql(contract: Contract, file: str | None = None) -> str:
+    """The select of a model (or of one of its passes), without a trailing `;`."""
+    path = contract.sql_path if file is None else contract.sql_path.parent / file
+    return read_sql(path).strip().rstrip(";")
+
+
+def references(sql: str) -> set[str]:
+    """Every `schema.table` the SQL mentions outside comments and string literals, lower-cased."""
+    text = _COMMENT_OR_STRING.sub(" ", sql)
+    return {f"{s}.{t}".lower() for s, t in _REFERENCE.findall(text)}
+
+
+def dependencies(models: dict[str, Contract]) -> dict[str, set[str]]:
+    """model -> the models its SQL (and its passes' SQL) reads, itself excluded."""
+    deps = {}
+    for name, c in models.items():
+        sql = "\n".join(model_sql(c, f) for f in (None, *([c.passes.sql] if c.passes else [])))
+        deps[name] = (references(sql) & models.keys()) - {name}
+    return deps
+
+
+def build_order(models: dict[str, Contract]) -> list[str]:
+    """Models in an order where each comes after what it reads; ties by name, for stable runs."""
+    deps = dependencies(models)
+    sorter = graphlib.TopologicalSorter({n: sorted(deps[n]) for n in sorted(deps)})
+    try:
+        return list(sorter.static_order())
+    except graphlib.CycleError as exc:
+        raise ValueError(f"the SQL models read each other in a cycle: {' -> '.join(exc.args[1])}") from None
+
+
+def _table_type(con, name: str) -> str | None:
+    """'BASE TABLE', 'VIEW', or None when the object does not exist."""
+    schema, table = name.split(".")
+    row = con.execute(
+        "select table_type from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _drop(con, name: str) -> None:
+    kind = _table_type(con, name)
+    if kind is not None:
+        con.execute(f"drop {'view' if kind == 'VIEW' else 'table'} {name}")
+
+
+def _build_partitioned(con, name: str, sql: str, month_from: date | None, month_to: date | None) -> None:
+    if month_from is None or _table_type(con, name) != "BASE TABLE":
+        con.execute(f"create or replace table {name} as\n{sql}")
+        return
+    params = {"month_from": month_from, "month_to": month_to}
+    con.execute(f"delete from {name} where month between $month_from and $month_to", params)
+    try:
+        con.execute(
+            f"insert into {name} by name select * from ({sql}) where month between $month_from and $month_to",
+            params,
+        )
+    except duckdb.BinderException:
+        # The model's columns changed since the table was built: rebuild it whole.
+        con.execute(f"create or replace table {name} as\n{sql}")
+
+
+def build_model(
+    con, c: Contract, month_from: date | None = None, month_to: date | None = None, hooks: dict | None = None
+) -> None:
+    """Build one model as its contract says (inside the caller's transaction)."""
+    for old in c.formerly:
+        _drop(con, old)
+    kind = _table_type(con, c.name)
+    if kind is not None and (kind == "VIEW") != (c.materialized == "view"):
+        _drop(con, c.name)  # a warehouse built when it was materialised the other way
+    sql = model_sql(c)
+    if c.materialized == "view":
+        con.execute(f"create or replace view {c.name} as\n{sql}")
+    elif c.materialized == "month_partitions":
+        _build_partitioned(con, c.name, sql, month_from, month_to)
+    else:
+        con.execute(f"create or replace table {c.name} as\n{sql}")
+    if c.passes:
+        step = model_sql(c, c.passes.sql)
+        for value in c.passes.values:
+            con.execute(f"create or replace table {c.name} as\n{step}", {c.passes.param: value})
+    if c.after_build:
+        if not hooks or c.after_build not in hooks:
+            raise ValueError(f"{c.yml_path}: after_build names no known hook: {c.after_build!r}")
+        hooks[c.after_build](con)
+
+
+def build(
+    con: duckdb.DuckDBPyConnection,
+    month_from: date | None = None,
+    month_to: date | None = None,
+    hooks: dict[str, Hook] | None = None,
+    schemas: Iterable[str] | None = None,
+) -> list[str]:
+    """Build every model (or those of `schemas`) in dependency order; returns the names built."""
+    models = {n: c for n, c in load_contracts().items() if c.sql_path is not None}
+    wanted = set(schemas) if schemas is not None else None
+    built = []
+    for name in build_order(models):
+        if wanted is None or models[name].schema in wanted:
+            build_model(con, models[name], month_from, month_to, hooks)
+            built.append(name)
+    return built
