@@ -3,6 +3,7 @@
     costledger demo                         make the demo company (examples/demo/) and run everything
     costledger run [--month M | --from M --to M]
     costledger report --month M [--send] [--to ADDR ...] [--out DIR] [--lang en|zh-CN] [--force]
+    costledger explain --month M [--top N]  why cost is unallocated, with rules to paste
     costledger query "select ..."
     costledger status
     costledger forget PATH --reason TEXT    take a file that is gone from landing/ out of the books
@@ -102,6 +103,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--force", action="store_true", help="send again even if this month was sent to these recipients"
     )
+
+    p = sub.add_parser(
+        "explain",
+        help="why the month's cost is unallocated: the largest groups, each with a rule to paste",
+        description="List the month's largest unallocated groups (lines a rule could place together) "
+        "with their cost, share of unallocated and of total, line count, resources and tags, and a "
+        "cost_rules.yaml rule that would place each (leaf and model suggested from where similar "
+        "cost went: check them before pasting).",
+    )
+    _common(p)
+    p.add_argument("--month", required=True, help="the month to explain (YYYY-MM)")
+    p.add_argument("--top", type=int, default=10, help="how many groups (default 10)")
 
     p = sub.add_parser("query", help="run SQL against the published ledger (read-only)")
     _common(p)
@@ -296,6 +309,16 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_explain(args) -> int:
+    from pipeline.report.explain import explain
+
+    settings = _settings(args)
+    if args.top < 1:
+        raise CostledgerError(f"--top: {args.top} must be at least 1")
+    print(explain(settings, args.month, args.top))
+    return 0
+
+
 def _fmt(v) -> str:
     if v is None:
         return ""
@@ -428,6 +451,7 @@ COMMANDS = {
     "status": cmd_status,
     "forget": cmd_forget,
     "pull": cmd_pull,
+    "explain": cmd_explain,
 }
 
 

@@ -134,10 +134,11 @@ def mark_interrupted(con: duckdb.DuckDBPyConnection, settings: Settings, run_id:
 
 @functools.cache
 def code_fingerprint() -> str:
-    """The SQL models and the package's code and version: a new costledger rebuilds."""
+    """The SQL models, the package's code, input rules and version: a new costledger rebuilds."""
     h = hashlib.sha256(f"costledger {pipeline.__version__}".encode())
     pkg = Path(pipeline.__file__).resolve().parent
-    for root, pattern in ((SQL_DIR, "*"), (pkg, "*.py")):
+    # *.yml: the input rules beside the ingest modules (pipeline/ingest/<source>.rules.yml)
+    for root, pattern in ((SQL_DIR, "*"), (pkg, "*.py"), (pkg, "*.yml")):
         for p in sorted(root.rglob(pattern)):
             if p.is_file() and "__pycache__" not in p.parts:
                 h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator
 
+from pipeline.config.currencies import iso_currencies
 from pipeline.config.rules import compile_rules
 from pipeline.errors import ConfigError
 from pipeline.ledger import BUILTIN_SCENARIOS, LEAVES, SEVERAL
@@ -30,8 +31,6 @@ DEMO_CONFIG = DEMO_DIR / "config"
 # A warehouse or landing folder may record the config folder it belongs to (`costledger demo`
 # does), so later commands given the same --warehouse/--landing find it without --config.
 CONFIG_POINTER = ".costledger-config"
-
-_ISO_CCY = re.compile(r"^[A-Z]{3}$")
 
 
 class _Strict(BaseModel):
@@ -176,7 +175,7 @@ class MainCfg(_Strict):
     @field_validator("reporting_currency")
     @classmethod
     def _ccy(cls, v: str) -> str:
-        if not _ISO_CCY.match(v):
+        if v not in iso_currencies():
             raise ValueError(f"'{v}' is not an ISO-4217 currency code")
         return v
 
@@ -387,7 +386,7 @@ def load_settings(
             )
         seen_urls[key] = i
     ccy = reporting_currency or os.environ.get("COSTLEDGER_REPORTING_CURRENCY") or main.reporting_currency
-    if not _ISO_CCY.match(ccy):
+    if ccy not in iso_currencies():
         raise ConfigError(f"COSTLEDGER_REPORTING_CURRENCY: '{ccy}' is not an ISO-4217 currency code")
 
     scenarios = tuple(dict.fromkeys([*BUILTIN_SCENARIOS, *main.scenarios]))

@@ -1,5 +1,6 @@
 """Write the validated configuration into the work database's `config` schema, so SQL can
-join to it: rules, rule conditions, models and their aliases, vendors, activities, leaves."""
+join to it: rules, rule conditions, models and their aliases, vendors, activities, leaves, and
+the ISO-4217 currencies (pipeline/config/currencies.py) the input rules check against."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 
 import duckdb
 
+from pipeline.config.currencies import iso_currencies
 from pipeline.config.rules import rule_rows
 from pipeline.config.settings import VENDOR_KIND_LEAF, Settings
 from pipeline.ledger import LEAF_TABLE, LEAVES, PEOPLE_MERGED, SEVERAL
@@ -22,6 +24,7 @@ create or replace table config.model_aliases (alias varchar primary key, model_i
 create or replace table config.vendors (vendor_id varchar primary key, name varchar, kind varchar, leaf varchar);
 create or replace table config.vendor_aliases (alias varchar primary key, vendor_id varchar);
 create or replace table config.activities (activity varchar primary key, leaf varchar);
+create or replace table config.currencies (code varchar primary key);
 create or replace table config.rules (
     rule_id varchar primary key, priority integer, description varchar, out_of_scope boolean,
     n_fields integer, split_by varchar, split_models varchar[], split_metric varchar,
@@ -88,6 +91,7 @@ def settings_fingerprint(settings: Settings) -> str:
         _DDL,
         ",".join(KEY_FIELDS),
         "rule_fields",
+        ",".join(sorted(iso_currencies())),
         settings.reporting_currency,
         settings.cost_basis,
         str(settings.min_people_per_row),
@@ -124,6 +128,7 @@ def sync_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
             *([f"trust:{account}", source] for account, source in sorted(settings.trust.items())),
         ],
     )
+    con.execute("insert into config.currencies select unnest(?)", [sorted(iso_currencies())])
     con.executemany(
         "insert into config.leaves values (?, ?, ?, ?, ?)",
         [[leaf, stage, sym, name, i] for i, (stage, leaf, sym, name) in enumerate(LEAF_TABLE)],

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from pipeline.errors import InputError
+from pipeline.ingest.rules import Rule
 from pipeline.landing.prescan import human_bytes
 from pipeline.landing.walk import LandingFile
 
@@ -40,15 +41,6 @@ class Column:
     name: str  # canonical name in raw
     required: bool = False
     aliases: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class RowCheck:
-    """A row is rejected when `invalid` (SQL over the canonical columns) is true."""
-
-    field: str
-    invalid: str
-    reason: str  # SQL expression giving the reason text
 
 
 def now_utc() -> datetime:
@@ -142,7 +134,7 @@ def read_table_file(
     columns: tuple[Column, ...],
     fmt: str,
     load_id: int,
-    checks: tuple[RowCheck, ...] = (),
+    checks: tuple[Rule, ...] = (),
     extra_select: str = "",
     header_check=None,
     null_strings: tuple[str, ...] = ("",),
@@ -151,8 +143,8 @@ def read_table_file(
     """Read a CSV (plain or .gz) or Parquet file; leave the view `_incoming` (good rows and
     their source_row) and the table `_rejects` (source_row, field, reason, cost, currency) behind.
 
-    Every column is kept as text, as read; parsing happens in checks (to reject) and in
-    staging (to type). `source_row` is the physical line (CSV, header = 1) or record number.
+    Every column is kept as text, as read; parsing happens in the source's input rules
+    (`checks`, pipeline/ingest/<source>.rules.yml: to reject) and in staging (to type). `source_row` is the physical line (CSV, header = 1) or record number.
     The file is copied once, into `_read`; good rows go from there straight into raw.
     `cost` is (amount, currency) as SQL over the canonical columns: what a rejected row
     carried, kept with it where it parses. Reasons start with the line (or record) they are on.
@@ -348,58 +340,3 @@ def drop_temp(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"drop view if exists {view}")
     for table in ("_read", "_rejects", "_parse_rejects", "_rej_errors", "_rej_scans"):
         con.execute(f"drop table if exists {table}")
-
-
-# Reusable row checks (SQL over text columns) ------------------------------------------------
-
-
-def _shown(col: str) -> str:
-    return "'''' || " + q(col) + " || ''''"
-
-
-def not_number(col: str, required: bool = True, show_value: bool = True) -> RowCheck:
-    shown = f"'{col}: ' || {_shown(col)} || ' is not a number'" if show_value else f"'{col}: not a number'"
-    bad = f"try_cast(trim({q(col)}) as decimal(38,10)) is null"
-    if required:
-        return RowCheck(
-            col,
-            f"(nullif(trim({q(col)}), '') is null or {bad})",
-            f"case when nullif(trim({q(col)}), '') is null then '{col}: missing' else {shown} end",
-        )
-    return RowCheck(col, f"(nullif(trim({q(col)}), '') is not null and {bad})", shown)
-
-
-def not_date(col: str, required: bool = True) -> RowCheck:
-    cond = f"try_cast(trim({q(col)}) as date) is null"
-    if required:
-        return RowCheck(
-            col,
-            f"({q(col)} is null or trim({q(col)}) = '' or {cond})",
-            f"case when {q(col)} is null or trim({q(col)}) = '' then '{col}: missing' "
-            f"else '{col}: ' || {_shown(col)} || ' is not a date (YYYY-MM-DD)' end",
-        )
-    return RowCheck(
-        col,
-        f"(nullif(trim({q(col)}), '') is not null and {cond})",
-        f"'{col}: ' || {_shown(col)} || ' is not a date (YYYY-MM-DD)'",
-    )
-
-
-def not_month(col: str) -> RowCheck:
-    return RowCheck(
-        col,
-        f"try_cast(trim({q(col)}) || '-01' as date) is null",
-        f"'{col}: ''' || coalesce({q(col)}, '') || ''' is not YYYY-MM'",
-    )
-
-
-def missing(col: str) -> RowCheck:
-    return RowCheck(col, f"({q(col)} is null or trim({q(col)}) = '')", f"'{col}: missing'")
-
-
-def not_currency(col: str) -> RowCheck:
-    return RowCheck(
-        col,
-        f"not regexp_full_match(coalesce(trim({q(col)}), ''), '[A-Z]{{3}}')",
-        f"'{col}: ' || '''' || coalesce({q(col)}, '') || '''' || ' is not an ISO-4217 currency code'",
-    )

@@ -22,7 +22,8 @@ import re
 from pathlib import Path, PurePosixPath
 
 from pipeline.errors import InputError
-from pipeline.ingest.common import Column, RowCheck, missing, not_currency, not_number, q, read_table_file
+from pipeline.ingest.common import Column, q, read_table_file
+from pipeline.ingest.rules import rules_for
 from pipeline.landing.walk import read_small, unsafe_name
 
 RAW_TABLE = "raw.focus_line_items"
@@ -104,32 +105,8 @@ _OPTIONAL = (
 COLUMNS = tuple(Column(c, required=True) for c in REQUIRED_COLUMNS) + tuple(Column(c) for c in _OPTIONAL)
 RAW_COLUMNS = tuple(c.name for c in COLUMNS) + ("focus_version",)
 
-_TS = "try_cast(trim({c}) as timestamptz) is null"
-
-
-def _ts_check(col: str) -> RowCheck:
-    return RowCheck(
-        col,
-        f"(nullif(trim({q(col)}), '') is null or {_TS.format(c=q(col))})",
-        f"case when nullif(trim({q(col)}), '') is null then '{col}: missing' "
-        f"else '{col}: ''' || {q(col)} || ''' is not an ISO 8601 timestamp' end",
-    )
-
-
-CHECKS = (
-    not_number("BilledCost"),
-    not_number("EffectiveCost"),
-    not_currency("BillingCurrency"),
-    _ts_check("ChargePeriodStart"),
-    _ts_check("ChargePeriodEnd"),
-    missing("ChargeCategory"),
-    RowCheck(
-        "Tags",
-        "(nullif(trim(\"Tags\"), '') is not null and nullif(trim(\"Tags\"), '') <> '{}' "
-        'and (try_cast("Tags" as json) is null or json_type(try_cast("Tags" as json)) <> \'OBJECT\'))',
-        "'Tags: not a JSON object'",
-    ),
-)
+# What a valid row is: pipeline/ingest/focus.rules.yml (used at ingest and by the raw gate).
+CHECKS = rules_for("focus").rules
 
 _VERSION_SQL = (
     'case when "ServiceProviderName" is not null or "HostProviderName" is not null then \'1.3\' '

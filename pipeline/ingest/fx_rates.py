@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline.ingest.common import Column, RowCheck, not_currency, not_date, read_table_file
+from pipeline.ingest.common import Column, read_table_file
+from pipeline.ingest.rules import rules_for
 
 RAW_TABLE = "raw.fx_rates"
 FORMAT = "FX rate CSV"
@@ -15,16 +16,8 @@ COLUMNS = (
 )
 RAW_COLUMNS = tuple(c.name for c in COLUMNS)
 
-CHECKS = (
-    not_date("rate_date"),
-    not_currency("from_currency"),
-    not_currency("to_currency"),
-    RowCheck(
-        "rate",
-        "try_cast(trim(rate) as decimal(38,10)) is null or try_cast(trim(rate) as decimal(38,10)) <= 0",
-        "'rate: ''' || coalesce(rate, '') || ''' is not a positive number'",
-    ),
-)
+# What a valid row is: pipeline/ingest/fx_rates.rules.yml (used at ingest and by the raw gate).
+CHECKS = rules_for("fx_rates").rules
 
 
 def read(con, settings, f, load_id):

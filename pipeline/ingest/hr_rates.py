@@ -5,7 +5,8 @@ Pay rates are people data: they stay in raw.hr_rates; rejected-row reasons never
 
 from __future__ import annotations
 
-from pipeline.ingest.common import Column, RowCheck, not_currency, not_date, read_table_file
+from pipeline.ingest.common import Column, read_table_file
+from pipeline.ingest.rules import rules_for
 
 RAW_TABLE = "raw.hr_rates"
 FORMAT = "hourly-rate CSV"
@@ -19,20 +20,8 @@ COLUMNS = (
 )
 RAW_COLUMNS = tuple(c.name for c in COLUMNS)
 
-CHECKS = (
-    RowCheck(
-        "employee_id",
-        "nullif(trim(employee_id), '') is null and nullif(trim(role), '') is null",
-        "'employee_id/role: one of them must be filled'",
-    ),
-    not_date("effective_from"),
-    RowCheck(
-        "hourly_rate",
-        "try_cast(trim(hourly_rate) as decimal(38,10)) is null or try_cast(trim(hourly_rate) as decimal(38,10)) < 0",
-        "'hourly_rate: not a non-negative number'",
-    ),
-    not_currency("currency"),
-)
+# What a valid row is: pipeline/ingest/hr_rates.rules.yml (used at ingest and by the raw gate).
+CHECKS = rules_for("hr_rates").rules
 
 
 def read(con, settings, f, load_id):

@@ -6,15 +6,8 @@ credit notes are resolved in staging (sql/staging/stg_invoices.sql).
 
 from __future__ import annotations
 
-from pipeline.ingest.common import (
-    Column,
-    RowCheck,
-    missing,
-    not_currency,
-    not_date,
-    not_number,
-    read_table_file,
-)
+from pipeline.ingest.common import Column, read_table_file
+from pipeline.ingest.rules import rules_for
 
 RAW_TABLE = "raw.invoice_lines"
 FORMAT = "vendor invoice CSV"
@@ -39,37 +32,8 @@ COLUMNS = (
 )
 RAW_COLUMNS = tuple(c.name for c in COLUMNS)
 
-CHECKS = (
-    RowCheck(
-        "vendor",
-        "lower(trim(coalesce(vendor, ''))) not in (select alias from config.vendor_aliases)",
-        "'vendor: ''' || coalesce(vendor, '') || ''' is not in config/vendors.yaml'",
-    ),
-    missing("invoice_number"),
-    not_date("invoice_date"),
-    RowCheck(
-        "revision",
-        "(nullif(trim(revision), '') is not null and try_cast(trim(revision) as integer) is null)",
-        "'revision: ''' || revision || ''' is not an integer'",
-    ),
-    RowCheck(
-        "document_type",
-        "lower(coalesce(nullif(trim(document_type), ''), 'invoice')) not in ('invoice', 'credit_note')",
-        "'document_type: ''' || document_type || ''' is not invoice or credit_note'",
-    ),
-    missing("line_number"),
-    not_date("service_period_start"),
-    not_date("service_period_end"),
-    RowCheck(
-        "service_period_end",
-        "try_cast(trim(service_period_end) as date) < try_cast(trim(service_period_start) as date)",
-        "'service_period_end: ends before service_period_start'",
-    ),
-    not_number("amount"),
-    not_number("quantity", required=False),
-    not_number("unit_price", required=False),
-    not_currency("currency"),
-)
+# What a valid row is: pipeline/ingest/invoices.rules.yml (used at ingest and by the raw gate).
+CHECKS = rules_for("invoices").rules
 
 
 # What a rejected line carried, as staging would book it (credit notes negative).

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline.ingest.common import Column, RowCheck, missing, not_month, read_table_file
+from pipeline.ingest.common import Column, read_table_file
+from pipeline.ingest.rules import rules_for
 
 RAW_TABLE = "raw.usage_metrics"
 FORMAT = "usage-metric CSV"
@@ -15,20 +16,8 @@ COLUMNS = (
 )
 RAW_COLUMNS = tuple(c.name for c in COLUMNS)
 
-CHECKS = (
-    not_month("month"),
-    RowCheck(
-        "model_id",
-        "lower(trim(coalesce(model_id, ''))) not in (select alias from config.model_aliases)",
-        "'model_id: ''' || coalesce(model_id, '') || ''' is not in config/models.yaml'",
-    ),
-    missing("metric"),
-    RowCheck(
-        "value",
-        "try_cast(trim(value) as decimal(38,10)) is null or try_cast(trim(value) as decimal(38,10)) < 0",
-        "'value: ''' || coalesce(value, '') || ''' is not a non-negative number'",
-    ),
-)
+# What a valid row is: pipeline/ingest/metrics.rules.yml (used at ingest and by the raw gate).
+CHECKS = rules_for("metrics").rules
 
 
 def read(con, settings, f, load_id):

@@ -11,7 +11,8 @@ import hashlib
 import hmac
 
 from pipeline.errors import ConfigError
-from pipeline.ingest.common import Column, RowCheck, missing, not_date, read_table_file
+from pipeline.ingest.common import Column, read_table_file
+from pipeline.ingest.rules import rules_for
 
 RAW_TABLE = "raw.timesheet_entries"
 FORMAT = "time-log CSV"
@@ -30,30 +31,8 @@ COLUMNS = (
 )
 RAW_COLUMNS = tuple(c.name for c in COLUMNS)
 
-CHECKS = (
-    missing("employee_id"),
-    not_date("work_date"),
-    RowCheck(
-        "hours",
-        "try_cast(trim(hours) as decimal(38,10)) is null",
-        "'hours: ''' || coalesce(hours, '') || ''' is not a number'",
-    ),
-    RowCheck(
-        "hours",
-        "try_cast(trim(hours) as decimal(38,10)) <= 0 or try_cast(trim(hours) as decimal(38,10)) > 24",
-        "'hours: ' || trim(hours) || ' is outside (0, 24]'",
-    ),
-    RowCheck(
-        "activity",
-        "lower(trim(coalesce(activity, ''))) not in (select activity from config.activities)",
-        "'activity: ''' || coalesce(activity, '') || ''' has no mapping in config/activities.yaml'",
-    ),
-    RowCheck(
-        "exported_at",
-        "(nullif(trim(exported_at), '') is not null and try_cast(trim(exported_at) as timestamptz) is null)",
-        "'exported_at: not an ISO 8601 timestamp'",
-    ),
-)
+# What a valid row is: pipeline/ingest/timesheets.rules.yml (used at ingest and by the raw gate).
+CHECKS = rules_for("timesheets").rules
 
 
 def pseudonym(key: bytes, employee_id: str) -> str:

@@ -6,9 +6,11 @@ pandas frames from DuckDB (per-file aggregates, distinct-value sets, capped samp
 (sql/checks/); here DuckDB does the counting and GX judges the counts, so the gate's cost does not
 grow with the number of line items.
 
-Raw tables hold text as read (sql/raw/*.sql, pipeline/ingest/*); staging, core and marts are the
-SQL models under sql/staging, sql/core and sql/marts. People tables (timesheets, HR rates)
-are probed through aggregates only and validated with result_format BOOLEAN_ONLY.
+Raw tables hold text as read (pipeline/ingest/*); their suites are generated from each source's
+input rules (pipeline/ingest/<source>.rules.yml, the same predicates ingest rejects rows with).
+Staging, core and marts are the SQL models under sql/staging, sql/core and sql/marts. People
+tables (timesheets, HR rates) are probed through aggregates only and validated with
+result_format BOOLEAN_ONLY.
 """
 
 from __future__ import annotations
@@ -18,18 +20,18 @@ from collections.abc import Callable
 from pipeline.ledger import LEAF_STAGE, LEAVES, OUT_OF_SCOPE, STAGES, UNALLOCATED
 from pipeline.quality.model import CRITICAL, WARNING, Check, Probe
 
+
+def _focus_allowed(column: str) -> tuple[str, ...]:
+    """FOCUS allowed values of a column, as its input rule declares them (focus.rules.yml)."""
+    from pipeline.ingest.rules import rules_for
+
+    return next(r.values for r in rules_for("focus").rules if r.field == column and r.type == "one_of")
+
+
 # FOCUS 1.0-1.3, columns ChargeCategory and ChargeClass ("Allowed values" tables of the spec).
-FOCUS_CHARGE_CATEGORIES = ("Adjustment", "Credit", "Purchase", "Tax", "Usage")
-FOCUS_CHARGE_CLASSES = ("Correction",)  # or null: not a correction of an earlier billing period
-SAMPLE_ROWS = 2000  # cap of the row samples GX looks at row by row
+FOCUS_CHARGE_CATEGORIES = _focus_allowed("ChargeCategory")
+FOCUS_CHARGE_CLASSES = _focus_allowed("ChargeClass")  # or null: not a correction of an earlier billing period
 MAX_FRAME_ROWS = 200_000  # a mart bigger than this is probed by aggregates only
-
-
-def iso_currencies() -> frozenset[str]:
-    """ISO-4217 codes as CLDR knows them (babel ships with the pinned install)."""
-    from babel.numbers import list_currencies
-
-    return frozenset(list_currencies())
 
 
 # --- DuckDB helpers ---------------------------------------------------------------------------
@@ -79,15 +81,20 @@ def _more(n: int, what: str) -> str:
     return f" (+{n} more {what})" if n > 0 else ""
 
 
-def files_with(col: str, what: str) -> Callable:
-    """Explain a per-file count that should be zero: '<what>: 3 rows in focus/a.csv (+1 more file)'."""
+def files_with(col: str, what: str, shown: bool = False) -> Callable:
+    """Explain a per-file count that should be zero: '<what>: 3 rows in focus/a.csv (+1 more file)';
+    `shown`: the frame's `<col>__value` holds an offending value, named too (", e.g. 'RMB'")."""
 
     def explain(df) -> str:
         bad = df[df[col].fillna(0) != 0].sort_values("source_file")
         if bad.empty:
             return f"{what}"
         first = bad.iloc[0]
-        return f"{what}: {int(first[col])} rows in {first['source_file']}" + _more(len(bad) - 1, "files")
+        value = first.get(f"{col}__value") if shown else None
+        example = f", e.g. '{value}'" if isinstance(value, str) else ""
+        return f"{what}: {int(first[col])} rows in {first['source_file']}{example}" + _more(
+            len(bad) - 1, "files"
+        )
 
     return explain
 
@@ -135,9 +142,18 @@ def _columns_probe(con, table: str, required: list[str], people: bool = False) -
     return Probe(table, "columns", pd.DataFrame(columns=cols), [check], people=people)
 
 
-def _per_file_probe(con, table: str, measures: dict[str, str], params=None, people: bool = False) -> Probe:
-    """One row per source file: rows, distinct source rows and named counts of bad rows (SQL filters)."""
-    sel = ",\n".join(f"count(*) filter (where {cond}) as {_q(name)}" for name, cond in measures.items())
+def _per_file_probe(
+    con, table: str, measures: dict[str, str], params=None, people: bool = False, shown=None
+) -> Probe:
+    """One row per source file: rows, distinct source rows and named counts of bad rows (SQL filters);
+    `shown`: {name: (column, condition)}, the first offending value of a column under a condition."""
+    sel = ",\n".join(
+        [f"count(*) filter (where {cond}) as {_q(name)}" for name, cond in measures.items()]
+        + [
+            f"min({_q(col)}) filter (where {cond}) as {_q(name)}"
+            for name, (col, cond) in (shown or {}).items()
+        ]
+    )
     sql = f"""
         select source_file, count(*) as rows, count(distinct source_row) as distinct_source_rows,
                {sel}
@@ -167,525 +183,72 @@ def _unique_lines_check() -> Check:
     )
 
 
-# --- raw: one suite per source table ----------------------------------------------------------
-
-_TS_BAD = "(nullif(trim({c}), '') is not null and try_cast(trim({c}) as timestamptz) is null)"
-_DATE_BAD = "(nullif(trim({c}), '') is not null and try_cast(trim({c}) as date) is null)"
-_NUM_BAD = "(nullif(trim({c}), '') is not null and try_cast(trim({c}) as decimal(38,10)) is null)"
-_NULL = "nullif(trim({c}), '') is null"
+# --- raw: one suite per source, generated from its input rules ---------------------------------
 
 
-def _any(template: str, cols) -> str:
-    return "(" + " or ".join(template.format(c=_q(c)) for c in cols) + ")"
+def raw_input_rules(source: str) -> Callable:
+    """The raw gate of one source (`raw.<table>` of pipeline/ingest/<source>.py): its required
+    columns are there, no line is read twice, and per file, zero rows break any of the source's
+    input rules (pipeline/ingest/<source>.rules.yml): the very predicates ingest rejects rows
+    with, so a count above zero means a row reached raw that ingest should have refused.
+    People tables (time logs, pay rates) are probed as per-file counts only, BOOLEAN_ONLY."""
 
+    def suite(con, settings) -> list[Probe]:
+        from pipeline.ingest import MODULES
+        from pipeline.ingest.rules import rules_for
 
-def raw_focus_line_items(con, settings) -> list[Probe]:
-    """raw.focus_line_items (pipeline/ingest/focus.py): FOCUS columns, allowed values, keys."""
-    gxe = _gxe()
-    table = "raw.focus_line_items"
-    from pipeline.ingest.focus import REQUIRED_COLUMNS
-
-    required = [*REQUIRED_COLUMNS, "source_file", "source_row"]
-    probes = [_columns_probe(con, table, required)]
-    have = set(relation_columns(con, table))
-    if not set(required) <= have:
+        mod, rules = MODULES[source], rules_for(source)
+        table = mod.RAW_TABLE
+        required = [c.name for c in mod.COLUMNS if c.required] + ["source_file", "source_row"]
+        probes = [_columns_probe(con, table, required, people=rules.people)]
+        have = set(relation_columns(con, table))
+        if not set(required) <= have:
+            return probes
+        # a table built before an optional column existed is judged on the columns it has
+        applied = [r for r in rules.rules if set(r.reads) <= have]
+        measures = {r.name: r.invalid for r in applied}
+        # one offending value per rule and file, shown in the message (never for people data)
+        shown = {} if rules.people else {f"{r.name}__value": (r.field, r.invalid) for r in applied}
+        checks = [_unique_lines_check()] + [
+            Check(_zero(r.name), CRITICAL, files_with(r.name, r.says, shown=not rules.people), column=r.field)
+            for r in applied
+        ]
+        for name, (cond, severity, what, column) in RAW_WARNINGS.get(source, lambda _h: {})(have).items():
+            measures[name] = cond
+            checks.append(Check(_zero(name), severity, files_with(name, what), column=column))
+        per_file = _per_file_probe(con, table, measures, people=rules.people, shown=shown)
+        per_file.checks = checks
+        probes.append(per_file)
         return probes
 
-    keys = [
-        "BilledCost",
-        "EffectiveCost",
-        "BillingCurrency",
-        "ChargePeriodStart",
-        "ChargePeriodEnd",
-        "ChargeCategory",
-    ]
+    suite.__name__ = f"raw_{source}"
+    return suite
+
+
+def _focus_warnings(have: set[str]) -> dict[str, tuple[str, str, str, str]]:
+    """What is odd in a FOCUS row without making it invalid: warned about, never rejected."""
+    out = {}
     provider = [c for c in ("ServiceProviderName", "ProviderName") if c in have]
-    measures = {
-        "null_keys": _any(_NULL, keys),
-        "unparsable_money": _any(_NUM_BAD, ["BilledCost", "EffectiveCost"]),
-        "unparsable_periods": _any(_TS_BAD, ["ChargePeriodStart", "ChargePeriodEnd"]),
-        "charge_end_before_start": "try_cast(trim(ChargePeriodEnd) as timestamptz) "
-        "< try_cast(trim(ChargePeriodStart) as timestamptz)",
-    }
     if provider:
-        measures["no_provider"] = (
-            "coalesce(" + ", ".join(f"nullif(trim({_q(c)}), '')" for c in provider) + ") is null"
+        out["no_provider"] = (
+            "coalesce(" + ", ".join(f"nullif(trim({_q(c)}), '')" for c in provider) + ") is null",
+            WARNING,
+            "no provider name",
+            provider[0],
         )
     if {"BillingPeriodStart", "BillingPeriodEnd"} <= have:
-        measures["charge_outside_billing_period"] = (
+        out["charge_outside_billing_period"] = (
             "try_cast(trim(ChargePeriodStart) as timestamptz) < try_cast(trim(BillingPeriodStart) as timestamptz) "
-            "or try_cast(trim(ChargePeriodEnd) as timestamptz) > try_cast(trim(BillingPeriodEnd) as timestamptz)"
-        )
-    per_file = _per_file_probe(con, table, measures)
-    per_file.checks = [
-        _unique_lines_check(),
-        Check(
-            _zero("null_keys"),
-            CRITICAL,
-            files_with("null_keys", "a required FOCUS value is empty"),
-            column="BilledCost",
-        ),
-        Check(
-            _zero("unparsable_money"),
-            CRITICAL,
-            files_with("unparsable_money", "cost is not a number"),
-            column="BilledCost",
-        ),
-        Check(
-            _zero("unparsable_periods"),
-            CRITICAL,
-            files_with("unparsable_periods", "charge period is not an ISO 8601 timestamp"),
-            column="ChargePeriodStart",
-        ),
-        Check(
-            _zero("charge_end_before_start"),
-            CRITICAL,
-            files_with("charge_end_before_start", "ChargePeriodEnd before ChargePeriodStart"),
-            column="ChargePeriodEnd",
-        ),
-    ]
-    if "no_provider" in measures:
-        per_file.checks.append(
-            Check(
-                _zero("no_provider"),
-                WARNING,
-                files_with("no_provider", "no provider name"),
-                column=provider[0],
-            )
-        )
-    if "charge_outside_billing_period" in measures:
-        per_file.checks.append(
-            Check(
-                _zero("charge_outside_billing_period"),
-                WARNING,
-                files_with("charge_outside_billing_period", "charge period outside its billing period"),
-                column="ChargePeriodStart",
-            )
-        )
-    probes.append(per_file)
-
-    charge_class = "ChargeClass" if "ChargeClass" in have else "cast(null as varchar)"
-    # *_ci: the value as FOCUS spells it when it matches case-insensitively. Google's FOCUS
-    # view writes 'usage', 'correction'; staging restores the spec's spelling (checked there).
-    distinct = frame(
-        con,
-        f"""
-        select source_file, ChargeCategory, {charge_class} as ChargeClass,
-               coalesce(list_filter($categories, lambda x: lower(x) = lower(trim(ChargeCategory)))[1],
-                        ChargeCategory) as ChargeCategory_ci,
-               coalesce(list_filter($classes, lambda x: lower(x) = lower(trim({charge_class})))[1],
-                        {charge_class}) as ChargeClass_ci,
-               trim(BillingCurrency) as BillingCurrency, count(*) as n
-        from {table}
-        group by all
-        order by all
-        """,
-        {"categories": list(FOCUS_CHARGE_CATEGORIES), "classes": list(FOCUS_CHARGE_CLASSES)},
-    )
-    probes.append(
-        Probe(
-            table,
-            "distinct_values",
-            distinct,
-            [
-                Check(
-                    gxe.ExpectColumnValuesToBeInSet(
-                        column="ChargeCategory_ci", value_set=list(FOCUS_CHARGE_CATEGORIES)
-                    ),
-                    CRITICAL,
-                    values_not_in(
-                        "ChargeCategory_ci",
-                        FOCUS_CHARGE_CATEGORIES,
-                        "ChargeCategory not in the FOCUS allowed values:",
-                    ),
-                    column="ChargeCategory",
-                ),
-                Check(
-                    gxe.ExpectColumnValuesToBeInSet(
-                        column="ChargeClass_ci", value_set=list(FOCUS_CHARGE_CLASSES)
-                    ),
-                    CRITICAL,
-                    values_not_in(
-                        "ChargeClass_ci", FOCUS_CHARGE_CLASSES, "ChargeClass not null or 'Correction':"
-                    ),
-                    column="ChargeClass",
-                ),
-                _iso_check("BillingCurrency", distinct),
-            ],
-        )
-    )
-    if "Tags" in have:
-        sample = frame(
-            con,
-            f"select Tags from {table} where nullif(trim(Tags), '') is not null "
-            f"using sample reservoir({SAMPLE_ROWS} rows) repeatable (7)",
-        )
-        probes.append(
-            Probe(
-                table,
-                "sample",
-                sample,
-                [
-                    Check(
-                        gxe.ExpectColumnValuesToBeJsonParseable(column="Tags"),
-                        WARNING,
-                        lambda _df: "Tags is not valid JSON in a sampled row",
-                        column="Tags",
-                    ),
-                ],
-            )
-        )
-    return probes
-
-
-def _iso_check(col: str, df) -> Check:
-    """Currency codes in ISO-4217. The value set is the ISO codes seen in the frame: the same
-    verdict as the whole list, without GX carrying 300 codes through every expectation."""
-    iso = iso_currencies()
-    seen = set(df[col].dropna().astype(str)) & iso
-    return Check(
-        _gxe().ExpectColumnValuesToBeInSet(column=col, value_set=sorted(seen)),
-        CRITICAL,
-        values_not_in(col, iso, "not an ISO-4217 currency:"),
-        column=col,
-    )
-
-
-def raw_invoice_lines(con, settings) -> list[Probe]:
-    """raw.invoice_lines (pipeline/ingest/invoices.py): keys, amounts, periods, currencies."""
-    gxe = _gxe()
-    table = "raw.invoice_lines"
-    required = [
-        "vendor",
-        "invoice_number",
-        "invoice_date",
-        "line_number",
-        "service_period_start",
-        "service_period_end",
-        "amount",
-        "currency",
-        "source_file",
-        "source_row",
-    ]
-    probes = [_columns_probe(con, table, required)]
-    have = set(relation_columns(con, table))
-    if not set(required) <= have:
-        return probes
-    per_file = _per_file_probe(
-        con,
-        table,
-        {
-            "null_keys": _any(
-                _NULL,
-                [
-                    "vendor",
-                    "invoice_number",
-                    "line_number",
-                    "amount",
-                    "currency",
-                    "service_period_start",
-                    "service_period_end",
-                ],
-            ),
-            "unparsable_amount": _NUM_BAD.format(c="amount"),
-            "unparsable_dates": _any(
-                _DATE_BAD, ["invoice_date", "service_period_start", "service_period_end"]
-            ),
-            "period_end_before_start": "try_cast(trim(service_period_end) as date) "
-            "< try_cast(trim(service_period_start) as date)",
-        },
-    )
-    per_file.checks = [
-        _unique_lines_check(),
-        Check(
-            _zero("null_keys"),
-            CRITICAL,
-            files_with("null_keys", "a required invoice value is empty"),
-            column="invoice_number",
-        ),
-        Check(
-            _zero("unparsable_amount"),
-            CRITICAL,
-            files_with("unparsable_amount", "amount is not a number"),
-            column="amount",
-        ),
-        Check(
-            _zero("unparsable_dates"),
-            CRITICAL,
-            files_with("unparsable_dates", "a date is not YYYY-MM-DD"),
-            column="service_period_start",
-        ),
-        Check(
-            _zero("period_end_before_start"),
-            CRITICAL,
-            files_with("period_end_before_start", "service_period_end before service_period_start"),
-            column="service_period_end",
-        ),
-    ]
-    probes.append(per_file)
-    doc_type = "lower(trim(document_type))" if "document_type" in have else "cast(null as varchar)"
-    distinct = frame(
-        con,
-        f"""
-        select source_file, trim(currency) as currency, {doc_type} as document_type, count(*) as n
-        from {table} group by all order by all
-    """,
-    )
-    probes.append(
-        Probe(
-            table,
-            "distinct_values",
-            distinct,
-            [
-                _iso_check("currency", distinct),
-                Check(
-                    gxe.ExpectColumnValuesToBeInSet(
-                        column="document_type", value_set=["invoice", "credit_note"]
-                    ),
-                    WARNING,
-                    values_not_in("document_type", {"invoice", "credit_note"}, "unknown document_type:"),
-                    column="document_type",
-                ),
-            ],
-        )
-    )
-    return probes
-
-
-def raw_timesheet_entries(con, settings) -> list[Probe]:
-    """raw.timesheet_entries (people data): aggregates only, BOOLEAN_ONLY results.
-
-    The probe never selects names, e-mails or employee ids: it counts per file.
-    """
-    table = "raw.timesheet_entries"
-    required = ["employee_id", "work_date", "hours", "activity", "source_file", "source_row"]
-    probes = [_columns_probe(con, table, required, people=True)]
-    if not set(required) <= set(relation_columns(con, table)):
-        return probes
-    per_file = _per_file_probe(
-        con,
-        table,
-        {
-            "null_keys": _any(_NULL, ["employee_id", "work_date", "hours", "activity"]),
-            "unparsable_values": f"{_NUM_BAD.format(c='hours')} or {_DATE_BAD.format(c='work_date')}",
-            "hours_out_of_range": "try_cast(trim(hours) as decimal(38,10)) <= 0 "
-            "or try_cast(trim(hours) as decimal(38,10)) > 24",
-            "unknown_activity": "not list_contains($activities, trim(activity))",
-        },
-        params={"activities": sorted(settings.activities)},
-        people=True,
-    )
-    per_file.checks = [
-        _unique_lines_check(),
-        Check(
-            _zero("null_keys"),
-            CRITICAL,
-            files_with("null_keys", "a required time-log value is empty"),
-            column="work_date",
-        ),
-        Check(
-            _zero("unparsable_values"),
-            CRITICAL,
-            files_with("unparsable_values", "hours or work_date does not parse"),
-            column="hours",
-        ),
-        Check(
-            _zero("hours_out_of_range"),
-            CRITICAL,
-            files_with("hours_out_of_range", "hours outside (0, 24]"),
-            column="hours",
-        ),
-        Check(
-            _zero("unknown_activity"),
+            "or try_cast(trim(ChargePeriodEnd) as timestamptz) > try_cast(trim(BillingPeriodEnd) as timestamptz)",
             WARNING,
-            files_with("unknown_activity", "activity not in config/activities.yaml"),
-            column="activity",
-        ),
-    ]
-    probes.append(per_file)
-    return probes
-
-
-def raw_hr_rates(con, settings) -> list[Probe]:
-    """raw.hr_rates (people data): aggregates only, BOOLEAN_ONLY results; no rate value leaves SQL."""
-    table = "raw.hr_rates"
-    required = [
-        "employee_id",
-        "role",
-        "effective_from",
-        "hourly_rate",
-        "currency",
-        "source_file",
-        "source_row",
-    ]
-    probes = [_columns_probe(con, table, required, people=True)]
-    if not set(required) <= set(relation_columns(con, table)):
-        return probes
-    per_file = _per_file_probe(
-        con,
-        table,
-        {
-            "no_subject": "nullif(trim(employee_id), '') is null and nullif(trim(role), '') is null",
-            "unparsable_values": f"{_NUM_BAD.format(c='hourly_rate')} or {_DATE_BAD.format(c='effective_from')} "
-            f"or {_NULL.format(c='hourly_rate')} or {_NULL.format(c='effective_from')}",
-            "non_positive_rate": "try_cast(trim(hourly_rate) as decimal(38,10)) <= 0",
-            "not_iso_currency": "not list_contains($iso, trim(currency))",
-        },
-        params={"iso": sorted(iso_currencies())},
-        people=True,
-    )
-    per_file.checks = [
-        _unique_lines_check(),
-        Check(
-            _zero("no_subject"),
-            CRITICAL,
-            files_with("no_subject", "neither employee_id nor role is filled"),
-            column="employee_id",
-        ),
-        Check(
-            _zero("unparsable_values"),
-            CRITICAL,
-            files_with("unparsable_values", "hourly_rate or effective_from missing or not parsable"),
-            column="hourly_rate",
-        ),
-        Check(
-            _zero("non_positive_rate"),
-            CRITICAL,
-            files_with("non_positive_rate", "hourly_rate not above 0"),
-            column="hourly_rate",
-        ),
-        Check(
-            _zero("not_iso_currency"),
-            CRITICAL,
-            files_with("not_iso_currency", "currency is not an ISO-4217 code"),
-            column="currency",
-        ),
-    ]
-    probes.append(per_file)
-    return probes
-
-
-def raw_fx_rates(con, settings) -> list[Probe]:
-    """raw.fx_rates (pipeline/ingest/fx_rates.py): positive rates between ISO currencies."""
-    table = "raw.fx_rates"
-    required = ["rate_date", "from_currency", "to_currency", "rate", "source_file", "source_row"]
-    probes = [_columns_probe(con, table, required)]
-    if not set(required) <= set(relation_columns(con, table)):
-        return probes
-    per_file = _per_file_probe(
-        con,
-        table,
-        {
-            "null_keys": _any(_NULL, ["rate_date", "from_currency", "to_currency", "rate"]),
-            "unparsable_values": f"{_NUM_BAD.format(c='rate')} or {_DATE_BAD.format(c='rate_date')}",
-            "non_positive_rate": "try_cast(trim(rate) as decimal(38,10)) <= 0",
-        },
-    )
-    per_file.checks = [
-        _unique_lines_check(),
-        Check(
-            _zero("null_keys"),
-            CRITICAL,
-            files_with("null_keys", "a required rate value is empty"),
-            column="rate",
-        ),
-        Check(
-            _zero("unparsable_values"),
-            CRITICAL,
-            files_with("unparsable_values", "rate or rate_date does not parse"),
-            column="rate",
-        ),
-        Check(
-            _zero("non_positive_rate"),
-            CRITICAL,
-            files_with("non_positive_rate", "rate not above 0 (it would zero the converted cost)"),
-            column="rate",
-        ),
-    ]
-    probes.append(per_file)
-    distinct = frame(
-        con,
-        f"""
-        select source_file, trim(from_currency) as from_currency, trim(to_currency) as to_currency, count(*) as n
-        from {table} group by all order by all
-    """,
-    )
-    probes.append(
-        Probe(
-            table,
-            "distinct_values",
-            distinct,
-            [_iso_check("from_currency", distinct), _iso_check("to_currency", distinct)],
+            "charge period outside its billing period",
+            "ChargePeriodStart",
         )
-    )
-    return probes
+    return out
 
 
-def raw_budgets(con, settings) -> list[Probe]:
-    """raw.budgets (pipeline/ingest/budgets.py): stages and leaves of the accounting model."""
-    gxe = _gxe()
-    table = "raw.budgets"
-    required = ["month", "stage", "leaf", "model_id", "currency", "amount", "source_file", "source_row"]
-    probes = [_columns_probe(con, table, required)]
-    if not set(required) <= set(relation_columns(con, table)):
-        return probes
-    per_file = _per_file_probe(
-        con,
-        table,
-        {
-            "unparsable_values": f"{_NUM_BAD.format(c='amount')} or "
-            "try_cast(trim(month) || '-01' as date) is null",
-        },
-    )
-    per_file.checks = [
-        _unique_lines_check(),
-        Check(
-            _zero("unparsable_values"),
-            WARNING,
-            files_with("unparsable_values", "amount or month (YYYY-MM) does not parse"),
-            column="amount",
-        ),
-    ]
-    probes.append(per_file)
-    # as staging reads them: stage and leaf lower-cased, model ids or aliases case-insensitive
-    distinct = frame(
-        con,
-        f"""
-        select source_file, lower(trim(stage)) as stage, lower(nullif(trim(leaf), '')) as leaf,
-               lower(nullif(trim(model_id), '')) as model_id, trim(currency) as currency, count(*) as n
-        from {table} group by all order by all
-    """,
-    )
-    known_models = sorted({k.lower() for m in settings.models for k in (m.id, *m.aliases)})
-    probes.append(
-        Probe(
-            table,
-            "distinct_values",
-            distinct,
-            [
-                Check(
-                    gxe.ExpectColumnValuesToBeInSet(column="stage", value_set=list(STAGES)),
-                    WARNING,
-                    values_not_in("stage", STAGES, "not a stage:"),
-                    column="stage",
-                ),
-                Check(
-                    gxe.ExpectColumnValuesToBeInSet(column="leaf", value_set=list(LEAVES)),
-                    WARNING,
-                    values_not_in("leaf", LEAVES, "not a leaf:"),
-                    column="leaf",
-                ),
-                Check(
-                    gxe.ExpectColumnValuesToBeInSet(column="model_id", value_set=known_models),
-                    WARNING,
-                    values_not_in("model_id", known_models, "model not in config/models.yaml:"),
-                    column="model_id",
-                ),
-                _iso_check("currency", distinct),
-            ],
-        )
-    )
-    return probes
+# source -> (columns the table has) -> {name: (SQL, severity, what, column)}: gate-only warnings
+RAW_WARNINGS: dict[str, Callable] = {"focus": _focus_warnings}
 
 
 # --- staging -----------------------------------------------------------------------------------
@@ -1081,16 +644,15 @@ def _contract_suites(gate: str) -> tuple:
 
 # --- what runs at each gate -------------------------------------------------------------------
 
+
 # (table, suite function); a table that does not exist yet (no file of that source) is skipped.
-RAW_SUITES = (
-    ("raw.focus_line_items", raw_focus_line_items),
-    ("raw.invoice_lines", raw_invoice_lines),
-    ("raw.timesheet_entries", raw_timesheet_entries),
-    ("raw.hr_rates", raw_hr_rates),
-    ("raw.fx_rates", raw_fx_rates),
-    ("raw.budgets", raw_budgets),
-    ("staging.stg_focus", staging_focus_values),
-)
+def _raw_suites():
+    from pipeline.ingest import MODULES
+
+    return tuple((mod.RAW_TABLE, raw_input_rules(source)) for source, mod in MODULES.items())
+
+
+RAW_SUITES = (*_raw_suites(), ("staging.stg_focus", staging_focus_values))
 # Tables the marts gate requires: a missing one fails the gate. Generic tests (not null, unique,
 # accepted values, relationships, sums) come from the contracts; these are the bespoke ones.
 MARTS_SUITES = (

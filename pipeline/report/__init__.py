@@ -6,9 +6,10 @@ write_report(report, out_dir)            -> [Path]  (.html, .txt, .eml, CSV, XLS
 send_monthly_report(settings, month, ...) -> dict   (SMTP, recorded in audit.sent_reports)
 """
 
-from pipeline.report.data import Report, build_report
+from pipeline.report.data import build_report
 from pipeline.report.errors import ReportError, SmtpDeliveryError
 from pipeline.report.message import write_report
+from pipeline.report.model import Report
 from pipeline.report.render import render_terminal
 
 __all__ = [

@@ -11,8 +11,8 @@ import io
 from decimal import Decimal
 from typing import Any
 
-from pipeline.report.data import LEAF_SYMBOL, MONEY_COLUMNS, Report
 from pipeline.report.fmt import cents, plain
+from pipeline.report.model import LEAF_SYMBOL, MONEY_COLUMNS, Report
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
@@ -41,7 +41,25 @@ LEAF_COLUMNS = (
     "line_count",
     "currency",
 )
-NUMERIC = {*MONEY_COLUMNS, "cost", "billed_cost", "effective_cost", "line_count"}
+TIE_OUT_COLUMNS = (
+    "month",
+    "source",
+    "read",
+    "c_total",
+    "c_unallocated",
+    "c_out_of_scope",
+    "difference",
+    "currency",
+)
+NUMERIC = {
+    *MONEY_COLUMNS,
+    "cost",
+    "billed_cost",
+    "effective_cost",
+    "line_count",
+    "read",
+    "difference",
+}
 
 
 def neutralise(text: str) -> str:
@@ -83,6 +101,24 @@ def leaf_table(report: Report) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
         row.setdefault("symbol", LEAF_SYMBOL.get(r["leaf"], r["leaf"]))
         rows.append(row)
     return LEAF_COLUMNS, rows
+
+
+def tie_out_table(report: Report) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
+    """Per source: cost read = C_total + unallocated + out of scope; the last row is all sources."""
+    rows = [
+        {
+            "month": report.month,
+            "source": r.source,
+            "read": r.read,
+            "c_total": r.c_total,
+            "c_unallocated": r.unallocated,
+            "c_out_of_scope": r.out_of_scope,
+            "difference": r.difference,
+            "currency": report.currency,
+        }
+        for r in report.tie_out
+    ]
+    return TIE_OUT_COLUMNS, rows
 
 
 def _csv_cell(column: str, value: Any) -> str:
@@ -142,12 +178,17 @@ def to_xlsx(sheets: dict[str, tuple[tuple[str, ...], list[dict[str, Any]]]]) -> 
 def build_attachments(report: Report) -> dict[str, tuple[str, bytes]]:
     """filename -> (mime type, bytes) for the month's CSV and XLSX attachments."""
     month = report.month_label
-    rollup, leaves = rollup_table(report), leaf_table(report)
-    return {
+    rollup, leaves, tie_out = rollup_table(report), leaf_table(report), tie_out_table(report)
+    out = {
         f"costledger-{month}-rollup.csv": ("text/csv", to_csv(*rollup)),
         f"costledger-{month}-leaves.csv": ("text/csv", to_csv(*leaves)),
-        f"costledger-{month}.xlsx": (
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            to_xlsx({"rollup": rollup, "leaves": leaves}),
-        ),
     }
+    sheets = {"rollup": rollup, "leaves": leaves}
+    if tie_out[1]:
+        out[f"costledger-{month}-tie-out.csv"] = ("text/csv", to_csv(*tie_out))
+        sheets["tie-out"] = tie_out
+    out[f"costledger-{month}.xlsx"] = (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        to_xlsx(sheets),
+    )
+    return out

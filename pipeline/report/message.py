@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pipeline.report.attachments import build_attachments
 from pipeline.report.charts import render_charts
-from pipeline.report.data import Report
+from pipeline.report.model import Report
 from pipeline.report.render import render_html, render_text, subject
 
 

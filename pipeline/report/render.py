@@ -9,9 +9,9 @@ from decimal import Decimal
 from html import escape
 
 from pipeline.report.charts import CHART_LEAVES, CHART_STAGES
-from pipeline.report.data import BreakdownRow, EquationRow, Report
-from pipeline.report.fmt import DASH, display_width, money, pad, pct, signed_money, wan
+from pipeline.report.fmt import DASH, display_width, money, pad, pct, ratio_pct, signed_money, wan
 from pipeline.report.i18n import wan_unit
+from pipeline.report.model import BreakdownRow, EquationRow, Report
 
 FONT = "Arial,Helvetica,'PingFang SC','Microsoft YaHei',sans-serif"
 RED, GREEN, AMBER, GREY, INK, MUTED, LINE = (
@@ -60,9 +60,17 @@ def budget_line(report: Report) -> str:
     if tot.budget is None:
         return f"{report.t('budget')}: {report.t('no_budget')}"
     word = report.t("over_budget") if tot.variance > 0 else report.t("under_budget")
-    return (
+    line = (
         f"{report.t('budget')}: {amount_with_unit(report, tot.budget)} · {report.t('variance')}: "
         f"{signed_money(tot.variance)} ({pct(tot.variance_pct)}, {word})"
+    )
+    if not report.unallocated:
+        return line
+    # had the rules placed everything in scope, C_total would be C_total + unallocated
+    with_u = report.variance_with_unallocated
+    return (
+        f"{line}; {report.t('with_unallocated')} ({money(report.total_with_unallocated)}): "
+        f"{signed_money(with_u)} ({pct(ratio_pct(with_u, tot.budget))})"
     )
 
 
@@ -155,6 +163,18 @@ def _breakdown_headers(report: Report, first: str, with_detail: bool) -> list[st
     return h + ["%", report.t("last_month"), report.t("mom")]
 
 
+def _unallocated_tail(report: Report) -> list[list[str]]:
+    """The other groups and the total under the largest unallocated groups: the table adds up."""
+    if report.unallocated_other is None:
+        return []
+    total = sum((u.cost for u in report.top_unallocated), report.unallocated_other)
+    lines = sum(u.line_count for u in report.top_unallocated)
+    tail = []
+    if report.unallocated_other:
+        tail.append(["", report.t("other_groups"), "", money(report.unallocated_other), "", DASH])
+    return [*tail, [report.t("csv_total"), "", "", money(total), "", DASH if tail else str(lines)]]
+
+
 def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]], str]]:
     """(title, headers, rows, alignment) for every table the report shows, in order."""
     zh = report.lang == "zh-CN"
@@ -204,9 +224,27 @@ def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]], str
     out.append(
         (
             report.t("top_unallocated"),
-            [report.t("source"), report.t("service"), report.t("amount"), report.t("lines")],
-            [[u.source, u.service, money(u.amount), str(u.lines)] for u in report.top_unallocated],
-            "llrr",
+            [
+                report.t("source"),
+                report.t("service"),
+                report.t("why"),
+                report.t("amount"),
+                report.t("share_of_unallocated"),
+                report.t("lines"),
+            ],
+            [
+                [
+                    u.source,
+                    u.label,
+                    u.reason,
+                    money(u.cost),
+                    pct(u.share_of_unallocated, signed=False),
+                    str(u.line_count),
+                ]
+                for u in report.top_unallocated
+            ]
+            + _unallocated_tail(report),
+            "lllrrr",
         )
     )
     out.append(
@@ -223,6 +261,31 @@ def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]], str
                 for f in report.freshness
             ],
             "llll",
+        )
+    )
+    out.append(
+        (
+            report.t("tie_out"),
+            [
+                report.t("source"),
+                report.t("read"),
+                "C_total",
+                report.t("unallocated_short"),
+                report.t("out_of_scope_short"),
+                report.t("difference"),
+            ],
+            [
+                [
+                    r.source,
+                    money(r.read),
+                    money(r.c_total),
+                    money(r.unallocated),
+                    money(r.out_of_scope),
+                    money(r.difference),
+                ]
+                for r in report.tie_out
+            ],  # fmt: skip
+            "lrrrrr",
         )
     )
     return out
@@ -293,6 +356,9 @@ def render_text(report: Report) -> str:
     parts += [report.t("coverage"), *coverage_lines(report), ""]
     t, h, rows, a = sections[4]
     parts += [t, text_table(h, rows, a) if rows else report.t("none"), ""]
+    t, h, rows, a = sections[6]
+    if rows:
+        parts += [t, text_table(h, rows, a), ""]
     parts += [report.t("quality"), quality_line(report)]
     for f in report.quality.failures:
         parts.append(f"  [{f.severity}] {f.table} {f.check}: {f.observed}")
@@ -466,6 +532,10 @@ def render_html(report: Report, image_src: dict[str, str] | None = None) -> str:
     t, h, cells, a = sections[4]
     rows.append(_p(t, "padding-top:10px;font-weight:bold;"))
     rows.append(_html_table(h, cells, a) if cells else _p(report.t("none")))
+    t, h, cells, a = sections[6]
+    if cells:
+        rows.append(_h2(t))
+        rows.append(_html_table(h, cells, a, [""] * (len(cells) - 1) + ["font-weight:bold;"]))
 
     q = report.quality
     color = {"passed": GREEN, "warnings": AMBER, "failed": RED}.get(q.status, GREY)

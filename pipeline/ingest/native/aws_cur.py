@@ -23,8 +23,8 @@ import re
 from pathlib import PurePosixPath
 
 from pipeline.ingest import focus
-from pipeline.ingest.common import Column, _csv_header, missing, not_currency, not_number, q, read_table_file
-from pipeline.ingest.native.common import not_json_object, not_timestamp
+from pipeline.ingest.common import Column, _csv_header, q, read_table_file
+from pipeline.ingest.rules import rules_for
 from pipeline.landing.walk import unsafe_name
 
 RAW_TABLE = "raw.aws_cur_line_items"
@@ -80,24 +80,9 @@ COLUMNS = tuple(Column(n, required=r, aliases=(legacy,)) for n, legacy, r in _CO
 )
 RAW_COLUMNS = tuple(c.name for c in COLUMNS) + ("cur_version",)
 
-_AMOUNTS = (
-    "line_item_net_unblended_cost",
-    "reservation_effective_cost",
-    "reservation_unused_amortized_upfront_fee_for_billing_period",
-    "reservation_unused_recurring_fee",
-    "savings_plan_savings_plan_effective_cost",
-    "savings_plan_total_commitment_to_date",
-    "savings_plan_used_commitment",
-)
-CHECKS = (
-    missing("bill_payer_account_id"),
-    missing("line_item_line_item_type"),
-    not_timestamp("line_item_usage_start_date"),
-    not_currency("line_item_currency_code"),
-    not_number("line_item_unblended_cost"),
-    *(not_number(c, required=False) for c in _AMOUNTS),
-)
-_CUR2_ONLY_CHECKS = tuple(not_json_object(c) for c in _TAG_COLUMNS)
+CHECKS = rules_for("aws_cur").rules
+# legacy CUR has no map columns: their rules apply to CUR 2.0 files only
+_LEGACY_CHECKS = tuple(r for r in CHECKS if r.field not in _TAG_COLUMNS)
 
 
 def _legacy_tags(columns: list[str], prefix: str, key) -> str:
@@ -118,7 +103,7 @@ def _tag_key(header: str) -> str:
 
 
 def read(con, settings, f, load_id):
-    columns, checks, version = COLUMNS, CHECKS + _CUR2_ONLY_CHECKS, "'2.0'"
+    columns, checks, version = COLUMNS, CHECKS, "'2.0'"
     extra = ""
     if f.path.name.lower().endswith((".csv", ".csv.gz")):
         header = _csv_header(f)
@@ -129,7 +114,7 @@ def read(con, settings, f, load_id):
             columns = tuple(c for c in COLUMNS if c.name not in _TAG_COLUMNS) + tuple(
                 Column(h) for h in rt + cc
             )
-            checks = CHECKS
+            checks = _LEGACY_CHECKS
             extra = (
                 f", {_legacy_tags(rt, 'resourcetags/', _tag_key)} as resource_tags"
                 f", {_legacy_tags(cc, 'costcategory/', _tag_key)} as cost_category"

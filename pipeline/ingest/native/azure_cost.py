@@ -18,7 +18,8 @@ so the same scope and month re-exported replaces the earlier rows.
 from __future__ import annotations
 
 from pipeline.ingest import focus
-from pipeline.ingest.common import Column, RowCheck, lit, not_currency, not_number, q, read_table_file
+from pipeline.ingest.common import Column, lit, q, read_table_file
+from pipeline.ingest.rules import rules_for
 
 RAW_TABLE = "raw.azure_cost_line_items"
 FORMAT = "Azure cost details"
@@ -64,34 +65,7 @@ _COLUMNS = (
 COLUMNS = tuple(Column(n, required=r, aliases=a) for n, a, r in _COLUMNS)
 RAW_COLUMNS = tuple(c.name for c in COLUMNS) + ("cost_dataset",)
 
-# MM/DD/YYYY (every cost details version to date) or ISO YYYY-MM-DD (newer exports)
-DATE_SQL = "coalesce(try_strptime(trim({c}), '%m/%d/%Y'), try_cast(trim({c}) as date))"
-# Tags: a JSON object, or EA's pairs without braces
-TAGS_SQL = (
-    "case when nullif(trim({c}), '') is null then '{{}}' "
-    "when starts_with(trim({c}), '{{') then trim({c}) else '{{' || trim({c}) || '}}' end"
-)
-
-CHECKS = (
-    RowCheck(
-        "Date",
-        f"{DATE_SQL.format(c=q('Date'))} is null",
-        "case when nullif(trim(\"Date\"), '') is null then 'Date: missing' "
-        "else 'Date: ''' || \"Date\" || ''' is not MM/DD/YYYY' end",
-    ),
-    not_number("CostInBillingCurrency"),
-    not_currency("BillingCurrencyCode"),
-    RowCheck(
-        "BillingProfileId",
-        "coalesce(nullif(trim(\"BillingProfileId\"), ''), nullif(trim(\"BillingAccountId\"), '')) is null",
-        "'BillingProfileId: missing (and no BillingAccountId)'",
-    ),
-    RowCheck(
-        "Tags",
-        f"json_type(try_cast({TAGS_SQL.format(c=q('Tags'))} as json)) is distinct from 'OBJECT'",
-        '\'Tags: not a JSON object nor "key": "value" pairs\'',
-    ),
-)
+CHECKS = rules_for("azure_cost").rules  # Date as MM/DD/YYYY (or ISO), Tags with or without braces
 
 
 def dataset_of(settings, f) -> str:

@@ -13,8 +13,8 @@ import zlib
 
 import duckdb
 
-from pipeline.ingest.common import Column, RowCheck, not_number, read_table_file
-from pipeline.ingest.native.common import not_timestamp
+from pipeline.ingest.common import Column, read_table_file
+from pipeline.ingest.rules import rules_for
 from pipeline.landing.walk import landing_root, opened_fd
 
 RAW_TABLE = "raw.focus_contract_commitments"
@@ -42,17 +42,7 @@ _REQUIRED = {
 }
 COLUMNS = tuple(Column(n, required=n in _REQUIRED) for n in _NAMES)
 RAW_COLUMNS = _NAMES
-CHECKS = (
-    not_timestamp("ContractCommitmentPeriodStart"),
-    not_timestamp("ContractCommitmentPeriodEnd"),
-    not_number("ContractCommitmentCost", required=False),
-    not_number("ContractCommitmentQuantity", required=False),
-    RowCheck(
-        "BillingCurrency",
-        "nullif(trim(BillingCurrency), '') is not null and not regexp_full_match(trim(BillingCurrency), '[A-Z]{3}')",
-        "'BillingCurrency: ''' || BillingCurrency || ''' is not an ISO-4217 currency code'",
-    ),
-)
+CHECKS = rules_for("focus_commitments").rules
 
 
 def _header(settings, f) -> set[str]:

@@ -16,17 +16,14 @@ import duckdb
 from pipeline.errors import InputError
 from pipeline.ingest.common import (
     Column,
-    RowCheck,
     _first_line_of,
     drop_temp,
-    missing,
-    not_currency,
-    not_number,
     q,
     read_table_file,
     reader_max_line_size,
 )
-from pipeline.ingest.native.common import drop_own_temp, finish_read, not_timestamp
+from pipeline.ingest.native.common import drop_own_temp, finish_read
+from pipeline.ingest.rules import rules_for
 from pipeline.landing.prescan import human_bytes
 
 RAW_TABLE = "raw.gcp_billing_line_items"
@@ -78,21 +75,7 @@ COLUMNS = tuple(
 )
 RAW_COLUMNS = tuple(FIELDS)
 
-CHECKS = (
-    missing("billing_account_id"),
-    not_number("cost"),
-    not_currency("currency"),
-    not_timestamp("usage_start_time"),
-    not_number("credits_amount", required=False),
-    RowCheck(
-        "credits",
-        "(nullif(trim(credits), '') is not null and (try_cast(credits as json) is null "
-        "or json_type(try_cast(credits as json)) not in ('ARRAY', 'NULL') "
-        "or list_bool_or(list_transform(cast(json_extract(try_cast(credits as json), '$[*].amount') as varchar[]), "
-        "lambda x: try_cast(x as decimal(38,10)) is null))))",
-        "'credits: not a list of {name, amount} with numeric amounts'",
-    ),
-)
+CHECKS = rules_for("gcp_billing").rules
 _COST = ("trim(cost)", q("currency"))
 
 

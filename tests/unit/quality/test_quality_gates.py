@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from pipeline.config.settings import DEMO_CONFIG, load_settings
+from pipeline.config.tables import sync_config
 from pipeline.errors import QualityGateError
 from tests.conftest import REPO
 from tests.fixtures.contract_tables import create_contract_tables
@@ -35,11 +36,12 @@ def gate():
 
 
 @pytest.fixture()
-def con():
+def con(settings):
     c = duckdb.connect()
     c.execute("set TimeZone = 'UTC'")
     create_contract_tables(c)
     c.execute(HEALTHY_SQL)
+    sync_config(c, settings)  # the config.* tables the input rules join to (vendors, currencies, ...)
     yield c
     c.close()
 
@@ -140,22 +142,29 @@ CRITICAL_CASES = [
         "raw",
         "update raw.focus_line_items set ChargeCategory = 'Refund' where source_row = 3",
         [
-            "expect_column_values_to_be_in_set on raw.focus_line_items.ChargeCategory",
-            "'Refund'",
-            "focus/aws/2026-05.csv",
+            "expect_column_values_to_be_between on raw.focus_line_items.ChargeCategory",
+            "ChargeCategory: missing or not Adjustment, Credit, Purchase, Tax or Usage: 1 rows in focus/aws/2026-05.csv, e.g. 'Refund'",
         ],
     ),
     (
         "focus_charge_class",
         "raw",
         "update raw.focus_line_items set ChargeClass = 'Regular' where source_row = 2",
-        ["on raw.focus_line_items.ChargeClass", "'Regular'"],
+        [
+            "on raw.focus_line_items.ChargeClass",
+            "ChargeClass: not Correction",
+            "e.g. 'Regular'",
+        ],
     ),
     (
         "focus_currency_not_iso",
         "raw",
         "update raw.focus_line_items set BillingCurrency = 'XBT' where source_row = 2",
-        ["on raw.focus_line_items.BillingCurrency", "not an ISO-4217 currency: 'XBT'"],
+        [
+            "on raw.focus_line_items.BillingCurrency",
+            "not an ISO-4217 currency code",
+            "e.g. 'XBT'",
+        ],
     ),
     # keys, types, uniqueness (duplicate lines)
     (
@@ -171,25 +180,39 @@ CRITICAL_CASES = [
         "focus_null_key",
         "raw",
         "update raw.focus_line_items set ChargePeriodStart = null where source_row = 3",
-        ["raw.focus_line_items", "a required FOCUS value is empty: 1 rows in focus/aws/2026-05.csv"],
+        [
+            "raw.focus_line_items.ChargePeriodStart",
+            "ChargePeriodStart: missing or not an ISO 8601 timestamp: 1 rows in focus/aws/2026-05.csv",
+        ],
     ),
     (
         "focus_money_unparsable",
         "raw",
         "update raw.focus_line_items set BilledCost = '12,50' where source_row = 2",
-        ["raw.focus_line_items.BilledCost", "cost is not a number: 1 rows"],
+        [
+            "raw.focus_line_items.BilledCost",
+            "BilledCost: missing or not a number: 1 rows",
+            "e.g. '12,50'",
+        ],
     ),
     (
         "focus_period_unparsable",
         "raw",
         "update raw.focus_line_items set ChargePeriodEnd = 'next tuesday' where source_row = 2",
-        ["raw.focus_line_items.ChargePeriodStart", "not an ISO 8601 timestamp"],
+        [
+            "raw.focus_line_items.ChargePeriodEnd",
+            "not an ISO 8601 timestamp",
+            "e.g. 'next tuesday'",
+        ],
     ),
     (
         "focus_period_reversed",
         "raw",
         "update raw.focus_line_items set ChargePeriodEnd = '2026-05-01T00:00:00Z' where source_row = 2",
-        ["raw.focus_line_items.ChargePeriodEnd", "ChargePeriodEnd before ChargePeriodStart"],
+        [
+            "raw.focus_line_items.ChargePeriodEnd",
+            "ChargePeriodEnd: ends before ChargePeriodStart",
+        ],
     ),
     (
         "focus_required_column_missing",
@@ -210,31 +233,49 @@ CRITICAL_CASES = [
         "invoice_null_key",
         "raw",
         "update raw.invoice_lines set invoice_number = ''",
-        ["raw.invoice_lines.invoice_number", "a required invoice value is empty"],
+        [
+            "raw.invoice_lines.invoice_number",
+            "invoice_number: missing",
+        ],
     ),
     (
         "invoice_amount_unparsable",
         "raw",
         "update raw.invoice_lines set amount = 'seven hundred'",
-        ["raw.invoice_lines.amount", "amount is not a number"],
+        [
+            "raw.invoice_lines.amount",
+            "amount: missing or not a number",
+            "e.g. 'seven hundred'",
+        ],
     ),
     (
         "invoice_date_unparsable",
         "raw",
         "update raw.invoice_lines set invoice_date = '31/05/2026'",
-        ["raw.invoice_lines.service_period_start", "a date is not YYYY-MM-DD"],
+        [
+            "raw.invoice_lines.invoice_date",
+            "not a date (YYYY-MM-DD)",
+            "e.g. '31/05/2026'",
+        ],
     ),
     (
         "invoice_period_reversed",
         "raw",
         "update raw.invoice_lines set service_period_end = '2026-04-30'",
-        ["raw.invoice_lines.service_period_end", "service_period_end before service_period_start"],
+        [
+            "raw.invoice_lines.service_period_end",
+            "service_period_end: ends before service_period_start",
+        ],
     ),
     (
         "invoice_currency_not_iso",
         "raw",
         "update raw.invoice_lines set currency = 'RMB'",
-        ["raw.invoice_lines.currency", "'RMB'"],
+        [
+            "raw.invoice_lines.currency",
+            "not an ISO-4217 currency code",
+            "e.g. 'RMB'",
+        ],
     ),
     (
         "timesheet_duplicate_line",
@@ -249,43 +290,64 @@ CRITICAL_CASES = [
         "timesheet_hours_out_of_range",
         "raw",
         "update raw.timesheet_entries set hours = '25' where source_row = 2",
-        ["raw.timesheet_entries.hours", "hours outside (0, 24]: 1 rows in timesheets/2026-05.csv"],
+        [
+            "raw.timesheet_entries.hours",
+            "hours: outside (0, 24]: 1 rows in timesheets/2026-05.csv",
+        ],
     ),
     (
         "timesheet_null_key",
         "raw",
         "update raw.timesheet_entries set employee_id = null",
-        ["raw.timesheet_entries.work_date", "a required time-log value is empty"],
+        [
+            "raw.timesheet_entries.employee_id",
+            "employee_id: missing",
+        ],
     ),
     (
         "timesheet_unparsable",
         "raw",
         "update raw.timesheet_entries set work_date = 'May 4th'",
-        ["raw.timesheet_entries.hours", "hours or work_date does not parse"],
+        [
+            "raw.timesheet_entries.work_date",
+            "work_date: missing or not a date",
+        ],
     ),
     (
         "hr_rate_not_positive",
         "raw",
         "update raw.hr_rates set hourly_rate = '-400.00' where source_row = 2",
-        ["raw.hr_rates.hourly_rate", "hourly_rate not above 0: 1 rows in hr_rates/rates.csv"],
+        [
+            "raw.hr_rates.hourly_rate",
+            "hourly_rate: not above 0: 1 rows in hr_rates/rates.csv",
+        ],
     ),
     (
         "hr_rate_no_subject",
         "raw",
         "update raw.hr_rates set employee_id = null",
-        ["raw.hr_rates.employee_id", "neither employee_id nor role is filled"],
+        [
+            "raw.hr_rates.employee_id",
+            "one of employee_id/role must be filled",
+        ],
     ),
     (
         "hr_rate_unparsable",
         "raw",
         "update raw.hr_rates set effective_from = 'soon'",
-        ["raw.hr_rates.hourly_rate", "missing or not parsable"],
+        [
+            "raw.hr_rates.effective_from",
+            "missing or not a date",
+        ],
     ),
     (
         "hr_rate_currency_not_iso",
         "raw",
         "update raw.hr_rates set currency = 'YUAN'",
-        ["raw.hr_rates.currency", "currency is not an ISO-4217 code"],
+        [
+            "raw.hr_rates.currency",
+            "currency: missing or not an ISO-4217 currency code",
+        ],
     ),
     (
         "hr_rate_duplicate_line",
@@ -297,19 +359,29 @@ CRITICAL_CASES = [
         "fx_rate_not_positive",
         "raw",
         "update raw.fx_rates set rate = '0' where from_currency = 'EUR'",
-        ["raw.fx_rates.rate", "rate not above 0"],
+        [
+            "raw.fx_rates.rate",
+            "rate: not above 0",
+        ],
     ),
     (
         "fx_rate_unparsable",
         "raw",
         "update raw.fx_rates set rate = 'n/a' where from_currency = 'EUR'",
-        ["raw.fx_rates.rate", "rate or rate_date does not parse"],
+        [
+            "raw.fx_rates.rate",
+            "rate: missing or not a number",
+            "e.g. 'n/a'",
+        ],
     ),
     (
         "fx_rate_null_key",
         "raw",
         "update raw.fx_rates set to_currency = null where from_currency = 'EUR'",
-        ["raw.fx_rates.rate", "a required rate value is empty"],
+        [
+            "raw.fx_rates.to_currency",
+            "to_currency: missing",
+        ],
     ),
     (
         "fx_rate_duplicate_line",
@@ -321,13 +393,19 @@ CRITICAL_CASES = [
         "fx_rate_currency_not_iso",
         "raw",
         "update raw.fx_rates set from_currency = 'EURO' where from_currency = 'EUR'",
-        ["raw.fx_rates.from_currency", "'EURO'"],
+        [
+            "raw.fx_rates.from_currency",
+            "e.g. 'EURO'",
+        ],
     ),
     (
         "budget_currency_not_iso",
         "raw",
         "update raw.budgets set currency = 'Y'",
-        ["raw.budgets.currency", "'Y'"],
+        [
+            "raw.budgets.currency",
+            "e.g. 'Y'",
+        ],
     ),
     (
         "budget_duplicate_line",
@@ -672,7 +750,9 @@ def test_people_data_never_reaches_results_or_messages(con, settings, gate):
 def test_people_tables_are_validated_with_boolean_only_results(con, settings, gate):
     from pipeline.quality import suites
 
-    probes = suites.raw_timesheet_entries(con, settings) + suites.raw_hr_rates(con, settings)
+    probes = suites.raw_input_rules("timesheets")(con, settings) + suites.raw_input_rules("hr_rates")(
+        con, settings
+    )
     assert probes and all(p.people for p in probes)
     # the frames GX sees hold counts per file, never a person's column
     for p in probes:
