@@ -64,7 +64,7 @@ def status_text(settings: Settings) -> str:
         for source, status, n, size in con.execute(
             "select source, status, count(*), sum(size_bytes) from audit.files group by all order by 1, 2"
         ).fetchall():
-            out.append(f"  {source:<12}{status:<10}{n:>6} file(s) {int(size or 0):>14,} bytes")
+            out.append(f"  {source:<18}{status:<10}{n:>6} file(s) {int(size or 0):>14,} bytes")
         problems = con.execute(
             "select status, source_file, message from audit.files where status in ('refused', 'missing', 'dropped') order by 1, 2"
         ).fetchall()

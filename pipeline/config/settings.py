@@ -214,6 +214,8 @@ class PlanningCfg(_Strict):
     anomalies: AnomalyCfg = AnomalyCfg()
     forecast: ForecastCfg = ForecastCfg()
     findings: FindingsCfg = FindingsCfg()
+
+
 class FxCfg(_Strict):
     # currencies to convert through when a currency has no rate of its own to the reporting
     # currency (sql/staging/stg_fx_rates.sql), tried in this order
@@ -226,6 +228,9 @@ class FxCfg(_Strict):
             if c not in iso_currencies():
                 raise ValueError(f"'{c}' is not an ISO-4217 currency code")
         return v
+
+
+TRUSTABLE_SOURCES = ("focus", "aws_cur", "gcp_billing", "azure_cost")
 
 
 class MainCfg(_Strict):
@@ -242,6 +247,19 @@ class MainCfg(_Strict):
     pull: list[PullCfg] = []
     planning: PlanningCfg = PlanningCfg()
     fx: FxCfg = FxCfg()
+    # billing account -> the source whose lines count for it, where a native export and a FOCUS
+    # export of one account both land (issue 11); the other source's lines are kept, superseded
+    trust: dict[str, str] = {}
+
+    @field_validator("trust")
+    @classmethod
+    def _trust(cls, v: dict[str, str]) -> dict[str, str]:
+        for account, source in v.items():
+            if source not in TRUSTABLE_SOURCES:
+                raise ValueError(
+                    f"trust.{account}: '{source}' is not a billing source ({', '.join(TRUSTABLE_SOURCES)})"
+                )
+        return {str(k).strip(): s for k, s in v.items()}
 
     @field_validator("reporting_currency")
     @classmethod
@@ -336,6 +354,7 @@ class Settings:
     # format profile id -> pipeline.ingest.documents.Profile (config/profiles/, see load_settings)
     profiles: dict[str, Any] = field(default_factory=dict)
     fx_pivots: tuple[str, ...] = ()  # costledger.yaml fx.pivots
+    trust: dict[str, str] = field(default_factory=dict)  # billing account -> source that counts
 
     @property
     def work_db(self) -> Path:
@@ -572,6 +591,7 @@ def load_settings(
         duckdb=_duckdb_with_env(main.duckdb),
         profiles=profiles,
         fx_pivots=tuple(main.fx.pivots),
+        trust=dict(main.trust),
     )
 
 

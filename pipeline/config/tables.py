@@ -169,6 +169,7 @@ def sync_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
             ["people_merged", PEOPLE_MERGED],
             ["fingerprint", fingerprint],
             *planning_settings(settings),
+            *([f"trust:{account}", source] for account, source in sorted(settings.trust.items())),
         ],
     )
     con.execute("insert into config.currencies select unnest(?)", [sorted(iso_currencies())])

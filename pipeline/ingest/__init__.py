@@ -38,12 +38,17 @@ from pipeline.ingest import (
     timesheets,
 )
 from pipeline.ingest.common import LINEAGE, drop_temp, now_utc, q
+from pipeline.ingest.native import aws_cur, azure_cost, contract_commitments, gcp_billing
 from pipeline.landing.prescan import exact_records, kind_of
 from pipeline.landing.walk import LandingFile, landing_root, opened, shown, survey
 
 # Load order matters only for readability of logs; every source is independent at load time.
 MODULES: dict[str, ModuleType] = {
     "focus": focus,
+    "aws_cur": aws_cur,
+    "gcp_billing": gcp_billing,
+    "azure_cost": azure_cost,
+    "focus_commitments": contract_commitments,
     "invoices": invoices,
     "hr_rates": hr_rates,
     "hr_loadings": hr_loadings,

@@ -381,7 +381,7 @@ def _reject_booked_rows(
     con,
     into: str,
     load_id: int,
-    checks: tuple[RowCheck, ...],
+    checks: tuple[Rule, ...],
     where: str,
     cost_cols: str,
     parsed: int,

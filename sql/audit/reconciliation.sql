@@ -16,6 +16,9 @@ last_loads as (
 raw_rows as (
     select source_file, count(*) as rows_in_raw from raw.focus_line_items group by all
     union all select source_file, count(*) from raw.invoice_lines group by all
+    union all select source_file, count(*) from raw.aws_cur_line_items group by all
+    union all select source_file, count(*) from raw.gcp_billing_line_items group by all
+    union all select source_file, count(*) from raw.azure_cost_line_items group by all
     union all select source_file, count(*) from raw.timesheet_entries group by all
 ),
 settings as (select max(value) filter (key = 'cost_basis') as cost_basis from config.settings),

@@ -229,3 +229,26 @@ def test_the_month_total_read_is_one_figure_in_explain_and_in_the_report(publish
     assert header.startswith("Unallocated ") and f" {Decimal(total['c_unallocated']):,.2f} (" in header, (
         header
     )
+
+
+def test_the_demo_cur_export_is_read_and_its_tagged_lines_placed(published):
+    """The ML lab's native CUR 2.0 (issue 11): every month read, its tagged lines placed by the
+    demo's CUR rule on the model and leaf their tags name, the untagged ones left unallocated."""
+    con = duckdb.connect(str(published["db"]), read_only=True)
+    try:
+        got = con.execute(
+            """
+            select strftime(month, '%Y-%m'), rule_id, model_id, leaf, count(*)
+            from marts.cost_line_items where source_system = 'aws_cur' group by all order by all
+            """
+        ).fetchall()
+    finally:
+        con.close()
+    assert {m for m, *_ in got} == set(demo.DEFAULT_MONTHS)
+    placed = {(rule, model, leaf) for _, rule, model, leaf, _ in got if rule is not None}
+    assert placed == {
+        ("tagged-cur-resources", "reco-llm", "training"),
+        ("tagged-cur-resources", "home-feed-personalizer", "software"),
+        ("tagged-cur-resources", "search-rerank-bert", "hardware"),
+    }
+    assert {leaf for _, rule, _, leaf, _ in got if rule is None} == {"unallocated"}

@@ -131,9 +131,7 @@ def test_names_and_emails_in_tags_are_redacted_and_the_rule_still_places_the_lin
     # the work database keeps the raw tags (what the rule matched)
     work = duckdb.connect(str(warehouse / "work.duckdb"), read_only=True)
     try:
-        raw = work.execute(
-            "select tags from core.line_items where resource_id = 'nb-ana'"
-        ).fetchone()
+        raw = work.execute("select tags from core.line_items where resource_id = 'nb-ana'").fetchone()
     finally:
         work.close()
     assert OWNER in raw[0]
