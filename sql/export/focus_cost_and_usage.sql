@@ -53,6 +53,13 @@ normalised as (
     left join service_categories sc on lower(sc.category) = lower(l.service_category)
 ),
 
+priced as (
+    select
+        *,
+        focus_charge_category in ('Usage', 'Purchase') and focus_charge_class is null as is_priced
+    from normalised
+),
+
 final as (
     select
         -- FOCUS columns, in the order of the 1.3 column list
@@ -79,10 +86,11 @@ final as (
         invoice_number as InvoiceId,
         provider as InvoiceIssuerName,
         cast(billed_cost as decimal(38,10)) as ListCost,
-        case when focus_charge_category in ('Usage', 'Purchase') and focus_charge_class is null
-             then cast(1 as decimal(38,10)) end as PricingQuantity,
-        case when focus_charge_category in ('Usage', 'Purchase') and focus_charge_class is null
-             then 'Charge' end as PricingUnit,
+        -- FOCUS: Usage and Purchase rows (not corrections) need a SkuPriceId (with its SkuId)
+        -- and a PricingQuantity, which must be null where SkuPriceId is; the published ledger keeps
+        -- no quantities, so such a row is one 'Charge' of its SKU (or of a costledger SKU)
+        case when is_priced then cast(1 as decimal(38,10)) end as PricingQuantity,
+        case when is_priced then 'Charge' end as PricingUnit,
         provider as ProviderName,
         provider as PublisherName,
         provider as ServiceProviderName,
@@ -93,7 +101,8 @@ final as (
         resource_name as ResourceName,
         focus_service_category as ServiceCategory,
         service as ServiceName,
-        sku_id as SkuId,
+        case when focus_charge_category <> 'Tax' then coalesce(sku_id, 'costledger:' || source_system) end as SkuId,
+        case when is_priced then coalesce(sku_id, 'costledger:' || source_system) end as SkuPriceId,
         sub_account_id as SubAccountId,
         sub_account_id as SubAccountName,
         coalesce(tags, '{}') as Tags,
@@ -135,7 +144,7 @@ final as (
         cast(fx_rate as decimal(38,10)) as x_FxRate,
         cast(cost as decimal(38,10)) as x_Cost,
         month as x_Month
-    from normalised
+    from priced
 )
 
 select * from final

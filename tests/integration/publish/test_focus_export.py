@@ -72,6 +72,7 @@ FOCUS_COLUMNS = {
     "ServiceCategory": ("string", False),
     "ServiceName": ("string", False),
     "SkuId": ("string", True),
+    "SkuPriceId": ("string", True),
     "SubAccountId": ("string", True),
     "SubAccountName": ("string", True),
     "Tags": ("json", True),
@@ -233,11 +234,17 @@ def test_mandatory_columns_types_nulls_and_values(ledger):
         assert r["ChargePeriodStart"] < r["ChargePeriodEnd"]
         assert r["BillingPeriodStart"] < r["BillingPeriodEnd"]
         assert r["BillingPeriodStart"] <= r["ChargePeriodStart"] < r["BillingPeriodEnd"]
-        # PricingQuantity/Unit: not null for Usage and Purchase unless a correction, null for tax
+        assert not (r["ChargeCategory"] == "Purchase" and r["ChargeFrequency"] == "Usage-Based")
+        # SkuPriceId and PricingQuantity: not null for Usage and Purchase unless a correction, null
+        # for tax; PricingQuantity null where SkuPriceId is; a SkuPriceId has its SkuId
         if r["ChargeCategory"] in ("Usage", "Purchase") and r["ChargeClass"] is None:
-            assert r["PricingQuantity"] is not None and r["PricingUnit"]
+            assert r["SkuPriceId"] and r["PricingQuantity"] is not None and r["PricingUnit"]
         if r["ChargeCategory"] == "Tax":
+            assert r["SkuPriceId"] is None and r["PricingQuantity"] is None
+        if r["SkuPriceId"] is None:
             assert r["PricingQuantity"] is None
+        else:
+            assert r["SkuId"]
         # Tags: a JSON object of key-value pairs
         assert isinstance(json.loads(r["Tags"]), dict)
         allocated = [
