@@ -11,7 +11,7 @@ USER airflow
 WORKDIR /opt/costledger
 
 # Dependencies first, so a code change does not reinstall them. Only the runtime pins: the test
-# tools (requirements-dev.lock: pytest, ruff, moto, fpdf2, ...) never enter the image, and the
+# tools (requirements-dev.lock: pytest, ruff, moto, ...) never enter the image, and the
 # package is installed without its `dev` extra (tests/dags/test_compose_deployment.py checks both).
 COPY --chown=airflow:0 requirements.lock ./
 RUN pip install --no-cache-dir --disable-pip-version-check -r requirements.lock

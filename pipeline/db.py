@@ -141,6 +141,33 @@ def _connect(settings: Settings, deadline: float, waited_from: float) -> duckdb.
             time.sleep(0.2)
 
 
+def apply_resource_limits(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Bounded memory by design (docs/scaling.md): DuckDB's buffer pool under duckdb.memory_limit,
+    spilling big loads, joins and sorts to warehouse/.tmp (at most duckdb.max_temp_directory_size)
+    instead of taking the machine; results streamed rather than buffered in insertion order."""
+    cfg = settings.duckdb
+    con.execute("set memory_limit = ?", [f"{max(1, int(cfg.memory_limit) // 2**20)}MiB"])
+    con.execute("set temp_directory = ?", [str(settings.warehouse / ".tmp")])
+    con.execute(
+        "set max_temp_directory_size = ?", [f"{max(1, int(cfg.max_temp_directory_size) // 2**20)}MiB"]
+    )
+    con.execute(f"set preserve_insertion_order = {str(bool(cfg.preserve_insertion_order)).lower()}")
+    if cfg.threads:
+        con.execute(f"set threads = {int(cfg.threads)}")
+
+
+@contextlib.contextmanager
+def in_file_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Keep insertion order while a reader numbers lines by their order in the file (rowid), then
+    go back to the run's setting: the one place the ledger relies on a table's order."""
+    was = con.execute("select current_setting('preserve_insertion_order')").fetchone()[0]
+    con.execute("set preserve_insertion_order = true")
+    try:
+        yield
+    finally:
+        con.execute(f"set preserve_insertion_order = {str(bool(was)).lower()}")
+
+
 def connect_work(settings: Settings, timeout: float = 0.0) -> duckdb.DuckDBPyConnection:
     """Open the work database read-write with its schemas and audit tables in place.
 
@@ -153,9 +180,7 @@ def connect_work(settings: Settings, timeout: float = 0.0) -> duckdb.DuckDBPyCon
         # A missing table must be an error, never a Python variable of the same name.
         con.execute("set python_enable_replacements = false")
         con.execute("set TimeZone = 'UTC'")
-        # Bounded memory: big loads and joins spill to warehouse/.tmp instead of taking the machine.
-        con.execute("set memory_limit = ?", [os.environ.get("COSTLEDGER_DUCKDB_MEMORY_LIMIT", "8GB")])
-        con.execute("set temp_directory = ?", [str(settings.warehouse / ".tmp")])
+        apply_resource_limits(con, settings)
         for schema in SCHEMAS:
             con.execute(f"create schema if not exists {schema}")
         run_sql_script(con, SQL_DIR / "audit" / "create_audit_tables.sql")

@@ -26,6 +26,10 @@ def isolated_env(mp: pytest.MonkeyPatch, pii_key: str = TEST_PII_KEY) -> None:
         "COSTLEDGER_LANDING",
         "COSTLEDGER_WAREHOUSE",
         "COSTLEDGER_REPORTING_CURRENCY",
+        "COSTLEDGER_DUCKDB_MEMORY_LIMIT",
+        "COSTLEDGER_DUCKDB_MAX_TEMP_DIRECTORY_SIZE",
+        "COSTLEDGER_DUCKDB_THREADS",
+        "COSTLEDGER_DUCKDB_PRESERVE_INSERTION_ORDER",
     ):
         mp.delenv(var, raising=False)
     mp.setenv("COSTLEDGER_CONFIG", str(DEMO_CONFIG))

@@ -1,6 +1,7 @@
 """``make bench``: time ``costledger run`` on an N-line FOCUS export against bare DuckDB loading it.
 
     python tools/bench.py [--lines 5000000] [--format csv|parquet] [--workdir bench/]
+                          [--notebook] [--profile DIR] [--checkout DIR] [--label NAME]
 
 1. Generates, set-based in DuckDB (``copy (select ... from range(N)) to ...``), one FOCUS 1.2
    export of N lines (AWS lines in USD, Alibaba Cloud lines in CNY, three months, tags that
@@ -8,15 +9,26 @@
    shop, untagged lines, a support plan, credits and tax), plus the USD->CNY rates, budgets and
    GPU-hour metrics the run needs, under ``<workdir>/landing``. The export is reused when it
    already has the asked size and format.
-2. Runs ``costledger run --config examples/demo/config --landing <workdir>/landing
-   --warehouse <workdir>/warehouse`` in a child process on a fresh warehouse.
-3. Runs bare DuckDB ``create table t as select * from read_csv(...)`` (or ``read_parquet``) on
-   the same file, into a fresh database file, in a child process.
+2. Runs bare DuckDB ``create table t as select * from read_csv(...)`` (or ``read_parquet``) on
+   the same file, into a fresh database file, in a child process: the yardstick.
+3. Runs ``costledger run --config examples/demo/config --landing <workdir>/landing
+   --warehouse <workdir>/warehouse`` in a child process on a fresh warehouse, sampling its
+   resident memory, then the bare load once more (the machine is shared: the ratio uses the
+   mean of the two bare loads taken around the run, so a busy minute weighs on both sides).
+4. ``--notebook``: the pandas notebook a user would write instead (read the export, parse the
+   tags, sum the cost as Decimal by month, currency, leaf and model), in a child process.
+5. ``--profile DIR``: re-runs the heaviest statements (the file read, the core and mart models)
+   under ``EXPLAIN ANALYZE`` against the finished work database and saves each plan with its
+   timings under DIR, plus ``DIR/summary.json`` (heaviest first).
 
-Prints both wall times, the ratio, each child's peak RSS (``wait4`` rusage) and, when the run
-recorded per-step timings in ``audit.runs``, the share of the run spent in quality gates.
-Writes the figures to ``<workdir>/results.json``. Nothing here reads the clock to pick data:
-the export is the same for the same N.
+Prints wall time and peak RSS (``wait4`` rusage) of every child and, per step of the run
+(load, transform, gates, publish), its seconds, its peak RSS and its ratio to the bare load.
+A step's window comes from the run's log (``<step> took N s``, stamped); for a checkout that
+logs no step times the steps are laid end to end before the run's exit and marked ``~``.
+``--checkout DIR`` measures another checkout of costledger (its ``.venv`` and config) on the
+same export: how the "before" figures are taken. Figures go to ``<workdir>/results.json`` and
+are appended to ``<workdir>/history.jsonl``. Nothing here reads the clock to pick data: the
+export is the same for the same N.
 """
 
 from __future__ import annotations
@@ -24,10 +36,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -236,46 +252,93 @@ def _side_files(landing: Path) -> None:
         con.close()
 
 
-def _costledger_cmd() -> list[str]:
-    exe = Path(sys.executable).with_name("costledger")
+def _checkout_python(checkout: Path) -> str:
+    """The interpreter of a checkout's own venv (its costledger, its duckdb)."""
+    py = checkout / ".venv" / "bin" / "python"
+    return str(py) if checkout != REPO and py.exists() else sys.executable
+
+
+def _costledger_cmd(checkout: Path = REPO) -> list[str]:
+    exe = Path(_checkout_python(checkout)).with_name("costledger")
     if exe.exists():
         return [str(exe)]
     return [sys.executable, "-c", "import sys; from pipeline.app.cli import main; sys.exit(main())"]
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run cmd in a child; wall seconds, the child's own peak RSS (bytes), exit code, output tails."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
-    out, err = proc.communicate()
-    seconds = time.perf_counter() - t0
-    # communicate() has reaped the child; RUSAGE_CHILDREN keeps the max over reaped children,
-    # so a fresh python per measurement (below) keeps the two figures apart.
-    return {"seconds": seconds, "rc": proc.returncode, "stdout": out, "stderr": err}
+def _checkout_config(checkout: Path) -> Path:
+    """The demo company's config of a checkout (examples/demo/config, or config/ before the move)."""
+    if checkout == REPO:
+        return DEMO_CONFIG
+    demo = checkout / "examples" / "demo" / "config"
+    return demo if demo.is_dir() else checkout / "config"
 
 
-def _measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run ``timed`` in a fresh interpreter so RUSAGE_CHILDREN is this command's alone."""
-    probe = (
-        "import json, resource, sys\n"
-        "sys.path.insert(0, sys.argv[2])\n"
-        "from bench import timed\n"
-        "r = timed(json.loads(sys.argv[1]))\n"
-        "r['peak_rss_bytes'] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024\n"
-        "print(json.dumps(r))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe, json.dumps(cmd), str(Path(__file__).resolve().parent)],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"bench probe failed: {done.stderr.strip().splitlines()[-1:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def bare_duckdb_cmd(data_file: Path, db_file: Path) -> list[str]:
+def _cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) a live process has used so far, None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime (fields 14, 15)
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _rss(pid: int) -> int | None:
+    """Resident bytes of a live process (VmRSS), None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _measure(cmd: list[str], env: dict[str, str] | None = None, sample_every: float = 0.05) -> dict[str, Any]:
+    """Run cmd in a child: wall seconds, its own peak RSS (``wait4``), exit code, output, and a
+    resident-memory timeline ``samples`` [(seconds since start, bytes)] for per-step peaks."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started_at = time.time()
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, text=True)
+        samples: list[tuple[float, int]] = []
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                rss, cpu = _rss(proc.pid), _cpu(proc.pid)
+                if rss is not None:
+                    samples.append((time.perf_counter() - t0, rss, cpu))
+                done.wait(sample_every)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        # wait4 reaps this child and gives its own rusage (ru_maxrss: KiB on Linux)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t0
+        done.set()
+        sampler.join()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return {
+            "seconds": seconds,
+            "rc": proc.returncode,
+            "stdout": out.read(),
+            "stderr": err.read(),
+            "peak_rss_bytes": usage.ru_maxrss * 1024,
+            # on a shared machine wall time depends on the neighbours; CPU seconds much less so
+            "cpu_seconds": usage.ru_utime + usage.ru_stime,
+            "started_at": started_at,
+            "samples": samples,
+        }
+
+
+def bare_duckdb_cmd(data_file: Path, db_file: Path, python: str | None = None) -> list[str]:
     reader = "read_csv" if data_file.suffix == ".csv" else "read_parquet"
     code = (
         "import duckdb, sys\n"
@@ -284,7 +347,32 @@ def bare_duckdb_cmd(data_file: Path, db_file: Path) -> list[str]:
         "print(con.execute('select count(*) from t').fetchone()[0])\n"
         "con.close()\n"
     )
-    return [sys.executable, "-c", code, str(db_file), str(data_file)]
+    return [python or sys.executable, "-c", code, str(db_file), str(data_file)]
+
+
+# The notebook a FinOps analyst writes instead of the ledger: read, parse the tags, sum as Decimal.
+NOTEBOOK = """
+import decimal, json, sys
+import pandas as pd
+path = sys.argv[1]
+cols = ["ChargePeriodStart", "BillingCurrency", "EffectiveCost", "Tags"]
+if path.endswith(".parquet"):
+    df = pd.read_parquet(path, columns=cols)
+    df["EffectiveCost"] = df["EffectiveCost"].map(decimal.Decimal)
+else:
+    df = pd.read_csv(path, usecols=cols, dtype=str, keep_default_na=False)
+    df["EffectiveCost"] = df["EffectiveCost"].map(decimal.Decimal)
+tags = df["Tags"].map(lambda t: json.loads(t) if t else {})
+df["leaf"] = tags.map(lambda t: t.get("cl-leaf", "unallocated"))
+df["model"] = tags.map(lambda t: t.get("cl-model"))
+df["month"] = df["ChargePeriodStart"].str.slice(0, 7)
+out = df.groupby(["month", "BillingCurrency", "leaf", "model"], dropna=False)["EffectiveCost"].sum()
+print(len(df), len(out), sum(out.values))
+"""
+
+
+def notebook_cmd(data_file: Path, python: str | None = None) -> list[str]:
+    return [python or sys.executable, "-c", NOTEBOOK, str(data_file)]
 
 
 def gate_timings(warehouse: Path) -> dict[str, float] | None:
@@ -313,8 +401,153 @@ def gate_timings(warehouse: Path) -> dict[str, float] | None:
     return None
 
 
+# The run's steps as the report groups them (audit.runs.timings keys -> group)
+STEP_GROUPS = ("load", "transform", "gates", "publish")
+
+
+def step_group(step: str) -> str | None:
+    s = step.lower()
+    if s == "discover" or s.startswith("load"):
+        return "load"
+    if s.startswith("transform"):
+        return "transform"
+    if any(w in s for w in ("check", "quality", "gate")):
+        return "gates"
+    if s.startswith("publish"):
+        return "publish"
+    return None
+
+
+_TOOK = re.compile(r"^(\S+ \S+) \S+\s+\S+ \[pid (\d+)\] run \S+: (\S+) took ([\d.]+)s$")
+
+
+def step_windows(
+    warehouse: Path, run: dict[str, Any], timings: dict[str, float]
+) -> tuple[dict[str, tuple[float, float]], bool]:
+    """(step -> (start, end) seconds since the child started, exact?). From the run log's
+    '<step> took N s' lines when the checkout writes them, else laid end to end before exit."""
+    log = warehouse / "logs" / "costledger.log"
+    windows: dict[str, tuple[float, float]] = {}
+    if log.exists():
+        for line in log.read_text(errors="replace").splitlines():
+            m = _TOOK.match(line)
+            if not m:
+                continue
+            stamp, step, took = m[1], m[3], float(m[4])
+            try:
+                end = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp() - run["started_at"]
+            except ValueError:
+                continue
+            windows[step] = (end - took, end)
+    if windows and set(timings) <= set(windows):
+        return windows, True
+    end = run["seconds"]
+    for step, took in reversed(list(timings.items())):
+        windows[step] = (end - took, end)
+        end -= took
+    return windows, False
+
+
+def per_step(
+    timings: dict[str, float], windows: dict[str, tuple[float, float]], samples: list[tuple[float, int]]
+) -> dict[str, dict[str, float]]:
+    """Seconds and sampled peak RSS of each step group."""
+    out: dict[str, dict[str, float]] = {}
+    for step, took in timings.items():
+        group = step_group(step)
+        if group is None:
+            continue
+        g = out.setdefault(group, {"seconds": 0.0, "peak_rss_bytes": 0, "cpu_seconds": 0.0})
+        g["seconds"] += took
+        lo, hi = windows.get(step, (0.0, 0.0))
+        inside = [x for x in samples if lo - 0.05 <= x[0] <= hi + 0.05]
+        g["peak_rss_bytes"] = max(g["peak_rss_bytes"], max((x[1] for x in inside), default=0))
+        cpu = [x[2] for x in inside if len(x) > 2 and x[2] is not None]
+        if cpu:
+            g["cpu_seconds"] += max(cpu) - min(cpu)
+    return {g: out[g] for g in STEP_GROUPS if g in out}
+
+
+# --- --profile: EXPLAIN ANALYZE of the heaviest statements ----------------------------------
+
+PROFILE_SCRIPT = r"""
+import glob, json, os, sys, time
+import duckdb
+work, checkout, data_file, out_dir = sys.argv[1:5]
+os.makedirs(out_dir, exist_ok=True)
+con = duckdb.connect(work)
+con.execute("set TimeZone = 'UTC'")
+con.execute("set python_enable_replacements = false")
+for key, value in json.loads(sys.argv[5]).items():
+    con.execute(f"set {key} = '{value}'")
+reader = "read_csv" if data_file.endswith(".csv") else "read_parquet"
+opts = ", all_varchar = true" if reader == "read_csv" else ""
+statements = [("read_file", f"select * from {reader}('{data_file}'{opts})")]
+models = []
+for pattern in ("sql/*/int_line_items_*.sql", "sql/*/int_rule_matches.sql", "sql/core/line_items*.sql",
+                "sql/core/rule_matches.sql", "sql/*/*allocated*.sql",
+                "sql/marts/cost_line_items.sql", "sql/marts/monthly_leaf_cost.sql",
+                "sql/marts/monthly_cost_rollup.sql", "sql/audit/reconciliation.sql"):
+    for path in sorted(glob.glob(os.path.join(checkout, pattern))):
+        if path not in models:
+            models.append(path)
+for path in models:
+    sql = open(path, encoding="utf-8").read().strip().rstrip(";")
+    if "$" in sql:
+        continue  # a parameterised step: not re-run here
+    statements.append((os.path.relpath(path, checkout).replace("/", "__")[:-4], sql))
+summary = []
+for i, (name, sql) in enumerate(statements):
+    t0 = time.perf_counter()
+    try:
+        rows = con.execute(f"explain analyze create or replace temp table __profiled as {sql}").fetchall()
+        text = "\n".join(str(r[-1]) for r in rows)
+    except duckdb.Error as exc:
+        text = f"not profiled: {str(exc).splitlines()[0]}"
+    seconds = time.perf_counter() - t0
+    con.execute("drop table if exists __profiled")
+    fname = f"{i:02d}-{name}.txt"
+    with open(os.path.join(out_dir, fname), "w", encoding="utf-8") as fh:
+        fh.write(f"-- {name}: {seconds:.2f} s\n{text}\n")
+    summary.append({"statement": name, "seconds": round(seconds, 3), "file": fname})
+summary.sort(key=lambda r: -r["seconds"])
+with open(os.path.join(out_dir, "summary.json"), "w", encoding="utf-8") as fh:
+    json.dump(summary, fh, indent=2)
+print(json.dumps(summary))
+"""
+
+
+def profile(checkout: Path, warehouse: Path, data_file: Path, out_dir: Path) -> list[dict] | None:
+    """EXPLAIN ANALYZE of the file read and the core/mart models, under the run's memory settings."""
+    settings = {
+        "memory_limit": os.environ.get("COSTLEDGER_DUCKDB_MEMORY_LIMIT", "3GB"),
+        "temp_directory": str(warehouse / ".tmp"),
+    }
+    cmd = [
+        _checkout_python(checkout),
+        "-c",
+        PROFILE_SCRIPT,
+        str(warehouse / "work.duckdb"),
+        str(checkout),
+        str(data_file),
+        str(out_dir),
+        json.dumps(settings),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"  profile failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def _gib(n: float) -> str:
     return f"{n / 2**30:.2f} GiB"
+
+
+def _line(label: str, m: dict[str, Any], bare_s: float | None = None) -> str:
+    ratio = f"   {m['seconds'] / bare_s:5.2f}x bare" if bare_s else ""
+    cpu = f"   CPU {m['cpu_seconds']:7.1f} s" if "cpu_seconds" in m else ""
+    return f"  {label:<20}{m['seconds']:8.1f} s   peak RSS {_gib(m['peak_rss_bytes'])}{cpu}{ratio}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -325,11 +558,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--format", choices=("csv", "parquet"), default="csv")
     ap.add_argument("--workdir", default="bench", help="where the landing, warehouse and results go")
     ap.add_argument("--generate-only", action="store_true", help="write the export and stop")
+    ap.add_argument("--notebook", action="store_true", help="also time the pandas notebook")
+    ap.add_argument("--profile", metavar="DIR", help="save EXPLAIN ANALYZE of the heaviest statements")
+    ap.add_argument(
+        "--checkout", metavar="DIR", help="measure another checkout of costledger (its .venv and config)"
+    )
+    ap.add_argument("--label", default="", help="a name for this measurement in history.jsonl")
     args = ap.parse_args(argv)
     if args.lines <= 0:
         print("bench: --lines must be positive", file=sys.stderr)
         return 2
 
+    checkout = Path(args.checkout).resolve() if args.checkout else REPO
+    python = _checkout_python(checkout)
     work = Path(args.workdir).resolve()
     landing, warehouse, bare_db = work / "landing", work / "warehouse", work / "bare.duckdb"
     t0 = time.perf_counter()
@@ -337,62 +578,108 @@ def main(argv: list[str] | None = None) -> int:
     gen_s = time.perf_counter() - t0
     size = data_file.stat().st_size
     print(f"bench: {args.lines:,} FOCUS 1.2 lines, {args.format}, {size / 2**20:,.1f} MiB -> {data_file}")
+    print(f"  checkout            {checkout}")
     print(f"  generate            {gen_s:8.1f} s")
     if args.generate_only:
         return 0
+
+    def bare_load() -> dict[str, Any]:
+        for p in (bare_db, bare_db.with_suffix(".duckdb.wal")):
+            p.unlink(missing_ok=True)
+        m = _measure(bare_duckdb_cmd(data_file, bare_db, python))
+        for p in (bare_db, bare_db.with_suffix(".duckdb.wal")):
+            p.unlink(missing_ok=True)
+        return m
+
+    bare_before = bare_load()
+    print(_line("bare DuckDB load", bare_before))
 
     shutil.rmtree(warehouse, ignore_errors=True)
     warehouse.mkdir(parents=True)
     env = dict(os.environ)
     env.setdefault("COSTLEDGER_PII_KEY", "bench-not-a-secret")
-    run_cmd = [*_costledger_cmd(), "run", "--config", str(DEMO_CONFIG)]
+    run_cmd = [*_costledger_cmd(checkout), "run", "--config", str(_checkout_config(checkout))]
     run = _measure([*run_cmd, "--landing", str(landing), "--warehouse", str(warehouse)], env)
+
+    bare_after = bare_load()
+    print(_line("bare DuckDB load", bare_after))
+    bare_s = (bare_before["seconds"] + bare_after["seconds"]) / 2
+    bare_rss = max(bare_before["peak_rss_bytes"], bare_after["peak_rss_bytes"])
+    bare_cpu = (bare_before["cpu_seconds"] + bare_after["cpu_seconds"]) / 2
     print(
-        f"  costledger run      {run['seconds']:8.1f} s   peak RSS {_gib(run['peak_rss_bytes'])}   exit {run['rc']}"
+        _line("costledger run", run, bare_s)
+        + f", CPU {run['cpu_seconds'] / bare_cpu:5.2f}x   exit {run['rc']}"
     )
     if run["rc"] != 0:
         tail = (run["stderr"].strip() or run["stdout"].strip()).splitlines()[-3:]
         for line in tail:
             print(f"    | {line}")
-
-    for p in (bare_db, bare_db.with_suffix(".duckdb.wal")):
-        p.unlink(missing_ok=True)
-    bare = _measure(bare_duckdb_cmd(data_file, bare_db))
-    print(
-        f"  bare DuckDB load    {bare['seconds']:8.1f} s   peak RSS {_gib(bare['peak_rss_bytes'])}   exit {bare['rc']}"
-    )
-    ratio = run["seconds"] / bare["seconds"] if bare["seconds"] else float("nan")
-    print(f"  ratio               {ratio:8.1f} x")
+    ratio = run["seconds"] / bare_s if bare_s else float("nan")
 
     timings = gate_timings(warehouse) if run["rc"] == 0 else None
+    steps: dict[str, dict[str, float]] = {}
     gate_share = None
     if timings:
-        gates = sum(
-            v for k, v in timings.items() if any(w in k.lower() for w in ("check", "quality", "gate"))
-        )
-        total = sum(v for k, v in timings.items() if k.lower() not in ("total", "run"))
-        total = timings.get("total", total) or total
-        if total:
-            gate_share = gates / total
-            print(f"  quality gates       {gates:8.1f} s   {100 * gate_share:.1f} % of the run")
-        steps = ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())
-        print(f"  steps               {steps}")
+        windows, exact = step_windows(warehouse, run, timings)
+        steps = per_step(timings, windows, run["samples"])
+        mark = " " if exact else "~"
+        for group, g in steps.items():
+            print(
+                f"    {group:<18}{g['seconds']:8.1f} s  {mark}peak RSS {_gib(g['peak_rss_bytes'])}"
+                f"   CPU {g['cpu_seconds']:7.1f} s   {g['seconds'] / bare_s:5.2f}x bare"
+                + (f", CPU {g['cpu_seconds'] / bare_cpu:5.2f}x" if bare_cpu else "")
+            )
+        if "gates" in steps and sum(timings.values()):
+            gate_share = steps["gates"]["seconds"] / sum(timings.values())
+        print("    steps             " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
     else:
-        print("  quality gates            n/a (the run recorded no per-step timings)")
+        print("    steps                  n/a (the run recorded no per-step timings)")
+
+    notebook = None
+    if args.notebook:
+        notebook = _measure(notebook_cmd(data_file, python))
+        print(_line("pandas notebook", notebook, bare_s) + f"   exit {notebook['rc']}")
+        if notebook["rc"] != 0:
+            print(f"    | {(notebook['stderr'].strip().splitlines() or ['?'])[-1]}")
+
+    profiled = None
+    if args.profile and run["rc"] == 0:
+        profiled = profile(checkout, warehouse, data_file, Path(args.profile).resolve())
+        for r in (profiled or [])[:5]:
+            print(f"    profile  {r['statement']:<40}{r['seconds']:8.2f} s")
+
+    def figures(m: dict[str, Any] | None) -> dict[str, Any] | None:
+        return {k: m[k] for k in ("seconds", "peak_rss_bytes", "cpu_seconds", "rc")} if m else None
 
     results = {
+        "label": args.label,
+        "checkout": str(checkout),
         "lines": args.lines,
         "format": args.format,
         "file_bytes": size,
         "generate_seconds": round(gen_s, 3),
-        "costledger_run": {k: run[k] for k in ("seconds", "peak_rss_bytes", "rc")},
-        "bare_duckdb": {k: bare[k] for k in ("seconds", "peak_rss_bytes", "rc")},
+        "load_average": os.getloadavg(),
+        "costledger_run": figures(run),
+        "bare_duckdb": {
+            "seconds": bare_s,
+            "peak_rss_bytes": bare_rss,
+            "cpu_seconds": bare_cpu,
+            "rc": bare_after["rc"],
+        },
+        "cpu_ratio": round(run["cpu_seconds"] / bare_cpu, 3) if bare_cpu else None,
+        "bare_duckdb_each": [figures(bare_before), figures(bare_after)],
         "ratio": round(ratio, 3),
+        "steps": {g: {**v, "ratio_to_bare": round(v["seconds"] / bare_s, 3)} for g, v in steps.items()},
         "step_seconds": timings,
         "quality_gate_share": gate_share,
+        "notebook": figures(notebook),
+        "profile": profiled,
     }
     (work / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    return 0 if run["rc"] == 0 and bare["rc"] == 0 else 1
+    with (work / "history.jsonl").open("a") as fh:
+        fh.write(json.dumps(results) + "\n")
+    ok = run["rc"] == 0 and bare_after["rc"] == 0 and (notebook is None or notebook["rc"] == 0)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -10,11 +10,16 @@ home feed, an ads CTR model and a demand forecaster) on two clouds and pays four
 - Alibaba Cloud bills in CNY: a FOCUS 1.2 export, one Parquet file per month under
   ``focus/alibaba/``, with a monthly subscription amortised over the covered instance-days and
   one adjustment.
+- The ML lab's own AWS payer delivers a native CUR 2.0 export (CSV.gz + manifest, issue 11)
+  under ``aws_cur/acme-labs-cur2/``: tagged SageMaker training, Bedrock tokens, Savings Plan
+  covered inference with its negation and recurring fee, tax.
 - Vendor invoices (docs/formats.md) from two labeling vendors, a data vendor and a software
   vendor, in CNY and USD: one invoice whose service period spans two months, one invoice revised
-  in a second file, one credit note.
+  in a second file, one credit note. The labeling vendors' last invoices come as they would from a
+  vendor: AnnotatePro's as an XLSX workbook, CrowdLabel's as a text PDF (examples/demo/documents.py).
 - Monthly time-log exports for 18 people across every activity of examples/demo/config/activities.yaml (plus
-  one later correction export), effective-dated loaded hourly rates by role and by employee
+  one later correction export); in the first month, a third of the people log in Jira Tempo and
+  a third in Harvest, whose own exports land under ``timesheets/tempo/`` and ``timesheets/harvest/``, effective-dated loaded hourly rates by role and by employee
   (a raise mid-period), daily USD->CNY rates, GPU-hour metrics for the shared GPU pool, and
   budgets: 1,000,000 CNY a month split 20/10/30/40 across the four stages, plus two leaf budgets.
 
@@ -44,6 +49,25 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+
+def _load_documents():
+    """examples/demo/documents.py, beside this file (the CLI loads this file by path, not as a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "costledger_demo_documents", Path(__file__).with_name("documents.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_documents = _load_documents()
+write_xlsx_invoice = _documents.write_xlsx_invoice
+write_pdf_invoice = _documents.write_pdf_invoice
+write_tempo = _documents.write_tempo
+write_harvest = _documents.write_harvest
+
 DEFAULT_SEED = 20261
 DEFAULT_MONTHS = ("2026-05", "2026-06", "2026-07", "2026-08", "2026-09", "2026-10")
 REPORTING_CURRENCY = "CNY"
@@ -59,6 +83,40 @@ AWS_BUCKET = "acme-billing-exports"
 AWS_PREFIX = "aws-focus"
 AWS_PAYER = ("112233445566", "Acme Shop Group")
 ALI_PAYER = ("1588234567890123", "acme-shop-cn")
+# The ML lab's own AWS organisation delivers its native CUR 2.0 (issue 11): another payer than the
+# FOCUS export's, so the two never describe the same account.
+CUR_EXPORT = "acme-labs-cur2"
+CUR_PAYER = ("223344556677", "Acme Shop ML Lab")
+CUR_BUCKET = "acme-labs-billing"
+CUR_COLUMNS = (
+    "bill_bill_type",
+    "bill_billing_entity",
+    "bill_billing_period_end_date",
+    "bill_billing_period_start_date",
+    "bill_invoicing_entity",
+    "bill_payer_account_id",
+    "bill_payer_account_name",
+    "cost_category",
+    "identity_line_item_id",
+    "line_item_currency_code",
+    "line_item_line_item_description",
+    "line_item_line_item_type",
+    "line_item_product_code",
+    "line_item_resource_id",
+    "line_item_unblended_cost",
+    "line_item_usage_account_id",
+    "line_item_usage_amount",
+    "line_item_usage_end_date",
+    "line_item_usage_start_date",
+    "line_item_usage_type",
+    "pricing_unit",
+    "product_region_code",
+    "resource_tags",
+    "savings_plan_savings_plan_a_r_n",
+    "savings_plan_savings_plan_effective_cost",
+    "savings_plan_total_commitment_to_date",
+    "savings_plan_used_commitment",
+)
 
 _Q10 = Decimal("0.0000000001")
 _Q4 = Decimal("0.0001")
@@ -1300,17 +1358,64 @@ def generate(landing: Path, seed: int = DEFAULT_SEED, months: list[str] | None =
         )
         out.add(apath, "focus_alibaba", len(ali))
 
-    # Vendor invoices, one file per document
+    # The ML lab's native CUR 2.0 (CSV.gz + manifest), from a generator of its own so the files
+    # above stay byte-identical to what they were before it existed
+    cur_rng = random.Random(seed * 7919 + 11)
+    for month in months:
+        part = f"BILLING_PERIOD={month}"
+        base = landing / "aws_cur" / CUR_EXPORT
+        rows = _cur_month(cur_rng, month)
+        data_file = base / "data" / part / f"{CUR_EXPORT}-00001.csv.gz"
+        _write_csv_gz(data_file, CUR_COLUMNS, rows)
+        out.add(data_file, "aws_cur", len(rows))
+        y, m = (int(x) for x in month.split("-"))
+        manifest = {
+            "executionId": f"{month}-{_hex(cur_rng, 8)}",
+            "exportName": CUR_EXPORT,
+            "billingPeriod": {"year": y, "month": m},
+            "dataFiles": [f"s3://{CUR_BUCKET}/cur2/{CUR_EXPORT}/data/{part}/{data_file.name}"],
+        }
+        mpath = base / "metadata" / part / f"{CUR_EXPORT}-Manifest.json"
+        mpath.parent.mkdir(parents=True, exist_ok=True)
+        mpath.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        out.add(mpath, "manifests", 1)
+
+    # Vendor invoices, one file per document. Two labeling vendors send their last invoice as
+    # they would in real life: AnnotatePro as a workbook, CrowdLabel as a PDF (examples/demo/documents.py).
     for vendor, documents in co.invoices().items():
-        for fname, rows in documents:
-            path = landing / "invoices" / vendor / f"{fname}.csv"
-            _write_csv(path, INVOICE_COLUMNS, rows)
+        for i, (fname, rows) in enumerate(documents):
+            last = i == len(documents) - 1
+            if vendor == "annotate-pro" and last:
+                path = landing / "invoices" / vendor / f"{fname}.xlsx"
+                write_xlsx_invoice(path, rows, "AnnotatePro Data Services")
+            elif vendor == "crowdlabel" and last:
+                path = landing / "invoices" / vendor / f"{fname}.pdf"
+                write_pdf_invoice(path, rows, "CrowdLabel Ltd.")
+            else:
+                path = landing / "invoices" / vendor / f"{fname}.csv"
+                _write_csv(path, INVOICE_COLUMNS, rows)
             out.add(path, "invoice_lines", len(rows))
 
     # Time logs: one export a month, plus a later correction export restating one person-day
     last_entries: list[dict[str, Any]] = []
-    for month in months:
+    tempo_roles: dict[str, str] = {}
+    for k, month in enumerate(months):
         entries = co.time_logs(month)
+        if k == 0:
+            # In the first month two teams still log in their own trackers: a third of the people
+            # in Jira Tempo, a third in Harvest; their exports land as exported.
+            ids = sorted({e["employee_id"] for e in entries})
+            tempo_ids, harvest_ids = set(ids[0::3]), set(ids[1::3])
+            tempo_roles = {e["employee_id"]: e["role"] for e in entries if e["employee_id"] in tempo_ids}
+            tempo = [e for e in entries if e["employee_id"] in tempo_ids]
+            harvest = [e for e in entries if e["employee_id"] in harvest_ids]
+            entries = [e for e in entries if e["employee_id"] not in tempo_ids | harvest_ids]
+            path = landing / "timesheets" / "tempo" / f"tempo-worklogs-{month}.csv"
+            write_tempo(path, tempo, {})
+            out.add(path, "timesheet_entries", len(tempo))
+            path = landing / "timesheets" / "harvest" / f"harvest_time_report_{month}.csv"
+            write_harvest(path, harvest, {})
+            out.add(path, "timesheet_entries", len(harvest))
         exported = f"{_next_month_start(month).isoformat()}T01:30:00Z"
         for e in entries:
             e["exported_at"] = exported
@@ -1340,9 +1445,14 @@ def generate(landing: Path, seed: int = DEFAULT_SEED, months: list[str] | None =
     path = landing / "hr_rates" / "rates_by_role.csv"
     _write_csv(path, HR_RATE_COLUMNS, role_rows)
     out.add(path, "hr_rates", len(role_rows))
+    # A Tempo worklog names no role: the people who log there have their rate by employee id
+    # (their role's rates, raise included) unless they have their own already.
+    own_rates = dict(EMPLOYEE_RATES)
+    for emp, role in sorted(tempo_roles.items()):
+        own_rates.setdefault(emp, ROLE_RATES[role])
     emp_rows = [
         {"employee_id": emp, "role": None, "effective_from": eff, "hourly_rate": rate, "currency": "CNY"}
-        for emp, table in EMPLOYEE_RATES.items()
+        for emp, table in own_rates.items()
         for eff, rate in table
     ]
     path = landing / "hr_rates" / "rates_by_employee.csv"
@@ -1598,6 +1708,123 @@ def _business_metrics(landing: Path, out: _Out, seed: int, months: list[str]) ->
     path = landing / "business_metrics" / "business_metrics.csv"
     _write_csv(path, BUSINESS_METRIC_COLUMNS, rows)
     out.add(path, "business_metrics", len(rows))
+
+
+def _cur_month(rng: random.Random, month: str) -> list[dict[str, Any]]:
+    """One month of the ML lab's CUR 2.0: tagged SageMaker training and Bedrock tokens, Savings
+    Plan covered inference (its negation and the plan's recurring fee), and tax."""
+    start = date.fromisoformat(month + "-01")
+    end = _next_month_start(month)
+    ts = lambda d: f"{d.isoformat()}T00:00:00.000Z"  # noqa: E731
+    sp_arn = f"arn:aws:savingsplans::{CUR_PAYER[0]}:savingsplan/{_hex(rng, 8)}-{_hex(rng, 4)}"
+    base = {
+        "bill_bill_type": "Anniversary",
+        "bill_billing_entity": "AWS",
+        "bill_billing_period_start_date": ts(start),
+        "bill_billing_period_end_date": ts(end),
+        "bill_invoicing_entity": "Amazon Web Services, Inc.",
+        "bill_payer_account_id": CUR_PAYER[0],
+        "bill_payer_account_name": CUR_PAYER[1],
+        "line_item_currency_code": "USD",
+        "line_item_usage_account_id": "334455667788",
+        "product_region_code": "us-east-1",
+        "line_item_usage_start_date": ts(start),
+        "line_item_usage_end_date": ts(end),
+    }
+
+    def tags(model: str, leaf: str) -> str:
+        return json.dumps({"user_cl-model": model, "user_cl-leaf": leaf}, separators=(",", ":"))
+
+    hours = _dec(rng.uniform(40, 70), Decimal("1"))
+    train = (hours * Decimal("37.688")).quantize(_Q4)
+    tokens = _dec(rng.uniform(20, 40), Decimal("0.1")) * 1000000
+    bedrock = (tokens * Decimal("0.000015")).quantize(_Q4)
+    covered = _dec(rng.uniform(300, 360), Decimal("1"))
+    sp_effective = (covered * Decimal("0.72")).quantize(_Q4)
+    rows = [
+        {
+            **base,
+            "line_item_line_item_type": "Usage",
+            "line_item_product_code": "AmazonSageMaker",
+            "line_item_usage_type": "USE1-ml.p4d.24xlarge-Training",
+            "line_item_resource_id": "arn:aws:sagemaker:us-east-1:334455667788:training-job/reco-llm-pretrain",
+            "line_item_usage_amount": hours,
+            "pricing_unit": "Hrs",
+            "line_item_unblended_cost": train,
+            "resource_tags": tags("reco-llm", "training"),
+        },
+        {
+            **base,
+            "line_item_line_item_type": "Usage",
+            "line_item_product_code": "AmazonBedrock",
+            "line_item_usage_type": "USE1-Claude-input-tokens",
+            "line_item_usage_amount": tokens,
+            "pricing_unit": "Tokens",
+            "line_item_unblended_cost": bedrock,
+            "resource_tags": tags("home-feed-personalizer", "software"),
+        },
+        {
+            **base,
+            "line_item_line_item_type": "SavingsPlanCoveredUsage",
+            "line_item_product_code": "AmazonSageMaker",
+            "line_item_usage_type": "USE1-ml.g5.2xlarge-Hosting",
+            "line_item_resource_id": "arn:aws:sagemaker:us-east-1:334455667788:endpoint/search-rerank",
+            "line_item_usage_amount": Decimal(720),
+            "pricing_unit": "Hrs",
+            "line_item_unblended_cost": covered,
+            "savings_plan_savings_plan_a_r_n": sp_arn,
+            "savings_plan_savings_plan_effective_cost": sp_effective,
+            "resource_tags": tags("search-rerank-bert", "hardware"),
+        },
+        {
+            **base,
+            "line_item_line_item_type": "SavingsPlanNegation",
+            "line_item_product_code": "AmazonSageMaker",
+            "line_item_usage_type": "USE1-ml.g5.2xlarge-Hosting",
+            "line_item_unblended_cost": -covered,
+            "savings_plan_savings_plan_a_r_n": sp_arn,
+        },
+        {
+            **base,
+            "line_item_line_item_type": "SavingsPlanRecurringFee",
+            "line_item_product_code": "ComputeSavingsPlans",
+            "line_item_usage_type": "ComputeSP:1yrNoUpfront",
+            "line_item_unblended_cost": Decimal("263.47"),
+            "savings_plan_savings_plan_a_r_n": sp_arn,
+            "savings_plan_total_commitment_to_date": Decimal("263.47"),
+            "savings_plan_used_commitment": min(sp_effective, Decimal("263.47")),
+            "resource_tags": tags("search-rerank-bert", "hardware"),
+        },
+    ]
+    taxable = sum(r["line_item_unblended_cost"] for r in rows)
+    rows.append(
+        {
+            **base,
+            "line_item_line_item_type": "Tax",
+            "line_item_product_code": "AmazonSageMaker",
+            "line_item_usage_type": "",
+            "line_item_unblended_cost": (taxable * Decimal("0.06")).quantize(_Q4),
+            "line_item_line_item_description": "Tax for product code AmazonSageMaker",
+        }
+    )
+    for r in rows:
+        r["identity_line_item_id"] = _hex(rng, 40)
+    return rows
+
+
+def _write_csv_gz(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    """CSV.gz as AWS Data Exports writes it, byte-identical for the same rows (gzip mtime 0)."""
+    import gzip
+    import io
+
+    text = io.StringIO()
+    w = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow(_strs(r))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:
+        gz.write(text.getvalue().encode("utf-8"))
 
 
 def _strs(row: dict[str, Any]) -> dict[str, Any]:

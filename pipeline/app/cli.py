@@ -225,12 +225,12 @@ def _print_run_summary(summary, landing=None) -> None:
         return
     print(f"run {summary.run_id}: {summary.status}")
     print(
-        f"{'source':<12}{'loaded':>8}{'unchanged':>11}{'refused':>9}{'missing':>9}{'pending':>9}{'rows read':>12}"
+        f"{'source':<18}{'loaded':>8}{'unchanged':>11}{'refused':>9}{'missing':>9}{'pending':>9}{'rows read':>12}"
         f"{'rejected':>10}{'duplicate':>11}"
     )
     for s in summary.loads:
         print(
-            f"{s['source']:<12}{s['files_loaded']:>8}{s['files_unchanged']:>11}{s['files_refused']:>9}"
+            f"{s['source']:<18}{s['files_loaded']:>8}{s['files_unchanged']:>11}{s['files_refused']:>9}"
             f"{s['files_missing']:>9}{s['files_pending']:>9}{s['rows_read']:>12,}{s['rows_rejected']:>10,}"
             f"{s.get('files_duplicate', 0):>11}"
         )

@@ -64,7 +64,7 @@ def status_text(settings: Settings) -> str:
         for source, status, n, size in con.execute(
             "select source, status, count(*), sum(size_bytes) from audit.files group by all order by 1, 2"
         ).fetchall():
-            out.append(f"  {source:<12}{status:<10}{n:>6} file(s) {int(size or 0):>14,} bytes")
+            out.append(f"  {source:<18}{status:<10}{n:>6} file(s) {int(size or 0):>14,} bytes")
         problems = con.execute(
             "select status, source_file, message from audit.files where status in ('refused', 'missing', 'dropped') order by 1, 2"
         ).fetchall()
@@ -89,6 +89,20 @@ def status_text(settings: Settings) -> str:
                 out.append("rejected rows (audit.rejected_rows; the cost they carried is not in the ledger):")
                 for r in rej:
                     out.append(f"  {rejected_text(r)}")
+        if _columns(con, "audit.unmapped_time_values"):
+            unmapped = con.execute(
+                "select field, value, time_entries, files, first_file from audit.unmapped_time_values "
+                "order by field, time_entries desc, value limit 20"
+            ).fetchall()
+            if unmapped:
+                out.append("")
+                out.append(
+                    "time-log values with no mapping (booked to unallocated; map them in "
+                    "activities.yaml or models.yaml):"
+                )
+                for field, value, n, files, first in unmapped:
+                    where = f"{first}" + (f" and {files - 1} more file(s)" if files > 1 else "")
+                    out.append(f"  {field} '{value}': {n} time entr{'y' if n == 1 else 'ies'} ({where})")
         if _columns(con, "audit.forgotten_files"):
             forgotten = con.execute(
                 "select source_file, rows_removed, cost, currency, forgotten_at, forgotten_by, reason "

@@ -80,6 +80,28 @@ class IngestCfg(_Strict):
     max_decompressed_bytes: ByteSize = Field(ByteSize(16 * 1024**3), ge=1024**2)
 
 
+# DuckDB's resources (docs/scaling.md). The defaults fit a 4 GiB worker: DuckDB's buffer pool
+# stays under `memory_limit` and spills to warehouse/.tmp (at most `max_temp_directory_size`);
+# Python, GX's small frames and the allocator's slack take the rest.
+DUCKDB_ENV = {
+    "memory_limit": "COSTLEDGER_DUCKDB_MEMORY_LIMIT",
+    "max_temp_directory_size": "COSTLEDGER_DUCKDB_MAX_TEMP_DIRECTORY_SIZE",
+    "threads": "COSTLEDGER_DUCKDB_THREADS",
+    "preserve_insertion_order": "COSTLEDGER_DUCKDB_PRESERVE_INSERTION_ORDER",
+}
+
+
+class DuckdbCfg(_Strict):
+    """DuckDB's memory, spill and thread knobs; COSTLEDGER_DUCKDB_<KEY> overrides each."""
+
+    memory_limit: ByteSize = Field(ByteSize(1536 * 1024**2), ge=64 * 1024**2)
+    max_temp_directory_size: ByteSize = Field(ByteSize(32 * 1024**3), ge=64 * 1024**2)
+    threads: int | None = Field(None, ge=1, le=1024)  # None: one per core
+    # Keeping insertion order makes DuckDB buffer results in order; the ledger never relies on
+    # a table's order (the readers that number lines ask for it themselves).
+    preserve_insertion_order: bool = False
+
+
 class ReportCfg(_Strict):
     recipients: list[str] = []
     language: str = "en"
@@ -181,6 +203,23 @@ class PlanningCfg(_Strict):
     findings: FindingsCfg = FindingsCfg()
 
 
+class FxCfg(_Strict):
+    # currencies to convert through when a currency has no rate of its own to the reporting
+    # currency (sql/staging/stg_fx_rates.sql), tried in this order
+    pivots: list[str] = []
+
+    @field_validator("pivots")
+    @classmethod
+    def _ccys(cls, v: list[str]) -> list[str]:
+        for c in v:
+            if c not in iso_currencies():
+                raise ValueError(f"'{c}' is not an ISO-4217 currency code")
+        return v
+
+
+TRUSTABLE_SOURCES = ("focus", "aws_cur", "gcp_billing", "azure_cost")
+
+
 class MainCfg(_Strict):
     reporting_currency: str = "USD"
     cost_basis: str = "effective"
@@ -191,8 +230,23 @@ class MainCfg(_Strict):
     privacy: PrivacyCfg = PrivacyCfg()
     report: ReportCfg = ReportCfg()
     ingest: IngestCfg = IngestCfg()
+    duckdb: DuckdbCfg = DuckdbCfg()
     pull: list[PullCfg] = []
     planning: PlanningCfg = PlanningCfg()
+    fx: FxCfg = FxCfg()
+    # billing account -> the source whose lines count for it, where a native export and a FOCUS
+    # export of one account both land (issue 11); the other source's lines are kept, superseded
+    trust: dict[str, str] = {}
+
+    @field_validator("trust")
+    @classmethod
+    def _trust(cls, v: dict[str, str]) -> dict[str, str]:
+        for account, source in v.items():
+            if source not in TRUSTABLE_SOURCES:
+                raise ValueError(
+                    f"trust.{account}: '{source}' is not a billing source ({', '.join(TRUSTABLE_SOURCES)})"
+                )
+        return {str(k).strip(): s for k, s in v.items()}
 
     @field_validator("reporting_currency")
     @classmethod
@@ -282,6 +336,11 @@ class Settings:
     smtp: SmtpSettings
     ingest: IngestCfg = field(default_factory=IngestCfg)
     planning: PlanningCfg = field(default_factory=PlanningCfg)
+    duckdb: DuckdbCfg = field(default_factory=DuckdbCfg)
+    # format profile id -> pipeline.ingest.documents.Profile (config/profiles/, see load_settings)
+    profiles: dict[str, Any] = field(default_factory=dict)
+    fx_pivots: tuple[str, ...] = ()  # costledger.yaml fx.pivots
+    trust: dict[str, str] = field(default_factory=dict)  # billing account -> source that counts
 
     @property
     def work_db(self) -> Path:
@@ -385,6 +444,21 @@ def record_config(settings: Settings) -> None:
         (folder / CONFIG_POINTER).write_text(f"{settings.config_dir}\n", encoding="utf-8")
 
 
+def _duckdb_with_env(cfg: DuckdbCfg) -> DuckdbCfg:
+    """The config's DuckDB knobs with COSTLEDGER_DUCKDB_* on top; a bad value names its variable."""
+    values = cfg.model_dump()
+    for key, env in DUCKDB_ENV.items():
+        raw = os.environ.get(env)
+        if raw is None or not raw.strip():
+            continue
+        try:
+            values[key] = getattr(DuckdbCfg.model_validate({**values, key: raw.strip()}), key)
+        except ValidationError as exc:
+            why = exc.errors()[0].get("msg", "invalid value")
+            raise ConfigError(f"{env}: '{raw}' is not valid for duckdb.{key}: {why}") from None
+    return DuckdbCfg.model_validate(values)
+
+
 def load_settings(
     config: str | os.PathLike | None = None,
     landing: str | os.PathLike | None = None,
@@ -454,6 +528,12 @@ def load_settings(
                 f"{act_path}: activities.{name}: '{leaf}' is not a leaf (one of: {', '.join(LEAVES)})"
             )
 
+    profiles = _load_profiles(config_dir)
+    # a vendor's `profile:` names a profile that exists, before any data is touched
+    from pipeline.ingest.documents.profiles import check_vendor_profiles
+
+    check_vendor_profiles(vendors.vendors, profiles, vendors_path)
+
     # rules validate against the models, so they come last
     rules_path = config_dir / "cost_rules.yaml"
     rules = compile_rules(_read_yaml(rules_path), rules_path, models.models, scenarios)
@@ -493,4 +573,20 @@ def load_settings(
         smtp=smtp,
         ingest=main.ingest,
         planning=main.planning,
+        duckdb=_duckdb_with_env(main.duckdb),
+        profiles=profiles,
+        fx_pivots=tuple(main.fx.pivots),
+        trust=dict(main.trust),
     )
+
+
+def _load_profiles(config_dir: Path) -> dict[str, Any]:
+    """The document format profiles: the shipped ones (config/profiles/), then the config folder's
+    own profiles/, which add profiles and replace a shipped one with the same id."""
+    # imported here: pipeline.ingest imports this module
+    from pipeline.ingest.documents.profiles import load_profiles
+
+    profiles = load_profiles(SHIPPED_CONFIG)
+    if config_dir.resolve() != SHIPPED_CONFIG.resolve():
+        profiles.update(load_profiles(config_dir))
+    return profiles

@@ -82,6 +82,9 @@ def config_fingerprint(settings: Settings, *parts: str) -> str:
     data = {
         "vendors": [v.model_dump() for v in settings.vendors] if "vendors" in parts else None,
         "activities": settings.activities if "activities" in parts else None,
+        "profiles": {k: p.model_dump(mode="json") for k, p in sorted(settings.profiles.items())}
+        if "profiles" in parts
+        else None,
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -97,6 +100,7 @@ def settings_fingerprint(settings: Settings) -> str:
         settings.reporting_currency,
         settings.cost_basis,
         str(settings.min_people_per_row),
+        "fx_pivots=" + ",".join(getattr(settings, "fx_pivots", ())),
         SEVERAL,
         PEOPLE_MERGED,
         repr(planning_settings(settings)),
@@ -157,11 +161,13 @@ def sync_config(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
         [
             ["reporting_currency", settings.reporting_currency],
             ["cost_basis", settings.cost_basis],
+            ["fx_pivots", ",".join(getattr(settings, "fx_pivots", ()))],
             ["min_people_per_row", str(settings.min_people_per_row)],
             ["several", SEVERAL],
             ["people_merged", PEOPLE_MERGED],
             ["fingerprint", fingerprint],
             *planning_settings(settings),
+            *([f"trust:{account}", source] for account, source in sorted(settings.trust.items())),
         ],
     )
     con.execute("insert into config.currencies select unnest(?)", [sorted(iso_currencies())])

@@ -31,20 +31,27 @@ from pipeline.ingest import (
     business_metrics,
     focus,
     fx_rates,
+    hr_loadings,
     hr_rates,
     invoices,
     metrics,
     timesheets,
 )
 from pipeline.ingest.common import LINEAGE, drop_temp, now_utc, q
+from pipeline.ingest.native import aws_cur, azure_cost, contract_commitments, gcp_billing
 from pipeline.landing.prescan import exact_records, kind_of
 from pipeline.landing.walk import LandingFile, landing_root, opened, shown, survey
 
 # Load order matters only for readability of logs; every source is independent at load time.
 MODULES: dict[str, ModuleType] = {
     "focus": focus,
+    "aws_cur": aws_cur,
+    "gcp_billing": gcp_billing,
+    "azure_cost": azure_cost,
+    "focus_commitments": contract_commitments,
     "invoices": invoices,
     "hr_rates": hr_rates,
+    "hr_loadings": hr_loadings,
     "timesheets": timesheets,
     "fx_rates": fx_rates,
     "budgets": budgets,
@@ -63,9 +70,23 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
             f"create table if not exists {mod.RAW_TABLE} ({cols}, load_id bigint, source_file varchar, "
             "source_row bigint, file_sha256 varchar)"
         )
+        # raw tables of a warehouse built before a source gained columns
+        for c in mod.RAW_COLUMNS:
+            con.execute(f"alter table {mod.RAW_TABLE} add column if not exists {q(c)} varchar")
+        for table, (columns, _) in getattr(mod, "SIDE_TABLES", {}).items():
+            cols = ", ".join(f"{q(c)} varchar" for c in columns)
+            con.execute(
+                f"create table if not exists {table} ({cols}, load_id bigint, source_file varchar, "
+                "file_sha256 varchar)"
+            )
     con.execute(
         "create table if not exists raw.employee_keys (employee_id varchar primary key, employee_key varchar)"
     )
+
+
+def raw_tables(mod: ModuleType) -> tuple[str, ...]:
+    """Every raw table a file of this source contributes to (what re-delivery and forget replace)."""
+    return (mod.RAW_TABLE, *getattr(mod, "SIDE_TABLES", {}))
 
 
 @dataclass(frozen=True)
@@ -284,6 +305,15 @@ def _log(con, load_id, run_id, source, rel, sha, size, action, in_file, read, re
     )
 
 
+def _temp_exists(con, name: str) -> bool:
+    return (
+        con.execute(
+            "select count(*) from duckdb_tables() where temporary and table_name = ?", [name]
+        ).fetchone()[0]
+        > 0
+    )
+
+
 def _relation_exists(con, name: str) -> bool:
     schema, table = name.split(".")
     return (
@@ -300,7 +330,8 @@ def _unbook(con, source: str, rel: str, core: bool) -> None:
     removes its lines from core, so even a run over a few months never carries them again."""
     mod = MODULES.get(source)
     if mod is not None:
-        con.execute(f"delete from {mod.RAW_TABLE} where source_file = ?", [rel])
+        for table in raw_tables(mod):
+            con.execute(f"delete from {table} where source_file = ?", [rel])
     con.execute("delete from audit.rejected_rows where source_file = ?", [rel])
     if core:
         for table in ("core.line_items", "core.allocated_line_items"):
@@ -316,6 +347,8 @@ def _rows_in_file(f: LandingFile, incoming) -> int:
     """The data rows of the file counted without DuckDB's reader; refuses the file when the reader's
     rows read + rejected differ from them (a line the reader skipped, or one it made up)."""
     got = incoming.rows_in_file
+    if incoming.document:
+        return got
     if incoming.footer_rows is not None:
         expected, how = incoming.footer_rows, "its Parquet footer declares"
     elif f.scan is not None and f.scan.counted:
@@ -352,13 +385,19 @@ def load_file(
     row = con.execute("select booked_sha256 from audit.files where source_file = ?", [f.rel]).fetchone()
     existed = row is not None and row[0] is not None
     fp = _fingerprint(settings, mod)
+    # One transaction from the read to the commit: a reader may write the file's rows straight
+    # into raw (one pass, no copy), and a refused file must leave the books as they were.
+    con.execute("begin transaction")
     try:
         try:
+            con.execute(f"delete from {mod.RAW_TABLE} where source_file = ?", [f.rel])
             with opened(settings, f) as g:
                 incoming = mod.read(con, settings, g, load_id)
                 rows_in_file = _rows_in_file(g, incoming)
         except InputError:
             drop_temp(con)
+            for _, temp in getattr(mod, "SIDE_TABLES", {}).values():
+                con.execute(f"drop table if exists {temp}")
             raise
         share = settings.ingest.max_reject_share
         if rows_in_file and incoming.rows_rejected / rows_in_file > share:
@@ -370,6 +409,8 @@ def load_file(
                 + ("; its previous version stays booked" if existed else "")
             )
     except InputError as exc:
+        con.execute("rollback")
+        drop_temp(con)
         con.execute("begin transaction")
         _log(con, load_id, run_id, f.source, f.rel, f.sha256, f.size, "refused", None, 0, 0, str(exc))
         # A refused re-delivery keeps the rows of the last good version: nothing is dropped silently.
@@ -387,18 +428,30 @@ def load_file(
         )
         con.execute("commit")
         return {"file": f.rel, "action": "refused", "message": str(exc), "rows_read": 0, "rows_rejected": 0}
+    except BaseException:
+        con.execute("rollback")
+        drop_temp(con)
+        raise
     n_rej = incoming.rows_rejected
     n_read = rows_in_file - n_rej
     cols = ", ".join(q(c) for c in mod.RAW_COLUMNS)
     lineage = ", ".join(q(c) for c in LINEAGE)
     action = "replaced" if existed else "loaded"
-    con.execute("begin transaction")
     try:
-        con.execute(f"delete from {mod.RAW_TABLE} where source_file = ?", [f.rel])
-        con.execute(
-            f"insert into {mod.RAW_TABLE} ({cols}, {lineage}) select {cols}, ?, ?, source_row, ? from _incoming",
-            [load_id, f.rel, f.sha256],
-        )
+        if not incoming.booked:
+            con.execute(
+                f"insert into {mod.RAW_TABLE} ({cols}, {lineage}) select {cols}, ?, ?, source_row, ? from _incoming",
+                [load_id, f.rel, f.sha256],
+            )
+        for table, (columns, temp) in getattr(mod, "SIDE_TABLES", {}).items():
+            con.execute(f"delete from {table} where source_file = ?", [f.rel])
+            if _temp_exists(con, temp):
+                side = ", ".join(q(c) for c in columns)
+                con.execute(
+                    f"insert into {table} ({side}, load_id, source_file, file_sha256) "
+                    f"select {side}, ?, ?, ? from {temp}",
+                    [load_id, f.rel, f.sha256],
+                )
         con.execute("delete from audit.rejected_rows where source_file = ?", [f.rel])
         con.execute(
             "insert into audit.rejected_rows (load_id, run_id, source, source_file, source_row, field, reason, "
@@ -441,6 +494,8 @@ def load_file(
         raise
     finally:
         drop_temp(con)
+        for _, temp in getattr(mod, "SIDE_TABLES", {}).values():
+            con.execute(f"drop table if exists {temp}")
     return {
         "file": f.rel,
         "action": action,
@@ -558,7 +613,8 @@ def load_source(
         _log(con, None, run_id, source, rel, None, None, "pending", None, None, None, why)
     for rel, why in plan.dropped.items():
         con.execute("begin transaction")
-        con.execute(f"delete from {mod.RAW_TABLE} where source_file = ?", [rel])
+        for table in raw_tables(mod):
+            con.execute(f"delete from {table} where source_file = ?", [rel])
         con.execute("delete from audit.rejected_rows where source_file = ?", [rel])
         con.execute(
             "update audit.files set status = 'dropped', message = ?, booked_sha256 = null where source_file = ?",

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from pipeline.db import in_file_order
 from pipeline.errors import InputError
 from pipeline.ingest.rules import Rule
 from pipeline.landing.prescan import human_bytes
@@ -34,6 +35,8 @@ class Incoming:
     rows_rejected: int = 0
     footer_rows: int | None = None  # Parquet: the row count its footer declares
     first_reject: str | None = None  # the reason of the first rejected row
+    booked: bool = False  # the good rows are already in the raw table (read_table_file's `into`)
+    document: bool = False  # a document (an invoice PDF, XLSX, ...): rows counted by its reader
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,7 @@ def read_table_file(
     header_check=None,
     null_strings: tuple[str, ...] = ("",),
     cost: tuple[str, str] | None = None,
+    into: str | None = None,
 ) -> Incoming:
     """Read a CSV (plain or .gz) or Parquet file; leave the view `_incoming` (good rows and
     their source_row) and the table `_rejects` (source_row, field, reason, cost, currency) behind.
@@ -146,6 +150,10 @@ def read_table_file(
     Every column is kept as text, as read; parsing happens in the source's input rules
     (`checks`, pipeline/ingest/<source>.rules.yml: to reject) and in staging (to type). `source_row` is the physical line (CSV, header = 1) or record number.
     The file is copied once, into `_read`; good rows go from there straight into raw.
+    With `into` (a raw table; big sources), the file goes in one pass straight into that table,
+    with its lineage, and no copy: the row checks then run over the rows just written (only the
+    columns they read), and the rejected ones are moved to `_rejects`. The caller holds the
+    transaction, so a refused file leaves the table as it was; `_incoming` is not made.
     `cost` is (amount, currency) as SQL over the canonical columns: what a rejected row
     carried, kept with it where it parses. Reasons start with the line (or record) they are on.
     """
@@ -191,11 +199,11 @@ def read_table_file(
             for r in con.execute("describe select * from read_parquet(?)", [[f.reader_path]]).fetchall()
         }
         sel = _select_list(columns, mapping, lambda src: _parquet_text(q(src), types.get(src, "")))
-        con.execute(
-            f"create temp table _read as select *, {bad_cols} from ("
-            f"select {sel}, file_row_number + 1 as __row from read_parquet(?, file_row_number = true))",
-            [[f.reader_path]],
-        )
+        reader = f"select {sel}, file_row_number + 1 as __row from read_parquet(?, file_row_number = true)"
+        if into:
+            parsed = _insert_into(con, into, reader, [[f.reader_path]], extra_select, f, load_id)
+        else:
+            con.execute(f"create temp table _read as select *, {bad_cols} from ({reader})", [[f.reader_path]])
         con.execute("create temp table _parse_rejects (source_row bigint, field varchar, reason varchar)")
         placed = "_read"
     elif name.endswith((".csv", ".csv.gz")):
@@ -205,21 +213,32 @@ def read_table_file(
         sel = _select_list(columns, mapping, q)
         try:
             # The header is known: no sniffing, every column text, bad lines to the rejects table.
-            # Insertion order is kept, so rowid is the order of the good rows in the file.
+            # Insertion order is kept for this statement, so row_number() over () is the order of
+            # the good rows in the file (rowid is not: inside a transaction it starts far up).
             # Lines up to the pre-scan's cap are read (DuckDB's own limit would drop longer ones).
-            con.execute(
-                f"create temp table _read as select *, {bad_cols} from (select {sel} from read_csv(?, "
+            options = (
                 "header = true, auto_detect = false, columns = ?, delim = ',', quote = '\"', escape = '\"', "
                 "nullstr = ?, compression = ?, max_line_size = ?, "
-                "store_rejects = true, rejects_table = '_rej_errors', rejects_scan = '_rej_scans'))",
-                [
-                    [f.reader_path],
-                    {h: "VARCHAR" for h in header},
-                    list(null_strings),
-                    "gzip" if name.endswith(".gz") else "none",
-                    reader_max_line_size(f),
-                ],
+                "store_rejects = true, rejects_table = '_rej_errors', rejects_scan = '_rej_scans'"
             )
+            params = [
+                [f.reader_path],
+                {h: "VARCHAR" for h in header},
+                list(null_strings),
+                "gzip" if name.endswith(".gz") else "none",
+                reader_max_line_size(f),
+            ]
+            with in_file_order(con):
+                if into:
+                    # row k of the reader (in file order) is on line k + 1 until refused lines shift it
+                    reader = f"select {sel}, row_number() over () + 1 as __row from read_csv(?, {options})"
+                    parsed = _insert_into(con, into, reader, params, extra_select, f, load_id)
+                else:
+                    con.execute(
+                        f"create temp table _read as select *, {bad_cols} from (select {sel}, row_number() over () as __k "
+                        f"from read_csv(?, {options}))",
+                        params,
+                    )
         except duckdb.Error as exc:
             raise InputError(f"{f.rel}: not a readable CSV file: {_first_line_of(exc, f)}") from None
         # Lines the CSV parser refused, one reason per line, said once: a line with the wrong
@@ -260,8 +279,10 @@ def read_table_file(
             from per_line
             """
         )
-        if con.execute("select count(*) from _parse_rejects").fetchone()[0] == 0:
-            con.execute("create temp view _placed as select *, rowid + 2 as __row from _read")
+        if into:
+            _shift_past_refused_lines(con, into, load_id)
+        elif con.execute("select count(*) from _parse_rejects").fetchone()[0] == 0:
+            con.execute("create temp view _placed as select * exclude (__k), __k + 1 as __row from _read")
         else:
             # Good row k (in file order) sits on line 1 + k + (number of refused lines before it).
             con.execute(
@@ -273,7 +294,7 @@ def read_table_file(
                     -- a refused line j has (line - 1 - j) good rows before it
                     select source_row - 1 - j as good_before, max(j) as j from rej group by all
                 ),
-                good as (select *, rowid + 1 as __k from _read)
+                good as (select * from _read)
                 select good.* exclude (__k), 1 + good.__k + coalesce(rb.j, 0) as __row
                 from good asof left join rej_before rb on good.__k > rb.good_before
                 """
@@ -282,6 +303,8 @@ def read_table_file(
     else:
         raise InputError(f"{f.rel}: unsupported file type (expected .csv, .csv.gz or .parquet)")
 
+    if into:
+        return _reject_booked_rows(con, into, load_id, checks, where, cost_cols, parsed, footer_rows)
     parsed = con.execute("select count(*) from _read").fetchone()[0]
     parse_rejected = con.execute("select count(*) from _parse_rejects").fetchone()[0]
 
@@ -309,6 +332,94 @@ def read_table_file(
         rows_rejected=rejected,
         footer_rows=int(footer_rows) if footer_rows is not None else None,
         first_reject=first,
+    )
+
+
+def _insert_into(
+    con, into: str, reader: str, params: list, extra_select: str, f: LandingFile, load_id: int
+) -> int:
+    """One pass from the file into the raw table, lineage included; returns the rows written."""
+    cols = [r[0] for r in con.execute(f"select * from {into} limit 0").description]
+    lineage = {"load_id": "$load_id", "source_file": "$rel", "source_row": "__row", "file_sha256": "$sha"}
+    data = [c for c in cols if c not in lineage]
+    named = {f"p{i}": v for i, v in enumerate(params)}
+    sql = reader
+    for i in range(len(params)):
+        sql = sql.replace("?", f"$p{i}", 1)
+    select = ", ".join([*(q(c) for c in data), *(f"{lineage[c]} as {q(c)}" for c in lineage)])
+    written = con.execute(
+        f"insert into {into} ({', '.join(q(c) for c in [*data, *lineage])}) "
+        f"select {select} from (select *{extra_select} from ({sql}))",
+        {**named, "load_id": load_id, "rel": f.rel, "sha": f.sha256},
+    ).fetchone()[0]
+    return int(written)
+
+
+def _shift_past_refused_lines(con, into: str, load_id: int) -> None:
+    """Good row k was written on line k + 1; each line the CSV parser refused before it moves it
+    down one. Only files with refused lines pay for this update."""
+    if con.execute("select count(*) from _parse_rejects").fetchone()[0] == 0:
+        return
+    con.execute(
+        f"""
+        update {into} t set source_row = t.source_row + s.j
+        from (
+            with
+            rej as (select source_row, row_number() over (order by source_row) as j from _parse_rejects),
+            -- a refused line j has (line - 1 - j) good rows before it
+            rej_before as (select source_row - 1 - j as good_before, max(j) as j from rej group by all),
+            good as (select source_row - 1 as k from {into} where load_id = $load_id)
+            select good.k, rb.j from good asof join rej_before rb on good.k > rb.good_before
+        ) s
+        where t.load_id = $load_id and t.source_row - 1 = s.k
+        """,
+        {"load_id": load_id},
+    )
+
+
+def _reject_booked_rows(
+    con,
+    into: str,
+    load_id: int,
+    checks: tuple[Rule, ...],
+    where: str,
+    cost_cols: str,
+    parsed: int,
+    footer_rows,
+) -> Incoming:
+    """The row checks over the rows just written (only the columns they read): failing rows move to
+    `_rejects`, beside the lines the parser refused, with the reason of the first check they fail."""
+    if checks:
+        bad_field = "case " + " ".join(f"when {c.invalid} then {lit(c.field)}" for c in checks) + " end"
+        bad_reason = "case " + " ".join(f"when {c.invalid} then {c.reason}" for c in checks) + " end"
+        any_bad = " or ".join(f"coalesce({c.invalid}, false)" for c in checks)
+    else:
+        bad_field = bad_reason = "cast(null as varchar)"
+        any_bad = "false"
+    con.execute(
+        f"""
+        create temp table _rejects as
+        select source_row, field, reason, cast(null as decimal(38,10)) as cost, cast(null as varchar) as currency
+        from _parse_rejects
+        union all
+        select source_row, {bad_field}, '{where} ' || source_row || ': ' || {bad_reason}, {cost_cols}
+        from {into} where load_id = $load_id and ({any_bad})
+        """,
+        {"load_id": load_id},
+    )
+    rejected, first = con.execute("select count(*), arg_min(reason, source_row) from _rejects").fetchone()
+    parse_rejected = con.execute("select count(*) from _parse_rejects").fetchone()[0]
+    if rejected > parse_rejected:  # lines the parser refused were never written; no good row has their number
+        con.execute(
+            f"delete from {into} where load_id = $load_id and source_row in (select source_row from _rejects)",
+            {"load_id": load_id},
+        )
+    return Incoming(
+        rows_in_file=parsed + parse_rejected,
+        rows_rejected=rejected,
+        footer_rows=int(footer_rows) if footer_rows is not None else None,
+        first_reject=first,
+        booked=True,
     )
 
 

@@ -131,6 +131,8 @@ def read(con, settings, f, load_id):
         header_check=check_header,
         null_strings=("", "NULL"),
         cost=(f"trim({q(amount)})", q("BillingCurrency")),
+        # exports run to millions of lines: straight into raw in one pass, no copy in between
+        into=RAW_TABLE,
     )
 
 
@@ -151,6 +153,10 @@ def plan(settings, files, booked=()):
     `booked`: paths with rows on the books, present or not; those a newer manifest or export run
     replaces are dropped too. Returns (loadable files, {rel: why pending}, {rel: why dropped}).
     """
+    from pipeline.ingest.native.contract_commitments import is_commitment_file
+
+    # a FOCUS 1.3 export's Contract Commitment files are the focus_commitments source's, not cost rows
+    files = [f for f in files if f.source != "focus" or not is_commitment_file(settings, f)]
     loadable, pending, dropped = [], {}, {}
     groups: dict[tuple[str, str], list] = {}
     runs: dict[str, list] = {}

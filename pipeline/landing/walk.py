@@ -37,9 +37,14 @@ from pipeline.config.settings import IngestCfg, Settings
 # is refused by the source's reader (it names the types it reads), never skipped silently.
 SOURCE_FOLDERS: dict[str, str] = {
     "focus": "focus",
+    "aws_cur": "aws_cur",
+    "gcp_billing": "gcp_billing",
+    "azure_cost": "azure_cost",
+    "focus_commitments": "focus",  # FOCUS 1.3 Contract Commitment files beside the cost files
     "invoices": "invoices",
     "timesheets": "timesheets",
     "hr_rates": "hr_rates",
+    "hr_loadings": "hr_loadings",
     "fx_rates": "fx_rates",
     "budgets": "budgets",
     "metrics": "metrics",
@@ -48,9 +53,6 @@ SOURCE_FOLDERS: dict[str, str] = {
 }
 # Folders DESIGN names whose native formats are not read yet: listed, never silently ignored.
 UNSUPPORTED_FOLDERS = {
-    "aws_cur": "CUR 2.0 exports are not read yet; export FOCUS 1.x to landing/focus/ instead",
-    "gcp_billing": "GCP billing export extracts are not read yet; use the FOCUS view export under landing/focus/",
-    "azure_cost": "Azure cost details exports are not read yet; use the FOCUS cost export under landing/focus/",
 }
 IGNORED_NAMES = {".DS_Store", "README.md", "README.txt"}
 # Bidirectional-text controls reorder what a terminal shows: as dangerous in a name as a newline.
@@ -130,9 +132,14 @@ def ingest_cfg(settings) -> IngestCfg:
 
 
 def _is_manifest(rel: str) -> bool:
-    # AWS Data Exports keep manifests under metadata/; Azure exports put manifest.json beside the data.
+    # AWS Data Exports keep manifests under metadata/; Azure exports put manifest.json beside the
+    # data; legacy CUR puts <report>-Manifest.json beside its period's assembly folders.
     name = rel.rsplit("/", 1)[-1].lower()
-    return ("/metadata/" in f"/{rel}" and name.endswith(".json")) or name == "manifest.json"
+    return (
+        ("/metadata/" in f"/{rel}" and name.endswith(".json"))
+        or name == "manifest.json"
+        or name.endswith("-manifest.json")
+    )
 
 
 # --- deliveries -------------------------------------------------------------------------------

@@ -39,9 +39,18 @@ def _assert_priced(con) -> None:
     if missing_fx:
         ccy, rep, lo, hi, n, example = missing_fx[0]
         more = f" (and {len(missing_fx) - 1} more currencies)" if len(missing_fx) > 1 else ""
+        pivots = [
+            p
+            for p in con.execute("select value from config.settings where key = 'fx_pivots'")
+            .fetchone()[0]
+            .split(",")
+            if p and p not in (ccy, rep)
+        ]
+        tried = ", ".join([f"{ccy}→{rep}", f"{rep}→{ccy}", *(f"{ccy}→{p} + {p}→{rep}" for p in pivots)])
         raise MissingRateError(
             f"no FX rate from {ccy} to {rep} for charges {lo} .. {hi} ({n} lines, e.g. {example}){more}; "
-            f"add {ccy},{rep} rates under landing/fx_rates/"
+            f"tried {tried}; add {ccy},{rep} rates under landing/fx_rates/"
+            + (" (or set fx.pivots in costledger.yaml)" if not pivots else "")
         )
     unpriced = con.execute(
         """

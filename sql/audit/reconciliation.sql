@@ -1,6 +1,9 @@
 -- Per source file and month: the cost read against where it went. Conservation holds when
 -- input = superseded + nine leaves + unallocated + out_of_scope, to the cent, and when
 -- rows read + rows rejected = rows in the file.
+-- A vendor document (an invoice PDF, XLSX, ...: one invoice per file) also carries its own
+-- figures, repeated on each month of the file: the total printed on it and the sum of its lines
+-- as booked in raw (Σ lines = printed total, less a printed tax its profile does not book).
 with
 line_items as (select * from core.line_items),
 allocated as (select * from core.allocated_line_items),
@@ -13,9 +16,55 @@ last_loads as (
 raw_rows as (
     select source_file, count(*) as rows_in_raw from raw.focus_line_items group by all
     union all select source_file, count(*) from raw.invoice_lines group by all
+    union all select source_file, count(*) from raw.aws_cur_line_items group by all
+    union all select source_file, count(*) from raw.gcp_billing_line_items group by all
+    union all select source_file, count(*) from raw.azure_cost_line_items group by all
     union all select source_file, count(*) from raw.timesheet_entries group by all
 ),
 settings as (select max(value) filter (key = 'cost_basis') as cost_basis from config.settings),
+documents as (select * from raw.invoice_documents),
+
+document_lines as (
+    -- the lines as raw holds them, summed as staging books them (credit notes negative)
+    select
+        l.source_file,
+        sum(case when lower(coalesce(nullif(trim(l.document_type), ''), 'invoice')) = 'credit_note'
+                 then -abs(cast(trim(l.amount) as decimal(38,10)))
+                 else cast(trim(l.amount) as decimal(38,10)) end) as lines_booked
+    from raw.invoice_lines l
+    where l.source_file in (select source_file from documents)
+    group by all
+),
+
+printed as (
+    select
+        d.source_file,
+        d.invoice_number,
+        d.document_type = 'credit_note' as is_credit,
+        try_cast(d.printed_total as decimal(38,10)) as total,
+        try_cast(d.printed_subtotal as decimal(38,10)) as subtotal,
+        coalesce(try_cast(d.printed_tax as decimal(38,10)), 0) as tax,
+        d.tax_treatment
+    from documents d
+),
+
+invoice_totals as (
+    select
+        p.source_file,
+        p.invoice_number,
+        cast(case when p.is_credit then -abs(p.total) else p.total end as decimal(38,10)) as printed_total,
+        dl.lines_booked as invoice_lines_booked,
+        -- what the lines must book: the printed total, less a printed tax the profile leaves out
+        -- (reclaimable VAT); a document printing only a subtotal books exactly that
+        cast(dl.lines_booked - case
+            when p.total is not null and p.tax_treatment = 'exclude'
+                then (case when p.is_credit then -abs(p.total - p.tax) else p.total - p.tax end)
+            when p.total is not null then (case when p.is_credit then -abs(p.total) else p.total end)
+            when p.subtotal is not null then (case when p.is_credit then -abs(p.subtotal) else p.subtotal end)
+        end as decimal(38,10)) as printed_total_difference
+    from printed p
+    left join document_lines dl using (source_file)
+),
 
 inputs as (
     select
@@ -57,11 +106,16 @@ final as (
         ll.rows_read,
         ll.rows_rejected,
         r.rows_in_raw,
-        i.rows_in_core
+        i.rows_in_core,
+        it.invoice_number,
+        it.printed_total,
+        it.invoice_lines_booked,
+        it.printed_total_difference
     from inputs i
     left join outputs o using (source_file, month)
     left join last_loads ll using (source_file)
     left join raw_rows r using (source_file)
+    left join invoice_totals it using (source_file)
 )
 
 select * from final

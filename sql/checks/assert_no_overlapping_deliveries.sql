@@ -12,23 +12,31 @@ line_items as (select * from core.line_items),
 files as (select * from audit.files),
 
 keys as (
-    select distinct
+    -- a key holds the bases it carries cost on: an Azure actual export (billed) and the amortized
+    -- export of the same scope (effective) describe one charge on two bases, never twice on one
+    select
         l.source_file,
+        any_value(l.source_system) as source_system,
         coalesce(f.delivery, l.source_file) as delivery,
         coalesce(l.provider, '') as provider,
         l.billing_account_id,
         coalesce(l.billing_period_start, l.month) as billing_period,
-        cast(l.charge_period_start as date) as charge_day
+        cast(l.charge_period_start as date) as charge_day,
+        bool_or(coalesce(l.billed_cost, 1) <> 0) as bills,
+        bool_or(coalesce(l.effective_cost, 1) <> 0) as amortizes
     from line_items l
     left join files f on f.source_file = l.source_file
     where l.billing_account_id is not null
       and not l.is_superseded
+    group by all
 ),
 
 shared as (
     select
         a.source_file as file,
         b.source_file as other_file,
+        a.source_system as source,
+        b.source_system as other_source,
         a.provider,
         a.billing_account_id,
         a.billing_period,
@@ -41,6 +49,7 @@ shared as (
      and a.charge_day = b.charge_day
      and a.delivery <> b.delivery
      and a.source_file < b.source_file
+     and ((a.bills and b.bills) or (a.amortizes and b.amortizes))
     group by all
 ),
 
@@ -48,6 +57,8 @@ final as (
     select
         file,
         other_file,
+        source,
+        other_source,
         provider,
         billing_account_id,
         strftime(billing_period, '%Y-%m') as billing_period,

@@ -1,8 +1,17 @@
 -- Every line placed on a leaf (or unallocated / out_of_scope), shared costs split across
 -- models. A split line becomes one row per share; the shares sum exactly to the line
 -- (integer arithmetic in units of 1e-10, the remainder on the last share).
+-- Lean by design: a share carries the line's keys and its allocation, not the line's other
+-- columns (provider, service, sku, ...); the published marts that need those join them back
+-- from core.line_items by line_id.
 with
-line_items as (select * from core.line_items where not is_superseded),
+line_items as (
+    select
+        line_id, month, source_system, source_file, source_row, load_id, match_key,
+        billed_cost, effective_cost, billed_cost_original, effective_cost_original
+    from core.line_items
+    where not is_superseded
+),
 matches as (select * from core.rule_matches),
 models as (select * from config.models),
 leaves as (select * from config.leaves),

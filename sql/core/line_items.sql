@@ -1,6 +1,7 @@
 -- The unified line item converted to the reporting currency at the rate in force on the
--- charge date (the latest rate on or before it). A missing rate leaves fx_rate NULL here;
--- the transform step refuses to go on and names the currency.
+-- charge date (the latest rate on or before it), directly or through a configured pivot
+-- currency; `fx_path` records the route (sql/staging/stg_fx_rates.sql). A missing rate leaves
+-- fx_rate NULL here; the transform step refuses to go on and names the currency.
 with
 line_items as (select * from core.line_items_unioned),
 fx_rates as (select * from staging.stg_fx_rates),
@@ -16,7 +17,8 @@ converted as (
         l.*,
         s.reporting_currency,
         case when l.billing_currency = s.reporting_currency then cast(1 as decimal(38,10))
-             else r.rate end as fx_rate
+             else r.rate end as fx_rate,
+        case when l.billing_currency <> s.reporting_currency then r.fx_path end as fx_path
     from line_items l
     cross join settings s
     asof left join to_reporting r

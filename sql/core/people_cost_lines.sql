@@ -10,7 +10,13 @@
 --   g4  month (the nine leaves only: unallocated and out_of_scope time never leaves its bucket)
 -- A key doubles as the published row's id, so '/' inside a value is escaped.
 with
-allocated as (select * from core.allocated_line_items where source_system = 'timesheet'),
+allocated as (
+    select a.*, l.activity, l.service_name, l.employee_key, l.hours, l.hourly_rate, l.billing_currency,
+           l.fx_rate, l.reporting_currency
+    from core.allocated_line_items a
+    join core.line_items l using (line_id)
+    where a.source_system = 'timesheet'
+),
 leaves as (select * from config.leaves),
 
 parts as (

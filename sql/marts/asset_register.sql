@@ -6,7 +6,14 @@
 with
 schedule as (select * from staging.stg_asset_schedule),
 asset_months as (select * from staging.stg_asset_months),
-allocated as (select * from core.allocated_line_items where source_system = 'asset'),
+line_items as (select line_id, resource_id, sku_id from core.line_items where source_system = 'asset'),
+-- the lean allocation carries keys; the asset id and the kind of booking come back from the line
+allocated as (
+    select a.*, li.resource_id, li.sku_id
+    from core.allocated_line_items a
+    join line_items li using (line_id)
+    where a.source_system = 'asset'
+),
 
 -- in the asset's own currency, over its whole life: what is booked and what is still to come
 over_life as (

@@ -7,6 +7,16 @@
 -- themselves stay in the work database (core.people_cost_lines).
 with
 allocated as (select * from core.allocated_line_items where source_system is distinct from 'timesheet'),
+-- the line's own columns, joined back to its shares here (core keeps only keys and allocation)
+line_items as (
+    select
+        line_id, provider, billing_account_id, sub_account_id, service_name, service_category,
+        charge_category, charge_class, charge_description, sku_id, resource_id, resource_name,
+        region_id, tags, vendor, invoice_number, activity, billing_currency, fx_rate,
+        reporting_currency, charge_period_start, charge_period_end
+    from core.line_items
+    where not is_superseded
+),
 people_lines as (select * from core.people_cost_lines),
 people_cells as (select * from core.people_cost_cells),
 settings as (
@@ -62,6 +72,7 @@ lines as (
         source_row,
         load_id
     from allocated
+    join line_items using (line_id)
 ),
 
 people as (

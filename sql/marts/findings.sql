@@ -13,7 +13,13 @@
 --                        month before: at stake, the rise x this month's items
 with
 line_items as (select * from marts.cost_line_items),
-allocated as (select * from core.allocated_line_items),
+-- the lean allocation carries keys; quantity and charge period come back from the line
+allocated as (
+    select a.*, li.pricing_quantity, li.charge_period_start, li.charge_period_end
+    from core.allocated_line_items a
+    join core.line_items li using (line_id)
+    where a.source_system = 'invoice'
+),
 metrics as (select * from staging.stg_business_metrics),
 settings as (
     select

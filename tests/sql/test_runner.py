@@ -39,6 +39,9 @@ def test_build_order_follows_what_the_sql_reads():
     # the chain a line item travels, read from the SQL, not from a list
     assert deps["core.line_items_unioned"] == {
         "staging.stg_focus",
+        "staging.stg_aws_cur",
+        "staging.stg_gcp_billing",
+        "staging.stg_azure_cost",
         "staging.stg_invoices",
         "staging.stg_timesheets",
         "staging.stg_assets",

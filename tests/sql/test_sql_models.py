@@ -360,3 +360,143 @@ def test_a_month_range_replaces_only_its_partition(con):
     run_transform(con, settings(), month_from=date(2026, 9, 1), month_to=date(2026, 9, 1))
     got = rows(con, "select strftime(month, '%Y-%m'), billed_cost from core.line_items order by 1")
     assert got == [("2026-08", D("10")), ("2026-09", D("99"))]
+
+
+def test_a_currency_without_a_pair_converts_through_the_pivot_and_records_the_path(con):
+    """A EUR charge in a CNY ledger with only EUR->USD and USD->CNY rates (costledger.yaml
+    fx.pivots: [USD]): the rate is the product of the legs in force on the day."""
+    import dataclasses
+
+    s = dataclasses.replace(settings(), fx_pivots=("USD",))
+    sync_config(con, s)
+    insert(
+        con,
+        "raw.fx_rates",
+        [
+            dict(rate_date="2026-09-01", from_currency="EUR", to_currency="USD", rate="1.1"),
+            dict(rate_date="2026-09-05", from_currency="USD", to_currency="CNY", rate="7.2"),
+            dict(rate_date="2026-09-12", from_currency="EUR", to_currency="USD", rate="1.2"),
+            dict(rate_date="2026-09-01", from_currency="JPY", to_currency="CNY", rate="0.05"),
+        ],
+    )
+    insert(
+        con,
+        "raw.focus_line_items",
+        [
+            focus_row("10", "2026-09-10T00:00:00Z", "EUR"),
+            focus_row("10", "2026-09-12T00:00:00Z", "EUR"),
+            focus_row("1000", "2026-09-12T00:00:00Z", "JPY"),
+            focus_row("3", "2026-09-12T00:00:00Z", "USD"),
+        ],
+    )
+    run_transform(con, s)
+    assert rows(
+        con,
+        "select billing_currency, fx_rate, fx_path, effective_cost from core.line_items order by source_row",
+    ) == [
+        ("EUR", D("1.1") * D("7.2"), "EUR>USD>CNY", D("10") * D("1.1") * D("7.2")),
+        ("EUR", D("1.2") * D("7.2"), "EUR>USD>CNY", D("10") * D("1.2") * D("7.2")),
+        ("JPY", D("0.05"), "JPY>CNY", D("50")),  # a pair of its own wins over the pivot
+        ("USD", D("7.2"), "USD>CNY", D("21.6")),
+    ]
+
+
+def test_a_currency_with_no_path_names_the_pairs_tried(con):
+    import dataclasses
+
+    s = dataclasses.replace(settings(), fx_pivots=("USD",))
+    sync_config(con, s)
+    insert(
+        con, "raw.fx_rates", [dict(rate_date="2026-09-01", from_currency="USD", to_currency="CNY", rate="7")]
+    )
+    insert(con, "raw.focus_line_items", [focus_row("10", ccy="EUR")])
+    with pytest.raises(
+        MissingRateError, match="tried EUR→CNY, CNY→EUR, EUR→USD \\+ USD→CNY; add EUR,CNY rates"
+    ):
+        run_transform(con, s)
+
+
+def test_loaded_labour_cost_is_the_sum_of_its_components(con):
+    """hr_loadings/: a percentage of the rate (everyone 20 %, annotators 10 %), an amount per hour
+    (E1's benefits) and an amount per person-month (overhead 1,000 CNY, spread by hours, the
+    remainder on the person's last entry). Expected figures worked by hand."""
+    insert(
+        con,
+        "raw.hr_rates",
+        [
+            dict(employee_id="E1", effective_from="2026-01-01", hourly_rate="100", currency="CNY"),
+            dict(role="annotator", effective_from="2026-01-01", hourly_rate="50", currency="CNY"),
+            dict(employee_id="E3", effective_from="2026-01-01", hourly_rate="10", currency="CNY"),
+        ],
+    )
+    loading = dict(employee_id=None, role=None, effective_from="2026-01-01", currency=None)
+    insert(
+        con,
+        "raw.hr_loadings",
+        [
+            {**loading, "component": "social_insurance", "basis": "percent", "value": "20"},
+            {
+                **loading,
+                "role": "annotator",
+                "component": "social_insurance",
+                "basis": "percent",
+                "value": "10",
+            },
+            {
+                **loading,
+                "employee_id": "E1",
+                "component": "benefits",
+                "basis": "per_hour",
+                "value": "5",
+                "currency": "CNY",
+            },
+            {**loading, "component": "overhead", "basis": "per_month", "value": "1000", "currency": "CNY"},
+            # later than the month's first day: not in force for September's per-month amount
+            {
+                **loading,
+                "effective_from": "2026-09-02",
+                "component": "overhead",
+                "basis": "per_month",
+                "value": "9999",
+                "currency": "CNY",
+            },
+        ],
+        file="hr_loadings/l.csv",
+    )
+    con.execute("insert into raw.employee_keys values ('E1', 'k1'), ('E2', 'k2'), ('E3', 'k3')")
+    entry = dict(activity="fine_tuning")
+    insert(
+        con,
+        "raw.timesheet_entries",
+        [
+            {**entry, "employee_id": "E1", "role": "ml_engineer", "work_date": "2026-09-02", "hours": "8"},
+            {**entry, "employee_id": "E1", "role": "ml_engineer", "work_date": "2026-09-03", "hours": "2"},
+            {**entry, "employee_id": "E2", "role": "annotator", "work_date": "2026-09-02", "hours": "3"},
+            {**entry, "employee_id": "E3", "role": "x", "work_date": "2026-09-01", "hours": "3"},
+            {**entry, "employee_id": "E3", "role": "x", "work_date": "2026-09-02", "hours": "3"},
+            {**entry, "employee_id": "E3", "role": "x", "work_date": "2026-09-03", "hours": "1"},
+        ],
+    )
+    build_views(con)
+    got = rows(con, "select source_row, billed_cost_original from staging.stg_timesheets order by source_row")
+    third = D("428.5714285714")  # 1000 x 3 / 7, rounded down at 10 places
+    assert got == [
+        (2, D("800") + D("160") + D("40") + D("800")),
+        (3, D("200") + D("40") + D("10") + D("200")),
+        (4, D("150") + D("15") + D("1000")),
+        (5, D("30") + D("6") + third),
+        (6, D("30") + D("6") + third),
+        (7, D("10") + D("2") + (D("1000") - 2 * third)),
+    ]
+    components = rows(
+        con,
+        "select component, sum(amount_original) from staging.stg_time_cost_components group by 1 order by 1",
+    )
+    assert components == [
+        ("base", D("1220")),
+        ("benefits", D("50")),
+        ("overhead", D("3000")),  # exactly 1,000 for each of the three people
+        ("social_insurance", D("160") + D("40") + D("15") + D("6") + D("6") + D("2")),
+    ]
+    # the components carry the pseudonym, never the employee id
+    assert "employee_id" not in {r[0] for r in rows(con, "describe staging.stg_time_cost_components")}

@@ -42,7 +42,7 @@ Errors a user sees are one line (pipeline.errors.InputError / ConfigError).
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pipeline.errors import InputError
 from pipeline.ingest.documents.invoice import LINE_COLUMNS, DocumentRead, Reject, RowRef
@@ -76,7 +76,8 @@ _FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".pdf": "pdf", ".json": "json"}
 
 
 def file_format(path: Path, rel: str) -> str:
-    fmt = _FORMATS.get(path.suffix.lower())
+    """The document's format from its name under landing/ (`path` may be /proc/self/fd/N)."""
+    fmt = _FORMATS.get((PurePosixPath(rel).suffix or path.suffix).lower())
     if fmt is None:
         raise InputError(f"{rel}: unsupported file type (expected .csv, .xlsx, .pdf or .json)")
     return fmt
@@ -144,10 +145,10 @@ def _first_rows(path: Path, rel: str, fmt: str, limit: int = 60) -> list[list[st
         # names (vendors.yaml `profile:`) declaring that encoding, never by trying codecs
         text = decode_file(path, rel, "utf-8")
         return [r for _, r in zip(range(limit), csv.reader(io.StringIO(text, newline="")), strict=False)]
-    import openpyxl
+    from pipeline.ingest.documents.xlsx import open_workbook
 
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        wb = open_workbook(path)
     except Exception as exc:
         raise InputError(f"{rel}: not a readable XLSX file: {exc}") from None
     try:

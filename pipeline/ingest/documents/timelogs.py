@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.db import in_file_order
 from pipeline.errors import InputError
 from pipeline.ingest.documents.profiles import Locator, NumberSpec, Profile, fit
 from pipeline.ingest.documents.textfile import utf8_copy
@@ -196,12 +197,13 @@ def _read(con: duckdb.DuckDBPyConnection, src: Path, rel: str, profile: Profile)
         for f in _SOURCE_FIELDS
     )
     try:
-        con.execute(
-            f"create temp table _tl_read as select {sel} from read_csv($files, header = true, auto_detect = false, "
-            "columns = $cols, delim = $delim, quote = '\"', escape = '\"', store_rejects = true, "
-            "rejects_table = '_tl_rej_errors', rejects_scan = '_tl_rej_scans')",
-            {"files": [str(src)], "cols": cols, "delim": profile.file.delimiter},
-        )
+        with in_file_order(con):
+            con.execute(
+                f"create temp table _tl_read as select {sel}, row_number() over () as __k from read_csv($files, header = true, auto_detect = false, "
+                "columns = $cols, delim = $delim, quote = '\"', escape = '\"', store_rejects = true, "
+                "rejects_table = '_tl_rej_errors', rejects_scan = '_tl_rej_scans')",
+                {"files": [str(src)], "cols": cols, "delim": profile.file.delimiter},
+            )
     except duckdb.Error as exc:
         raise InputError(f"{rel}: not a readable CSV file: {str(exc).splitlines()[0]}") from None
     con.execute(
@@ -219,7 +221,7 @@ def _read(con: duckdb.DuckDBPyConnection, src: Path, rel: str, profile: Profile)
         with
         rej as (select source_row, row_number() over (order by source_row) as j from _tl_parse_rejects),
         rej_before as (select source_row - 1 - j as good_before, max(j) as j from rej group by all),
-        good as (select *, rowid + 1 as __k from _tl_read)
+        good as (select * from _tl_read)
         select good.* exclude (__k), 1 + good.__k + coalesce(rb.j, 0) as __row
         from good asof left join rej_before rb on good.__k > rb.good_before
         """

@@ -10,6 +10,7 @@ so they are read from the sheet's XML (<mergeCell ref="B7:C7"/>).
 
 from __future__ import annotations
 
+import io
 import posixpath
 import zipfile
 from pathlib import Path
@@ -48,10 +49,16 @@ def merged_ranges(path: Path) -> dict[str, list[str]]:
     return out
 
 
+def open_workbook(path: Path):
+    """The workbook, read-only, from its bytes: the landing file is read through its open descriptor
+    (/proc/self/fd/N), a name without the .xlsx suffix openpyxl insists on."""
+    return openpyxl.load_workbook(io.BytesIO(Path(path).read_bytes()), read_only=True, data_only=True)
+
+
 def read_xlsx_invoice(path: Path, rel: str, profile: Profile, vendor: str) -> DocumentRead:
     try:
         merged = merged_ranges(path)
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        wb = open_workbook(path)
     except (zipfile.BadZipFile, KeyError, OSError, ElementTree.ParseError) as exc:
         raise InputError(f"{rel}: not a readable XLSX file: {exc}") from None
     try:

@@ -123,6 +123,13 @@ def test_people_data_never_reaches_the_published_file(published):
         with path.open(newline="") as fh:
             for r in csv.DictReader(fh):
                 people.update({r["employee_name"], r["employee_email"]})
+    # the trackers' own exports name people their way
+    for path in (published["landing"] / "timesheets").glob("*/*.csv"):
+        with path.open(newline="") as fh:
+            for r in csv.DictReader(fh):
+                people.update(
+                    {r["Full name"]} if "Full name" in r else {r["First Name"] + " " + r["Last Name"]}
+                )
     con = duckdb.connect(str(published["db"]), read_only=True)
     try:
         columns = con.execute(
@@ -171,3 +178,26 @@ def test_people_leaves_are_published_at_the_merged_grain(published):
         "select people_grain, count(*) from marts.cost_line_items where source_system = 'timesheet' group by 1",
     )
     assert {g for g, _ in grains} == {"activity_team", "model", "leaf", "month"}
+
+
+def test_the_demo_cur_export_is_read_and_its_tagged_lines_placed(published):
+    """The ML lab's native CUR 2.0 (issue 11): every month read, its tagged lines placed by the
+    demo's CUR rule on the model and leaf their tags name, the untagged ones left unallocated."""
+    con = duckdb.connect(str(published["db"]), read_only=True)
+    try:
+        got = con.execute(
+            """
+            select strftime(month, '%Y-%m'), rule_id, model_id, leaf, count(*)
+            from marts.cost_line_items where source_system = 'aws_cur' group by all order by all
+            """
+        ).fetchall()
+    finally:
+        con.close()
+    assert {m for m, *_ in got} == set(demo.DEFAULT_MONTHS)
+    placed = {(rule, model, leaf) for _, rule, model, leaf, _ in got if rule is not None}
+    assert placed == {
+        ("tagged-cur-resources", "reco-llm", "training"),
+        ("tagged-cur-resources", "home-feed-personalizer", "software"),
+        ("tagged-cur-resources", "search-rerank-bert", "hardware"),
+    }
+    assert {leaf for _, rule, _, leaf, _ in got if rule is None} == {"unallocated"}

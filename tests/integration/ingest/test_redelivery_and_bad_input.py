@@ -159,12 +159,6 @@ def test_a_later_time_log_export_replaces_the_same_days(env):
             (2, "vendor", "vendor: 'nobody-inc' is not in config/vendors.yaml"),
         ),
         (
-            "timesheets/bad-activity.csv",
-            "employee_id,employee_name,employee_email,role,work_date,hours,activity,model_or_project\n"
-            "E001,Li Wei,li.wei@example.com,ml_engineer,2026-09-04,2,knitting,reco-llm\n",
-            (2, "activity", "activity: 'knitting' has no mapping in config/activities.yaml"),
-        ),
-        (
             "timesheets/bad-hours.csv",
             "employee_id,employee_name,employee_email,role,work_date,hours,activity,model_or_project\n"
             "E001,Li Wei,li.wei@example.com,ml_engineer,2026-09-04,0,fine_tuning,reco-llm\n"

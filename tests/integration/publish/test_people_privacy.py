@@ -14,8 +14,9 @@ published file would run it:
 It must find no employee's exact rate, no pseudonym, no one's monthly pay, in any published
 table, in `costledger query` output or in the report and its attachments.
 
-The attack has teeth: on the work database's line-level table (core.allocated_line_items, what
-marts.cost_line_items published on main before this change, pseudonym and all) the same GCD
+The attack has teeth: on the work database's line-level table (core.people_cost_lines, the time
+lines of core.allocated_line_items with their pseudonym: what marts.cost_line_items published on
+main before this change) the same GCD
 recovers all 17 rates, and the published-file attack run on that old line-level shape finds all
 17 too. Run on main itself (00afbce) with this company, by hand: its published file carried the
 840 time lines with employee_key; the GCD per pseudonym and month gave the exact rate for 51 of
@@ -179,14 +180,14 @@ def published_tables(con) -> list[str]:
 def test_the_attack_recovers_every_rate_from_the_line_level_table_in_the_work_database(work):
     """Teeth: what main published (one row per time line, pseudonym beside the cost) gives every rate away."""
     rates = rates_by_key(work)
-    found = gcd_per_pseudonym_and_month(work, "core.allocated_line_items")
+    found = gcd_per_pseudonym_and_month(work, "core.people_cost_lines")
     assert len(found) == 51  # 17 people x 3 months
     assert all(g == rates[key] for (key, _month), g in found.items())
     # and the published-file attack itself, on main's line-level shape, finds all 17 rates
     work.execute(
         "create or replace temp table old_cost_line_items as "
         "select share_id as line_id, month, leaf, model_id, activity, employee_key, cost, source_file, source_row "
-        "from core.allocated_line_items where source_system = 'timesheet'"
+        "from core.people_cost_lines"
     )
     figures, _ = published_candidates(work, ["old_cost_line_items"])
     assert set(company.RATES.values()) <= figures
@@ -214,8 +215,7 @@ def test_no_rate_no_pseudonym_and_no_ones_pay_can_be_read_off_the_published_file
     # nobody's pay in a month, on a leaf or on a model's leaf, is a published figure
     for grain in ("month", "month, leaf", "month, leaf, model_id"):
         pay = work.execute(
-            f"select sum(cost) from core.allocated_line_items where source_system = 'timesheet' "
-            f"group by employee_key, {grain}"
+            f"select sum(cost) from core.people_cost_lines group by employee_key, {grain}"
         ).fetchall()
         assert not {p for (p,) in pay} & figures, grain
 

@@ -329,3 +329,57 @@ def test_a_bad_month_fails_before_writing(tmp_path):
     with pytest.raises(ValueError):
         demo.generate(tmp_path / "l", months=["2026-13"])
     assert not (tmp_path / "l").exists()
+
+
+# ---- documents as vendors and trackers send them (issue 12) ---------------------------------
+
+
+def test_labeling_vendors_send_their_last_invoice_as_xlsx_and_pdf(landing):
+    from pipeline.ingest.documents import invoice_profile, load_profiles, read_invoice
+
+    profiles = load_profiles(REPO / "config")
+    models = _yaml("models.yaml")["models"]
+    known_models = {m["id"] for m in models} | {a for m in models for a in m.get("aliases", [])}
+    docs = {
+        "annotate-pro": sorted((landing / "invoices" / "annotate-pro").glob("*.xlsx")),
+        "crowdlabel": sorted((landing / "invoices" / "crowdlabel").glob("*.pdf")),
+    }
+    assert {v: len(files) for v, files in docs.items()} == {"annotate-pro": 1, "crowdlabel": 1}
+    for vendor, (path,) in docs.items():
+        rel = f"invoices/{vendor}/{path.name}"
+        doc = read_invoice(path, rel, invoice_profile(path, rel, profiles), vendor)
+        # the last month's invoice, numbered as the document says, and no CSV repeats it
+        csv_numbers = {r["invoice_number"] for r in _rows(landing, f"invoices/{vendor}/*.csv")}
+        assert doc.header["invoice_number"] == path.stem and path.stem not in csv_numbers
+        assert doc.header["service_period_start"][:7] == MONTHS[-1]
+        assert doc.header["reconciled"] == "ok"
+        assert doc.header["printed_total"] == doc.header["lines_total"]
+        for _, line in doc.rows:
+            assert Decimal(line["amount"]) == (
+                Decimal(line["quantity"]) * Decimal(line["unit_price"])
+            ).quantize(Decimal("0.01"))
+            assert line["model_or_project"] in known_models
+
+
+def test_two_teams_log_the_first_month_in_tempo_and_harvest(landing, tmp_path):
+    from pipeline.ingest.documents import load_profiles, read_time_export
+
+    profiles = load_profiles(REPO / "config")
+    activities = _yaml("activities.yaml")["activities"]
+    con = duckdb.connect()
+    people: dict[str, set[str]] = {}
+    for tracker, profile in (("tempo", "tempo_worklogs"), ("harvest", "harvest_detailed")):
+        (path,) = sorted((landing / "timesheets" / tracker).glob("*.csv"))
+        got = read_time_export(con, path, f"timesheets/{tracker}/{path.name}", profiles[profile], tmp_path)
+        assert got.rows_rejected == 0 and got.rows_in_file > 0
+        rows = con.execute("select employee_id, work_date, activity from _incoming").fetchall()
+        assert {r[2] for r in rows} <= set(activities)  # every tracker label maps back to an activity
+        assert {r[1][:7] for r in rows} == {MONTHS[0]}
+        people[tracker] = {r[0] for r in rows}
+    # each person logs in one place: nobody's month is booked twice
+    in_csv = {r["employee_id"] for r in _csv_rows(landing / f"timesheets/timelog_{MONTHS[0]}.csv")}
+    assert people["tempo"] and people["harvest"] and in_csv
+    assert not (people["tempo"] & people["harvest"]) and not ((people["tempo"] | people["harvest"]) & in_csv)
+    # a Tempo worklog names no role: its people have a rate of their own
+    own = {r["employee_id"] for r in _csv_rows(landing / "hr_rates/rates_by_employee.csv")}
+    assert people["tempo"] <= own

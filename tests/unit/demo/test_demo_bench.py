@@ -77,3 +77,37 @@ def test_generate_only_prints_what_it_wrote(tmp_path, capsys):
         == 0
     )
     assert "500 FOCUS 1.2 lines" in capsys.readouterr().out
+
+
+def test_steps_are_grouped_and_their_peak_comes_from_their_own_window(tmp_path):
+    timings = {
+        "discover": 1.0,
+        "load_focus": 3.0,
+        "check_raw": 1.0,
+        "transform": 4.0,
+        "check_marts": 1.0,
+        "publish": 2.0,
+    }
+    # laid end to end before the exit at 13 s: load 1..5, check_raw 5..6, transform 6..10, ...
+    run = {"seconds": 13.0, "started_at": 0.0}
+    windows, exact = bench.step_windows(tmp_path, run, timings)
+    assert not exact and windows["transform"] == (6.0, 10.0)
+    samples = [(2.0, 100, 1.0), (4.0, 100, 2.5), (7.0, 900, 4.0), (10.5, 300, 8.0), (12.0, 200, 9.0)]
+    steps = bench.per_step(timings, windows, samples)
+    assert list(steps) == ["load", "transform", "gates", "publish"]
+    assert steps["load"] == {"seconds": 4.0, "peak_rss_bytes": 100, "cpu_seconds": 1.5}
+    assert steps["transform"]["peak_rss_bytes"] == 900
+    assert steps["gates"]["seconds"] == 2.0 and steps["gates"]["peak_rss_bytes"] == 300
+
+
+def test_the_notebook_sums_the_export_as_decimal(tmp_path):
+    f = bench.generate(tmp_path / "landing", 1200, "csv")
+    m = bench._measure(bench.notebook_cmd(f))
+    assert m["rc"] == 0, m["stderr"]
+    rows, groups, total = m["stdout"].split(maxsplit=2)
+    con = duckdb.connect()
+    want = con.execute(
+        f"select sum(cast(EffectiveCost as decimal(38,10))) from read_csv('{f}', all_varchar=true)"
+    )
+    assert int(rows) == 1200 and int(groups) > 1
+    assert float(total) == float(want.fetchone()[0])

@@ -225,14 +225,13 @@ def test_vendor_profile_must_exist_and_be_an_invoice_profile(tmp_path, profiles,
     assert {v.id: v.profile for v in settings.vendors}["vectorops"] == "invoice_pdf"
     check_vendor_profiles(settings.vendors, profiles, vendors)
 
+    # load_settings checks them, so a bad `profile:` fails before any data is touched
     vendors.write_text(vendors.read_text().replace("profile: invoice_pdf", "profile: nosuch"))
-    settings = load_settings(config=cfg)
     with pytest.raises(ConfigError, match=r"vendors\[3\]\.profile: no profile 'nosuch' in config/profiles/"):
-        check_vendor_profiles(settings.vendors, profiles, vendors)
+        load_settings(config=cfg)
     vendors.write_text(vendors.read_text().replace("profile: nosuch", "profile: toggl_detailed"))
-    settings = load_settings(config=cfg)
     with pytest.raises(ConfigError, match="is a timesheet profile, not an invoice profile"):
-        check_vendor_profiles(settings.vendors, profiles, vendors)
+        load_settings(config=cfg)
 
 
 US = NumberSpec()
