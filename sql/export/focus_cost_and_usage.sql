@@ -56,7 +56,9 @@ normalised as (
 priced as (
     select
         *,
-        focus_charge_category in ('Usage', 'Purchase') and focus_charge_class is null as is_priced
+        focus_charge_category in ('Usage', 'Purchase') and focus_charge_class is null as is_priced,
+        -- cloud billing: FOCUS exports and the providers' native exports (aws_cur, gcp_billing, ...)
+        source_system not in ('invoice', 'asset', 'timesheet') as is_cloud
     from normalised
 ),
 
@@ -75,8 +77,8 @@ final as (
         coalesce(charge_description, service) as ChargeDescription,
         case
             when focus_charge_category = 'Purchase' then 'One-Time'
-            when source_system = 'focus' and focus_charge_category = 'Usage' then 'Usage-Based'
-            when source_system = 'focus' then 'One-Time'
+            when is_cloud and focus_charge_category = 'Usage' then 'Usage-Based'
+            when is_cloud then 'One-Time'
             else 'Recurring'
         end as ChargeFrequency,
         cast(charge_period_end as timestamptz) as ChargePeriodEnd,
@@ -94,7 +96,7 @@ final as (
         provider as ProviderName,
         provider as PublisherName,
         provider as ServiceProviderName,
-        case when source_system in ('focus', 'asset') then provider end as HostProviderName,
+        case when is_cloud or source_system = 'asset' then provider end as HostProviderName,
         region_id as RegionId,
         region_id as RegionName,
         resource_id as ResourceId,
