@@ -26,6 +26,7 @@ import pytest
 from pipeline.config.settings import load_settings
 from tests.conftest import SMALL_LANDING
 from tests.fixtures.cli import cli
+from tests.fixtures.focus_export import check_focus_1_3
 
 pytestmark = pytest.mark.slow
 
@@ -35,59 +36,6 @@ asset_id,description,purchase_date,in_service_date,cost,currency,useful_life_mon
 GPU-1,8x GPU inference server,2026-07-20,2026-08-10,10000.00,CNY,3,0,search-rerank-bert,hardware,,,,,,,
 POOL-1,shared fine-tuning node,2026-08-01,2026-09-01,3000.00,CNY,3,0,pool:shared-gpu,tuning_resources,,,,,,,
 """
-
-# FOCUS 1.3 columns this export carries, as the spec defines them: (type, nulls allowed).
-# Mandatory columns of 1.3 (ProviderName and PublisherName: mandatory and deprecated), and the
-# conditional ones the ledger can fill. Types: Decimal, DateTime, String, JSON (a String holding
-# JSON). Nulls per the columns' "Allows nulls" constraints.
-FOCUS_COLUMNS = {
-    "AvailabilityZone": ("string", True),
-    "BilledCost": ("decimal", False),
-    "BillingAccountId": ("string", False),
-    "BillingAccountName": ("string", True),
-    "BillingCurrency": ("string", False),
-    "BillingPeriodEnd": ("datetime", False),
-    "BillingPeriodStart": ("datetime", False),
-    "ChargeCategory": ("string", False),
-    "ChargeClass": ("string", True),
-    "ChargeDescription": ("string", True),
-    "ChargeFrequency": ("string", False),
-    "ChargePeriodEnd": ("datetime", False),
-    "ChargePeriodStart": ("datetime", False),
-    "ContractedCost": ("decimal", False),
-    "EffectiveCost": ("decimal", False),
-    "InvoiceId": ("string", True),
-    "InvoiceIssuerName": ("string", False),
-    "ListCost": ("decimal", False),
-    "PricingQuantity": ("decimal", True),
-    "PricingUnit": ("string", True),
-    "ProviderName": ("string", False),
-    "PublisherName": ("string", False),
-    "ServiceProviderName": ("string", False),
-    "HostProviderName": ("string", True),
-    "RegionId": ("string", True),
-    "RegionName": ("string", True),
-    "ResourceId": ("string", True),
-    "ResourceName": ("string", True),
-    "ServiceCategory": ("string", False),
-    "ServiceName": ("string", False),
-    "SkuId": ("string", True),
-    "SkuPriceId": ("string", True),
-    "SubAccountId": ("string", True),
-    "SubAccountName": ("string", True),
-    "Tags": ("json", True),
-    "AllocatedMethodId": ("string", True),
-    "AllocatedMethodDetails": ("json", True),
-    "AllocatedResourceId": ("string", True),
-    "AllocatedResourceName": ("string", True),
-    "AllocatedTags": ("json", True),
-}
-SERVICE_CATEGORIES = {
-    "AI and Machine Learning", "Analytics", "Business Applications", "Compute", "Databases",
-    "Developer Tools", "Multicloud", "Identity", "Integration", "Internet of Things",
-    "Management and Governance", "Media", "Migration", "Mobile", "Networking", "Security",
-    "Storage", "Web", "Other",
-}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -190,77 +138,7 @@ def test_sums_per_month_equal_the_rollup_to_the_cent(ledger):
 
 
 def test_mandatory_columns_types_nulls_and_values(ledger):
-    con = duckdb.connect()
-    con.execute("set TimeZone = 'UTC'")
-    types = dict(
-        con.execute(
-            "select column_name, column_type from (describe select * from read_parquet(?))",
-            [str(ledger["parquet"])],
-        ).fetchall()
-    )
-    for col, (kind, nullable) in FOCUS_COLUMNS.items():
-        assert col in types, f"{col} missing"
-        t = types[col]
-        if kind == "decimal":
-            assert t.startswith("DECIMAL"), (col, t)
-        elif kind == "datetime":
-            assert t == "TIMESTAMP WITH TIME ZONE", (col, t)
-        else:
-            assert t == "VARCHAR", (col, t)
-        if not nullable:
-            nulls = con.execute(
-                f'select count(*) from read_parquet(?) where "{col}" is null', [str(ledger["parquet"])]
-            ).fetchone()[0]
-            assert nulls == 0, f"{col}: {nulls} nulls"
-    # custom columns carry the x_ prefix; every other column is a FOCUS column
-    assert set(types) - set(FOCUS_COLUMNS) == {c for c in types if c.startswith("x_")}
-
-    # DateTime columns compared as UTC timestamps (no time-zone module needed to fetch them)
-    periods = ", ".join(
-        f"cast({c} as timestamp) as {c}" for c, (k, _) in FOCUS_COLUMNS.items() if k == "datetime"
-    )
-    rows = con.execute(
-        f"select * replace ({periods}) from read_parquet(?)", [str(ledger["parquet"])]
-    ).fetchall()
-    cols = [d[0] for d in con.description]
-    recs = [dict(zip(cols, r, strict=True)) for r in rows]
-    assert recs
-    for r in recs:
-        assert r["ChargeCategory"] in {"Usage", "Purchase", "Tax", "Credit", "Adjustment"}
-        assert r["ChargeClass"] in {None, "Correction"}
-        assert r["ChargeFrequency"] in {"One-Time", "Recurring", "Usage-Based"}
-        assert r["ServiceCategory"] in SERVICE_CATEGORIES
-        assert len(r["BillingCurrency"]) == 3 and r["BillingCurrency"].isupper()
-        assert r["ChargePeriodStart"] < r["ChargePeriodEnd"]
-        assert r["BillingPeriodStart"] < r["BillingPeriodEnd"]
-        assert r["BillingPeriodStart"] <= r["ChargePeriodStart"] < r["BillingPeriodEnd"]
-        assert not (r["ChargeCategory"] == "Purchase" and r["ChargeFrequency"] == "Usage-Based")
-        # SkuPriceId and PricingQuantity: not null for Usage and Purchase unless a correction, null
-        # for tax; PricingQuantity null where SkuPriceId is; a SkuPriceId has its SkuId
-        if r["ChargeCategory"] in ("Usage", "Purchase") and r["ChargeClass"] is None:
-            assert r["SkuPriceId"] and r["PricingQuantity"] is not None and r["PricingUnit"]
-        if r["ChargeCategory"] == "Tax":
-            assert r["SkuPriceId"] is None and r["PricingQuantity"] is None
-        if r["SkuPriceId"] is None:
-            assert r["PricingQuantity"] is None
-        else:
-            assert r["SkuId"]
-        # Tags: a JSON object of key-value pairs
-        assert isinstance(json.loads(r["Tags"]), dict)
-        allocated = [
-            r[c]
-            for c in ("AllocatedMethodId", "AllocatedMethodDetails", "AllocatedResourceId", "AllocatedTags")
-        ]
-        assert all(v is None for v in allocated) or all(v is not None for v in allocated), r["x_LineId"]
-        if r["AllocatedMethodDetails"] is not None:
-            details = json.loads(r["AllocatedMethodDetails"])
-            assert set(details) == {"Elements"} and details["Elements"]
-            for el in details["Elements"]:
-                assert 0 < el["AllocatedRatio"] <= 1
-                assert set(el) <= {"AllocatedRatio", "UsageQuantity", "UsageUnit"}
-                assert ("UsageQuantity" in el) == ("UsageUnit" in el)
-            assert isinstance(json.loads(r["AllocatedTags"]), dict)
-
+    recs = check_focus_1_3(ledger["parquet"])
     # the pool server's depreciation is split across models: the split rows are there and the
     # ratios of one line's shares add up to 1 (line id = the line's id + '/' + the model)
     split = [r for r in recs if r["AllocatedMethodId"]]
