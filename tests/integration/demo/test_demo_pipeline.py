@@ -252,3 +252,47 @@ def test_the_demo_cur_export_is_read_and_its_tagged_lines_placed(published):
         ("tagged-cur-resources", "search-rerank-bert", "hardware"),
     }
     assert {leaf for _, rule, _, leaf, _ in got if rule is None} == {"unallocated"}
+
+
+def test_the_demo_exports_as_focus_1_3_and_round_trips(published, tmp_path):
+    """Issue 13: the demo's FOCUS export conforms and reproduces the ledger's totals to the cent,
+    with every source in it and nobody's name."""
+    from tests.fixtures.focus_export import check_focus_1_3
+
+    out = tmp_path / "demo-focus.parquet"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COSTLEDGER_")}
+    env["COSTLEDGER_PII_KEY"] = "demo-e2e-test-key"
+    env["COSTLEDGER_CONFIG"] = str(DEMO_CONFIG)
+    warehouse = published["db"].parent
+    for fmt, path in (("parquet", out), ("csv", tmp_path / "demo-focus.csv")):
+        done = subprocess.run(
+            [sys.executable, "-m", "pipeline.app.cli", "export", "focus", "--format", fmt, "--out", str(path),
+             "--landing", str(published["landing"]), "--warehouse", str(warehouse)],
+            capture_output=True, text=True, env=env, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+    recs = check_focus_1_3(out)
+    rollup = _query(
+        published["db"],
+        "select month, sum(c_total + c_unallocated + c_out_of_scope) from marts.monthly_cost_rollup group by 1",
+    )
+    expected = {m: Decimal(v).quantize(Decimal("0.01")) for m, v in rollup}
+    got: dict = {}
+    for r in recs:
+        got[r["x_Month"]] = got.get(r["x_Month"], Decimal(0)) + r["EffectiveCost"]
+    assert {m: v.quantize(Decimal("0.01")) for m, v in got.items()} == expected
+
+    assert {"focus", "invoice", "timesheet", "asset"} <= {r["x_SourceSystem"] for r in recs}
+    assert any(r["AllocatedMethodId"] for r in recs)
+    people: set[str] = set()
+    for path in (published["landing"] / "timesheets").rglob("*.csv"):
+        with path.open(newline="") as fh:
+            for r in csv.DictReader(fh):
+                for key in ("employee_name", "employee_email", "Full name"):
+                    if r.get(key):
+                        people.add(r[key])
+                if r.get("First Name"):
+                    people.add(f"{r['First Name']} {r['Last Name']}")
+    assert people
+    text = (tmp_path / "demo-focus.csv").read_text().lower()
+    assert [p for p in people if p.lower() in text] == []
