@@ -12,6 +12,30 @@ from typing import Any
 
 from pipeline.report.fmt import DASH, money, month_label, signed_money
 from pipeline.report.i18n import t
+from pipeline.report.queries import columns, tables
+
+CHART_FORECAST = "forecast"
+CHART_SCENARIOS = "scenarios"
+
+
+@dataclass(frozen=True)
+class ForecastChart:
+    """C_total month by month: what it cost, then the forecast with its interval; the budget."""
+
+    actual: tuple[tuple[date, Decimal], ...]
+    forecast: tuple[tuple[date, Decimal, Decimal | None, Decimal | None], ...]  # month, point, lower, upper
+    budget: tuple[tuple[date, Decimal], ...]
+    coverage: float
+    name: str = CHART_FORECAST
+
+
+@dataclass(frozen=True)
+class ScenarioChart:
+    """Cumulative C_total per strategy on the cash basis (capex when paid), where break-even is decided."""
+
+    cumulative: tuple[tuple[str, tuple[tuple[date, Decimal], ...]], ...]  # strategy id, (month, running sum)
+    break_even: tuple[tuple[str, date], ...]
+    name: str = CHART_SCENARIOS
 
 
 @dataclass(frozen=True)
@@ -21,6 +45,7 @@ class PlanningSection:
     rows: tuple[tuple[str, ...], ...]
     align: str
     notes: tuple[str, ...] = ()
+    chart: ForecastChart | ScenarioChart | None = None  # drawn by charts.py when a picture says more
 
 
 def _dicts(con, sql: str, params: list | None = None) -> list[dict[str, Any]]:
@@ -266,6 +291,34 @@ def forecast(con, lang: str, month: date, months: int = 6) -> PlanningSection | 
         ),
         "llrrr",
         tuple(notes),
+        _forecast_chart(con, rows),
+    )
+
+
+def _forecast_chart(con, rows: list[dict[str, Any]], history: int = 12) -> ForecastChart | None:
+    """The last `history` months of C_total and their budgets (marts.budget_vs_actual) before the
+    forecast; none with fewer than two months of history to draw a line through."""
+    if "marts.budget_vs_actual" not in tables(con) or not {"actual", "budget"} <= columns(
+        con, "marts.budget_vs_actual"
+    ):
+        return None
+    first = rows[0]["month"]
+    past = _dicts(
+        con,
+        """
+        select month, actual, budget from marts.budget_vs_actual
+        where stage = 'total' and leaf is null and model_id is null and month < ?
+        order by month desc limit ?""",
+        [first, history],
+    )[::-1]
+    if len(past) < 2:
+        return None
+    budget = [(r["month"], r["budget"]) for r in past + rows if r["budget"] is not None]
+    return ForecastChart(
+        actual=tuple((r["month"], r["actual"] or Decimal(0)) for r in past),
+        forecast=tuple((r["month"], r["point"], r["lower"], r["upper"]) for r in rows),
+        budget=tuple(budget),
+        coverage=float(rows[0]["interval_coverage"] or 0),
     )
 
 
@@ -339,6 +392,34 @@ def scenarios(con, lang: str, month: date, months: int = 12) -> PlanningSection 
         ),
         "lrrrl",
         (t(lang, "plan.scenario_note", first=month_label(span[0]), last=month_label(span[1])),),
+        _scenario_chart(con, rows, months),
+    )
+
+
+def _scenario_chart(con, summary: list[dict[str, Any]], months: int) -> ScenarioChart | None:
+    """Each strategy's C_total summed month by month on the cash basis; none with one month."""
+    monthly = _dicts(
+        con,
+        """
+        select strategy_id, month,
+               sum(coalesce(projected_cash, projected)) over (partition by strategy_id order by month)
+                   as cumulative
+        from marts.scenario_projection where level = 'total' and horizon_months <= ?
+        order by month""",
+        [months],
+    )
+    by_strategy: dict[str, list[tuple[date, Decimal]]] = {r["strategy_id"]: [] for r in summary}
+    for r in monthly:
+        by_strategy.setdefault(r["strategy_id"], []).append((r["month"], r["cumulative"]))
+    if max(len(v) for v in by_strategy.values()) < 2:
+        return None
+    return ScenarioChart(
+        cumulative=tuple((sid, tuple(points)) for sid, points in by_strategy.items()),
+        break_even=tuple(
+            (r["strategy_id"], r["break_even_month"])
+            for r in summary
+            if r["strategy_id"] != "baseline" and r["break_even_month"] is not None
+        ),
     )
 
 
