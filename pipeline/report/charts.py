@@ -16,6 +16,7 @@ from pipeline.report.planning import ForecastChart, ScenarioChart
 
 STAGE_COLORS = {"pretrain": "#3b6ea5", "tuning": "#6aa84f", "deploy": "#e69138", "maintenance": "#8e7cc3"}
 MERGED_COLOR = "#98a2b3"
+INK = "#1f2933"
 CHART_STAGES = "stages"
 CHART_LEAVES = "leaves"
 
@@ -157,7 +158,8 @@ def forecast_chart(data: ForecastChart, currency: str) -> bytes:
 
 
 def scenario_chart(data: ScenarioChart, currency: str) -> bytes:
-    """Cumulative C_total (cash basis) per strategy; a diamond and a dotted line at each break-even month."""
+    """Cumulative cash difference from the baseline per strategy (the baseline is the zero line);
+    a diamond and a dotted line at each break-even month."""
     fig, ax = _figure(6.4, 3.2)
     months = sorted({m for _, points in data.cumulative for m, _ in points})
     x = {m: i for i, m in enumerate(months)}
@@ -170,8 +172,11 @@ def scenario_chart(data: ScenarioChart, currency: str) -> bytes:
             color=colors[sid],
             linewidth=2.2 if sid == "baseline" else 1.6,
             linestyle="-" if sid == "baseline" else "--",
+            marker=None if sid == "baseline" else "o",
+            markersize=3,
             label=sid,
         )
+    ax.axhline(0, color=INK, linewidth=0.8)
     cumulative = dict(data.cumulative)
     for sid, month in data.break_even:
         value = dict(cumulative.get(sid, ())).get(month)
@@ -182,7 +187,7 @@ def scenario_chart(data: ScenarioChart, currency: str) -> bytes:
     ax.set_xticks(range(len(months)), [month_label(m) for m in months], rotation=45, ha="right")
     ax.set_ylabel(currency)
     _thousands(ax, "y")
-    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    ax.legend(ncols=4, fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, 1.16))
     ax.tick_params(labelsize=8)
     fig.tight_layout()
     return _png(fig)

@@ -31,7 +31,8 @@ class ForecastChart:
 
 @dataclass(frozen=True)
 class ScenarioChart:
-    """Cumulative C_total per strategy on the cash basis (capex when paid), where break-even is decided."""
+    """Each strategy's cumulative cash difference from the baseline (capex when paid), the quantity
+    break-even is decided on: a strategy breaks even where its line goes below zero to stay."""
 
     cumulative: tuple[tuple[str, tuple[tuple[date, Decimal], ...]], ...]  # strategy id, (month, running sum)
     break_even: tuple[tuple[str, date], ...]
@@ -397,20 +398,19 @@ def scenarios(con, lang: str, month: date, months: int = 12) -> PlanningSection 
 
 
 def _scenario_chart(con, summary: list[dict[str, Any]], months: int) -> ScenarioChart | None:
-    """Each strategy's C_total summed month by month on the cash basis; none with one month."""
+    """Each strategy's cumulative cash difference from the baseline, month by month; none with one
+    month. (Cumulative C_total itself would draw lines a few per cent apart: the gap is the news.)"""
     monthly = _dicts(
         con,
         """
-        select strategy_id, month,
-               sum(coalesce(projected_cash, projected)) over (partition by strategy_id order by month)
-                   as cumulative
+        select strategy_id, month, cumulative_cash_difference as cumulative
         from marts.scenario_projection where level = 'total' and horizon_months <= ?
         order by month""",
         [months],
     )
     by_strategy: dict[str, list[tuple[date, Decimal]]] = {r["strategy_id"]: [] for r in summary}
     for r in monthly:
-        by_strategy.setdefault(r["strategy_id"], []).append((r["month"], r["cumulative"]))
+        by_strategy.setdefault(r["strategy_id"], []).append((r["month"], r["cumulative"] or Decimal(0)))
     if max(len(v) for v in by_strategy.values()) < 2:
         return None
     return ScenarioChart(

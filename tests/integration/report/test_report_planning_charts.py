@@ -1,5 +1,5 @@
 """The planning charts of the monthly report (issue 13): forecast against budget and the
-strategies' cumulative cost, drawn from a real run of the small company (with the demo config's
+strategies' cumulative cash difference from the baseline, drawn from a real run of the small company (with the demo config's
 strategies) and embedded as inline images in the mail, in English and Chinese; absent when the
 data cannot make a line."""
 
@@ -72,6 +72,12 @@ def test_the_forecast_and_strategy_sections_carry_their_chart_data(rendered, set
         strategies = con.execute(
             "select count(distinct strategy_id) from marts.scenario_projection"
         ).fetchone()[0]
+        cash_difference = dict(
+            con.execute(
+                "select strategy_id, sum(projected_cash - baseline) from marts.scenario_projection "
+                "where level = 'total' and horizon_months <= 12 group by all"
+            ).fetchall()
+        )
     finally:
         con.close()
     # every month of the ledger (up to 12), ending with the report's month: its C_total to the cent
@@ -82,9 +88,15 @@ def test_the_forecast_and_strategy_sections_carry_their_chart_data(rendered, set
     assert fc.forecast[0][0] > fc.actual[-1][0]
     sc = charts[CHART_SCENARIOS]
     assert len(sc.cumulative) == strategies >= 2
-    for _, points in sc.cumulative:
-        values = [v for _, v in points]
-        assert values == sorted(values)  # a running sum of costs never falls
+    lines = dict(sc.cumulative)
+    assert {v for _, v in lines["baseline"]} == {0}  # the baseline is the zero line
+    for sid, points in lines.items():
+        # the line ends at the section's 12-month cash difference (summed here over the months)
+        assert points[-1][1] == cash_difference[sid]
+    for sid, month in sc.break_even:
+        # from its break-even month on, the strategy's line stays at or below zero
+        after = [v for m, v in lines[sid] if m >= month]
+        assert after and all(v <= 0 for v in after)
 
 
 def test_the_mail_embeds_every_chart_inline_by_cid_as_a_png_of_sensible_size(rendered):
