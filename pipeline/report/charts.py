@@ -3,7 +3,7 @@
 Labels are symbols, ids and months, which read the same in every language and need no CJK font;
 the caption above each chart (render.py) says in the reader's language what the symbols mean.
 Two charts always (stages, leaves); one per planning section that carries chart data
-(planning.py: forecast against budget, the strategies' cumulative cost).
+(planning.py: forecast against budget, the strategies against the baseline, unit cost).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import io
 
 from pipeline.ledger import LEAF_TABLE, PEOPLE_MERGED, PEOPLE_MERGED_SYMBOL, STAGE_SYMBOLS, STAGES
 from pipeline.report.fmt import month_label
-from pipeline.report.planning import ForecastChart, ScenarioChart
+from pipeline.report.planning import ForecastChart, ScenarioChart, UnitCostChart
 
 STAGE_COLORS = {"pretrain": "#3b6ea5", "tuning": "#6aa84f", "deploy": "#e69138", "maintenance": "#8e7cc3"}
 MERGED_COLOR = "#98a2b3"
@@ -193,6 +193,33 @@ def scenario_chart(data: ScenarioChart, currency: str) -> bytes:
     return _png(fig)
 
 
+def unit_cost_chart(data: UnitCostChart) -> bytes:
+    """Each model's unit cost as an index of its first month shown (= 100): per 1,000 searches and
+    per 1,000 impressions differ by orders of magnitude, their month-over-month course does not."""
+    fig, ax = _figure(6.4, 3.2)
+    months = sorted({m for _, points in data.series for m, _ in points})
+    x = {m: i for i, m in enumerate(months)}
+    for i, (label, points) in enumerate(data.series):
+        base = next((v for _, v in points if v), None)
+        if base is None:
+            continue
+        ax.plot(
+            [x[m] for m, _ in points],
+            [float(v / base * 100) for _, v in points],
+            color=STRATEGY_COLORS[i % len(STRATEGY_COLORS)],
+            marker="o",
+            markersize=3,
+            label=label,
+        )
+    ax.axhline(100, color=INK, linewidth=0.8)
+    ax.set_xticks(range(len(months)), [month_label(m) for m in months], rotation=45, ha="right")
+    ax.set_ylabel("100 = " + month_label(months[0]))
+    ax.legend(ncols=2, fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, 1.22))
+    ax.tick_params(labelsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
 def render_charts(report) -> dict[str, bytes]:
     """{'stages': png, 'leaves': png} and, where a planning section carries chart data, its chart
     under the data's name ('forecast', 'scenarios')."""
@@ -202,4 +229,6 @@ def render_charts(report) -> dict[str, bytes]:
             out[section.chart.name] = forecast_chart(section.chart, report.currency)
         elif isinstance(section.chart, ScenarioChart):
             out[section.chart.name] = scenario_chart(section.chart, report.currency)
+        elif isinstance(section.chart, UnitCostChart):
+            out[section.chart.name] = unit_cost_chart(section.chart)
     return out

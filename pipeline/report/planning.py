@@ -16,6 +16,7 @@ from pipeline.report.queries import columns, tables
 
 CHART_FORECAST = "forecast"
 CHART_SCENARIOS = "scenarios"
+CHART_UNIT_COST = "unit_cost"
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,23 @@ class ScenarioChart:
 
 
 @dataclass(frozen=True)
+class UnitCostChart:
+    """Each model's unit cost month by month (one volume metric each), up to the report's month."""
+
+    series: tuple[tuple[str, tuple[tuple[date, Decimal], ...]], ...]  # 'model · metric', (month, unit cost)
+    name: str = CHART_UNIT_COST
+
+
+@dataclass(frozen=True)
 class PlanningSection:
     title: str
     headers: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     align: str
     notes: tuple[str, ...] = ()
-    chart: ForecastChart | ScenarioChart | None = None  # drawn by charts.py when a picture says more
+    chart: ForecastChart | ScenarioChart | UnitCostChart | None = (
+        None  # drawn by charts.py when a picture says more
+    )
 
 
 def _dicts(con, sql: str, params: list | None = None) -> list[dict[str, Any]]:
@@ -177,7 +188,29 @@ def unit_cost(con, lang: str, month: date) -> PlanningSection | None:
         ),
         "llrrrr",
         (t(lang, "plan.unit_cost_note"),),
+        _unit_cost_chart(con, month),
     )
+
+
+def _unit_cost_chart(con, month: date, history: int = 12) -> UnitCostChart | None:
+    """The models' unit costs over the last `history` months to `month`; none before two months.
+    (Scenarios are left to the table: their orders and GMV ratios would crowd the picture.)"""
+    rows = _dicts(
+        con,
+        """
+        select model_id || ' · ' || metric as series, month, unit_cost
+        from marts.unit_cost
+        where grain = 'model' and unit_cost is not null and month <= ?
+          and month > ? - to_months(?)
+        order by series, month""",
+        [month, month, history],
+    )
+    series: dict[str, list[tuple[date, Decimal]]] = {}
+    for r in rows:
+        series.setdefault(r["series"], []).append((r["month"], r["unit_cost"]))
+    if not series or max(len(v) for v in series.values()) < 2:
+        return None
+    return UnitCostChart(tuple((k, tuple(v)) for k, v in series.items()))
 
 
 def anomalies(con, lang: str, month: date, limit: int = 8) -> PlanningSection | None:

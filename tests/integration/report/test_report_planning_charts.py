@@ -1,5 +1,5 @@
-"""The planning charts of the monthly report (issue 13): forecast against budget and the
-strategies' cumulative cash difference from the baseline, drawn from a real run of the small company (with the demo config's
+"""The planning charts of the monthly report (issue 13): forecast against budget, the
+strategies' cumulative cash difference from the baseline and unit cost month by month, drawn from a real run of the small company (with the demo config's
 strategies) and embedded as inline images in the mail, in English and Chinese; absent when the
 data cannot make a line."""
 
@@ -20,12 +20,18 @@ from pipeline.app import steps
 from pipeline.report import build_report
 from pipeline.report.charts import forecast_chart, render_charts
 from pipeline.report.message import RenderedReport, build_message, chart_cid, write_report
-from pipeline.report.planning import CHART_FORECAST, CHART_SCENARIOS, ForecastChart
+from pipeline.report.planning import CHART_FORECAST, CHART_SCENARIOS, CHART_UNIT_COST, ForecastChart
 from tests.conftest import SMALL_LANDING
 
 pytestmark = pytest.mark.slow
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# two months of searches for one model: a unit-cost line of two points
+METRICS = """\
+month,model_or_scenario,metric,value,currency
+2026-09,search-rerank-bert,searches,2000000,
+2026-10,search-rerank-bert,searches,2500000,
+"""
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -40,6 +46,8 @@ def settings(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("charts")
     shutil.copytree(SMALL_LANDING, root / "landing")
+    (root / "landing" / "business_metrics").mkdir()
+    (root / "landing" / "business_metrics" / "2026.csv").write_text(METRICS)
     settings = load_settings(landing=root / "landing", warehouse=root / "warehouse")
     assert steps.run_all(settings).status == "succeeded"
     return settings
@@ -62,7 +70,7 @@ def rendered(request, settings, month):
 def test_the_forecast_and_strategy_sections_carry_their_chart_data(rendered, settings):
     report = rendered.report
     charts = {s.chart.name: s.chart for s in report.planning if s.chart is not None}
-    assert set(charts) == {CHART_FORECAST, CHART_SCENARIOS}
+    assert set(charts) == {CHART_FORECAST, CHART_SCENARIOS, CHART_UNIT_COST}
     fc = charts[CHART_FORECAST]
     con = duckdb.connect(str(settings.published_db), read_only=True)
     try:
@@ -72,6 +80,14 @@ def test_the_forecast_and_strategy_sections_carry_their_chart_data(rendered, set
         strategies = con.execute(
             "select count(distinct strategy_id) from marts.scenario_projection"
         ).fetchone()[0]
+        search_cost = [
+            con.execute(
+                "select sum(cost) from marts.monthly_leaf_cost where model_id = 'search-rerank-bert' "
+                "and month = ? and stage in ('pretrain', 'tuning', 'deploy', 'maintenance')",
+                [m],
+            ).fetchone()[0]
+            for m in (date(2026, 9, 1), date(2026, 10, 1))
+        ]
         cash_difference = dict(
             con.execute(
                 "select strategy_id, sum(projected_cash - baseline) from marts.scenario_projection "
@@ -97,6 +113,13 @@ def test_the_forecast_and_strategy_sections_carry_their_chart_data(rendered, set
         # from its break-even month on, the strategy's line stays at or below zero
         after = [v for m, v in lines[sid] if m >= month]
         assert after and all(v <= 0 for v in after)
+    # unit cost: the model's cost over the nine leaves (another mart) per 1,000 searches of METRICS
+    (label, points), *_ = charts[CHART_UNIT_COST].series
+    assert label == "search-rerank-bert · searches"
+    assert [p[0] for p in points] == [date(2026, 9, 1), date(2026, 10, 1)]
+    assert [round(v, 6) for _, v in points] == [
+        round(c / n * 1000, 6) for c, n in zip(search_cost, (2_000_000, 2_500_000), strict=True)
+    ]
 
 
 def test_the_mail_embeds_every_chart_inline_by_cid_as_a_png_of_sensible_size(rendered):
@@ -106,7 +129,9 @@ def test_the_mail_embeds_every_chart_inline_by_cid_as_a_png_of_sensible_size(ren
     html = parsed.get_body(("html",)).get_content()
     plain = parsed.get_body(("plain",)).get_content()
     images = {p["Content-ID"].strip("<>"): p for p in parsed.walk() if p.get_content_type() == "image/png"}
-    expected = {chart_cid(report, n) for n in ("stages", "leaves", CHART_FORECAST, CHART_SCENARIOS)}
+    expected = {
+        chart_cid(report, n) for n in ("stages", "leaves", CHART_FORECAST, CHART_SCENARIOS, CHART_UNIT_COST)
+    }
     assert set(images) == expected
     for cid, part in images.items():
         assert html.count(f'src="cid:{cid}"') == 1
@@ -118,8 +143,8 @@ def test_the_mail_embeds_every_chart_inline_by_cid_as_a_png_of_sensible_size(ren
     assert html.index(forecast_title) < html.index(f"cid:{chart_cid(report, CHART_FORECAST)}")
     # the text body stays chart-free: no image reference, no caption
     assert "cid:" not in plain and ".png" not in plain
-    assert report.t("chart_forecast") not in plain and report.t("chart_scenarios") not in plain
-    assert escape(report.t("chart_forecast")) in html and escape(report.t("chart_scenarios")) in html
+    for key in ("chart_forecast", "chart_scenarios", "chart_unit_cost"):
+        assert report.t(key) not in plain and escape(report.t(key)) in html
 
 
 def test_charts_are_the_same_bytes_from_the_same_data(rendered):
@@ -134,13 +159,13 @@ def test_write_report_puts_the_planning_charts_beside_the_html(rendered, tmp_pat
     report = rendered.report
     write_report(report, tmp_path, rendered)
     stem = f"costledger-report-{report.month_label}"
-    for name in (CHART_FORECAST, CHART_SCENARIOS):
+    for name in (CHART_FORECAST, CHART_SCENARIOS, CHART_UNIT_COST):
         assert png_size((tmp_path / f"{stem}-{name}.png").read_bytes())[0] > 0
         assert f'src="{stem}-{name}.png"' in (tmp_path / f"{stem}.html").read_text(encoding="utf-8")
 
 
-def test_no_chart_with_one_month_of_history_or_the_baseline_alone(settings, month, tmp_path):
-    from pipeline.report.planning import forecast, scenarios
+def test_no_chart_with_one_month_or_the_baseline_alone(settings, month, tmp_path):
+    from pipeline.report.planning import forecast, scenarios, unit_cost
 
     m = date.fromisoformat(month + "-01")
     con = duckdb.connect(str(tmp_path / "thin.duckdb"))
@@ -159,10 +184,14 @@ def test_no_chart_with_one_month_of_history_or_the_baseline_alone(settings, mont
             "create table marts.scenario_projection as "
             "select * from pub.marts.scenario_projection where strategy_id = 'baseline'"
         )
+        con.execute("create table marts.unit_cost as select * from pub.marts.unit_cost where month = ?", [m])
         con.execute("detach pub")
         section = forecast(con, "en", m)
         assert section is not None and section.rows and section.chart is None
         assert scenarios(con, "en", m) is None
+        # one month of unit cost: the table, no line
+        section = unit_cost(con, "en", m)
+        assert section.rows and section.chart is None
         # no budget_vs_actual at all (an older published file): the table, no chart
         con.execute("drop table marts.budget_vs_actual")
         assert forecast(con, "zh-CN", m).chart is None
