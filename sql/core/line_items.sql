@@ -32,6 +32,8 @@ final as (
         c.*,
         cast(c.billed_cost_original * c.fx_rate as decimal(38,10)) as billed_cost,
         cast(c.effective_cost_original * c.fx_rate as decimal(38,10)) as effective_cost,
+        cast(c.list_cost_original * c.fx_rate as decimal(38,10)) as list_cost,
+        cast(c.contracted_cost_original * c.fx_rate as decimal(38,10)) as contracted_cost,
         -- what the rules look at (config.rule_fields): lines with one key are placed the same way
         md5(concat_ws(chr(31),
             c.source_system,

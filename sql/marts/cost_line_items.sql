@@ -22,6 +22,74 @@ line_items as (
     where not is_superseded
 ),
 people_lines as (select * from core.people_cost_lines),
+-- The line's FOCUS price and quantity columns (FOCUS exports; pricing quantity and unit also from
+-- the native cloud exports and invoices). On a line split across models they are split exactly
+-- like billed and effective cost in core.allocated_line_items: each share gets the floor of
+-- amount * weight / total weight in units of 1e-10, the last share (the greatest model_id) the
+-- remainder, so the shares sum exactly to the line. Quantities are split the same way: FOCUS 1.3
+-- split cost allocation (data generator-calculated split cost allocation handling) requires the
+-- summable metrics of the allocated charges to sum to the origin charge's; units, SKU price and
+-- commitment columns are dimensions and stay the line's own.
+line_extras as (
+    select
+        a.share_id,
+        a.line_id,
+        a.model_id,
+        a.split_weight is not null as is_split,
+        cast(split_part(a.split_weight, '/', 1) as hugeint) as w,
+        cast(split_part(a.split_weight, '/', 2) as hugeint) as w_total,
+        li.list_cost_original, li.contracted_cost_original, li.list_cost, li.contracted_cost,
+        li.pricing_quantity, li.pricing_unit, li.consumed_quantity, li.consumed_unit, li.sku_price_id,
+        li.commitment_discount_id, li.commitment_discount_category, li.commitment_discount_type,
+        li.commitment_discount_status
+    from core.allocated_line_items a
+    join core.line_items li on li.line_id = a.line_id and not li.is_superseded
+    where a.source_system is distinct from 'timesheet'
+),
+extra_floors as (
+    select
+        *,
+        is_split and row_number() over (partition by line_id, is_split order by model_id desc) = 1 as is_last,
+        case when is_split then cast(cast(cast(list_cost_original * 10000000000 as hugeint) * w // w_total as decimal(38,0))
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) end as list_cost_original_floor,
+        case when is_split then cast(cast(cast(contracted_cost_original * 10000000000 as hugeint) * w // w_total as decimal(38,0))
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) end as contracted_cost_original_floor,
+        case when is_split then cast(cast(cast(list_cost * 10000000000 as hugeint) * w // w_total as decimal(38,0))
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) end as list_cost_floor,
+        case when is_split then cast(cast(cast(contracted_cost * 10000000000 as hugeint) * w // w_total as decimal(38,0))
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) end as contracted_cost_floor,
+        case when is_split then cast(cast(cast(pricing_quantity * 10000000000 as hugeint) * w // w_total as decimal(38,0))
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) end as pricing_quantity_floor,
+        case when is_split then cast(cast(cast(consumed_quantity * 10000000000 as hugeint) * w // w_total as decimal(38,0))
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) end as consumed_quantity_floor
+    from line_extras
+),
+extra_scaled as (
+    select
+        share_id as extra_share_id,
+        case when not is_split then list_cost_original
+             when is_last then list_cost_original - coalesce(sum(list_cost_original_floor) over others, 0)
+             else list_cost_original_floor end as list_cost_original,
+        case when not is_split then contracted_cost_original
+             when is_last then contracted_cost_original - coalesce(sum(contracted_cost_original_floor) over others, 0)
+             else contracted_cost_original_floor end as contracted_cost_original,
+        case when not is_split then list_cost
+             when is_last then list_cost - coalesce(sum(list_cost_floor) over others, 0)
+             else list_cost_floor end as list_cost,
+        case when not is_split then contracted_cost
+             when is_last then contracted_cost - coalesce(sum(contracted_cost_floor) over others, 0)
+             else contracted_cost_floor end as contracted_cost,
+        case when not is_split then pricing_quantity
+             when is_last then pricing_quantity - coalesce(sum(pricing_quantity_floor) over others, 0)
+             else pricing_quantity_floor end as pricing_quantity,
+        case when not is_split then consumed_quantity
+             when is_last then consumed_quantity - coalesce(sum(consumed_quantity_floor) over others, 0)
+             else consumed_quantity_floor end as consumed_quantity,
+        pricing_unit, consumed_unit, sku_price_id, commitment_discount_id, commitment_discount_category,
+        commitment_discount_type, commitment_discount_status
+    from extra_floors
+    window others as (partition by line_id, is_split order by model_id rows between unbounded preceding and 1 preceding)
+),
 people_cells as (select * from core.people_cost_cells),
 settings as (
     select
@@ -89,9 +157,23 @@ lines as (
         charge_period_end,
         source_file,
         source_row,
-        load_id
+        load_id,
+        x.list_cost_original,
+        x.contracted_cost_original,
+        x.list_cost,
+        x.contracted_cost,
+        x.pricing_quantity,
+        x.pricing_unit,
+        x.consumed_quantity,
+        x.consumed_unit,
+        x.sku_price_id,
+        x.commitment_discount_id,
+        x.commitment_discount_category,
+        x.commitment_discount_type,
+        x.commitment_discount_status
     from allocated
     join line_items li using (line_id)
+    left join extra_scaled x on x.extra_share_id = allocated.share_id
     cross join settings s
 ),
 

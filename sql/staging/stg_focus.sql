@@ -44,7 +44,18 @@ renamed as (
         cast(trim(BilledCost) as decimal(38,10)) as billed_cost_original,
         cast(trim(EffectiveCost) as decimal(38,10)) as effective_cost_original,
         -- tags: a JSON object, '{}' when absent
-        coalesce(nullif(nullif(trim(Tags), ''), 'null'), '{}') as tags
+        coalesce(nullif(nullif(trim(Tags), ''), 'null'), '{}') as tags,
+        -- the export's own price and quantity columns, kept for `costledger export focus`
+        -- (docs/focus.md); NULL where the export leaves them out
+        cast(try_cast(trim(ListCost) as decimal(38,10)) as decimal(38,10)) as list_cost_original,
+        cast(try_cast(trim(ContractedCost) as decimal(38,10)) as decimal(38,10)) as contracted_cost_original,
+        cast(try_cast(trim(ConsumedQuantity) as decimal(38,10)) as decimal(38,10)) as consumed_quantity,
+        nullif(trim(ConsumedUnit), '') as consumed_unit,
+        nullif(trim(SkuPriceId), '') as sku_price_id,
+        nullif(trim(CommitmentDiscountId), '') as commitment_discount_id,
+        nullif(trim(CommitmentDiscountCategory), '') as commitment_discount_category,
+        nullif(trim(CommitmentDiscountType), '') as commitment_discount_type,
+        nullif(trim(CommitmentDiscountStatus), '') as commitment_discount_status
     from source
 ),
 

@@ -138,7 +138,15 @@ def test_a_group_of_three_is_published_at_the_finest_grain_without_anyone_in_it(
     assert got["source_file"] == "timesheets/log.csv"
     assert got["charge_period_start"].isoformat() == "2026-09-01T00:00:00"
     assert got["charge_period_end"].isoformat() == "2026-10-01T00:00:00"
-    assert not {"employee_key", "hours", "hourly_rate", "pricing_quantity"} & set(cols)
+    assert not {"employee_key", "hours", "hourly_rate"} & set(cols)
+    # pricing_quantity is published for cloud and invoice lines (the FOCUS export); a time line's
+    # is its hours, so a people row carries none, nor any consumed quantity
+    assert got["pricing_quantity"] is None and got["pricing_unit"] is None
+    assert got["consumed_quantity"] is None
+    assert con.execute(
+        "select count(*) from marts.cost_line_items where source_system = 'timesheet' "
+        "and (pricing_quantity is not null or consumed_quantity is not null)"
+    ).fetchone()[0] == 0
     # the lines, with pseudonym, hours and rate, stay in the work database
     lines = con.execute(
         "select employee_key, hours, hourly_rate from core.people_cost_lines order by 1"
