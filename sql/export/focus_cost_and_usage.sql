@@ -58,7 +58,8 @@ priced as (
         *,
         focus_charge_category in ('Usage', 'Purchase') and focus_charge_class is null as is_priced,
         -- cloud billing: FOCUS exports and the providers' native exports (aws_cur, gcp_billing, ...)
-        source_system not in ('invoice', 'asset', 'timesheet') as is_cloud
+        source_system not in ('invoice', 'asset', 'timesheet') as is_cloud,
+        pricing_quantity is not null and pricing_unit is not null and source_system <> 'timesheet' as has_quantity
     from normalised
 ),
 
@@ -83,16 +84,20 @@ final as (
         end as ChargeFrequency,
         cast(charge_period_end as timestamptz) as ChargePeriodEnd,
         cast(charge_period_start as timestamptz) as ChargePeriodStart,
-        cast(billed_cost as decimal(38,10)) as ContractedCost,
+        -- the source's own ContractedCost and ListCost (FOCUS lines), converted at the line's rate
+        -- and split like BilledCost; a line whose source has none reads its BilledCost
+        cast(coalesce(contracted_cost, billed_cost) as decimal(38,10)) as ContractedCost,
         cast(effective_cost as decimal(38,10)) as EffectiveCost,
         invoice_number as InvoiceId,
         provider as InvoiceIssuerName,
-        cast(billed_cost as decimal(38,10)) as ListCost,
+        cast(coalesce(list_cost, billed_cost) as decimal(38,10)) as ListCost,
         -- FOCUS: Usage and Purchase rows (not corrections) need a SkuPriceId (with its SkuId)
-        -- and a PricingQuantity, which must be null where SkuPriceId is; the published ledger keeps
-        -- no quantities, so such a row is one 'Charge' of its SKU (or of a costledger SKU)
-        case when is_priced then cast(1 as decimal(38,10)) end as PricingQuantity,
-        case when is_priced then 'Charge' end as PricingUnit,
+        -- and a PricingQuantity, which must be null where SkuPriceId is. The source's own quantity
+        -- and unit (FOCUS, native cloud exports, invoices; a split share's part of it) where it has
+        -- both; else the row is one 'Charge' of its SKU (or of a costledger SKU)
+        case when is_priced then coalesce(case when has_quantity then pricing_quantity end, cast(1 as decimal(38,10)))
+        end as PricingQuantity,
+        case when is_priced then case when has_quantity then pricing_unit else 'Charge' end end as PricingUnit,
         provider as ProviderName,
         provider as PublisherName,
         provider as ServiceProviderName,
@@ -104,9 +109,14 @@ final as (
         focus_service_category as ServiceCategory,
         service as ServiceName,
         case when focus_charge_category <> 'Tax' then coalesce(sku_id, 'costledger:' || source_system) end as SkuId,
-        case when is_priced then coalesce(sku_id, 'costledger:' || source_system) end as SkuPriceId,
+        case when is_priced then coalesce(sku_price_id, sku_id, 'costledger:' || source_system) end as SkuPriceId,
         sub_account_id as SubAccountId,
         sub_account_id as SubAccountName,
+        commitment_discount_id as CommitmentDiscountId,
+        case when commitment_discount_id is not null then commitment_discount_category end as CommitmentDiscountCategory,
+        case when commitment_discount_id is not null then commitment_discount_type end as CommitmentDiscountType,
+        case when commitment_discount_id is not null and focus_charge_category = 'Usage'
+             then commitment_discount_status end as CommitmentDiscountStatus,
         coalesce(tags, '{}') as Tags,
         -- split cost allocation: only on a share of a line split across models
         case when split_basis is not null then 'costledger:' || split_basis end as AllocatedMethodId,
@@ -144,6 +154,10 @@ final as (
         cast(billed_cost_original as decimal(38,10)) as x_BilledCostOriginal,
         cast(effective_cost_original as decimal(38,10)) as x_EffectiveCostOriginal,
         cast(fx_rate as decimal(38,10)) as x_FxRate,
+        -- the source's ConsumedQuantity/Unit (a split share's part): x_ columns, because FOCUS 1.3's
+        -- ConsumedQuantity may not be null on any Usage row, and invoices, assets and people have none
+        cast(consumed_quantity as decimal(38,10)) as x_ConsumedQuantity,
+        consumed_unit as x_ConsumedUnit,
         cast(cost as decimal(38,10)) as x_Cost,
         month as x_Month
     from priced

@@ -15,9 +15,11 @@ exported through the CLI as CSV and Parquet and read back with DuckDB:
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 import shutil
+from datetime import date
 from decimal import Decimal
 
 import duckdb
@@ -37,6 +39,15 @@ GPU-1,8x GPU inference server,2026-07-20,2026-08-10,10000.00,CNY,3,0,search-rera
 POOL-1,shared fine-tuning node,2026-08-01,2026-09-01,3000.00,CNY,3,0,pool:shared-gpu,tuning_resources,,,,,,,
 """
 
+# A second FOCUS 1.3 export (its own billing account) whose lines carry their own list and
+# contracted cost, quantities, SKU price and commitment: one tagged to a model, one on the shared
+# GPU pool (split across models), on either side of the 2026-09-15 USD rate change.
+PRICED_FOCUS = """\
+BillingAccountId,BillingCurrency,BillingPeriodStart,BillingPeriodEnd,ChargeCategory,ChargeClass,ChargeDescription,ChargeFrequency,ChargePeriodStart,ChargePeriodEnd,BilledCost,EffectiveCost,ListCost,ContractedCost,ProviderName,PublisherName,ServiceProviderName,HostProviderName,InvoiceIssuerName,RegionId,ResourceId,ServiceCategory,ServiceName,SkuId,SkuPriceId,PricingQuantity,PricingUnit,ConsumedQuantity,ConsumedUnit,CommitmentDiscountId,CommitmentDiscountCategory,CommitmentDiscountType,CommitmentDiscountStatus,SubAccountId,Tags
+999900001111,USD,2026-09-01T00:00:00Z,2026-10-01T00:00:00Z,Usage,,Reserved GPU hours,Usage-Based,2026-09-10T00:00:00Z,2026-09-11T00:00:00Z,80.00,70.00,123.4567,95.50,AWS,AWS,AWS,AWS,AWS,us-east-1,i-priced-1,Compute,Amazon Elastic Compute Cloud,SKU-P1,SKU-P1-PRICE-7,730,Hours,43800,Minutes,arn:ri-1,Usage,Reserved Instance,Used,555500001111,"{""cl-model"":""search-rerank-bert"",""cl-leaf"":""hardware""}"
+999900001111,USD,2026-09-01T00:00:00Z,2026-10-01T00:00:00Z,Usage,,Shared GPU pool hours,Usage-Based,2026-09-20T00:00:00Z,2026-09-21T00:00:00Z,33.33,33.33,45.01,40.00,AWS,AWS,AWS,AWS,AWS,us-east-1,i-pool-2,Compute,Amazon Elastic Compute Cloud,SKU-P2,SKU-P2-PRICE-1,7,Hours,7,Hours,,,,,555500001111,"{""cl-pool"":""shared-gpu""}"
+"""
+
 
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory):
@@ -45,6 +56,8 @@ def ledger(tmp_path_factory):
     shutil.copytree(SMALL_LANDING, landing)
     (landing / "assets").mkdir()
     (landing / "assets" / "register.csv").write_text(REGISTER)
+    (landing / "focus" / "priced-cloud").mkdir(parents=True)
+    (landing / "focus" / "priced-cloud" / "focus-priced-2026-09.csv").write_text(PRICED_FOCUS)
     run = cli("run", "--quiet", landing=landing, warehouse=warehouse)
     assert run.returncode == 0, run.stderr
     out_csv, out_parquet = root / "out" / "ledger.csv", root / "out" / "ledger.parquet"
@@ -233,3 +246,64 @@ def test_month_selection_and_errors(ledger, tmp_path):
         landing=settings.landing, warehouse=settings.warehouse,
     )  # fmt: skip
     assert res.returncode != 0 and "not both" in res.stderr
+
+
+def _usd_rate(day: str) -> Decimal:
+    """The USD rate in force on a day, read from the tiny company's FX file (latest on or before)."""
+    with (SMALL_LANDING / "fx_rates" / "usd_cny.csv").open() as fh:
+        rates = sorted(
+            (r["rate_date"], Decimal(r["rate"]))
+            for r in csv.DictReader(fh)
+            if r["from_currency"] == "USD" and r["to_currency"] == "CNY"
+        )
+    return [rate for d, rate in rates if d <= day][-1]
+
+
+def test_focus_lines_keep_their_own_list_contracted_cost_and_quantities(ledger):
+    """A FOCUS line's ListCost, ContractedCost, PricingQuantity/Unit, SkuPriceId and commitment
+    come through run -> export as the source wrote them (money converted at the line's rate); a
+    line split across models is split exactly, its shares summing to the line."""
+    src = list(csv.DictReader(io.StringIO(PRICED_FOCUS)))
+    # expected from the input alone: each line's amount times the USD rate of its charge date
+    expected = {"ListCost": Decimal(0), "ContractedCost": Decimal(0), "BilledCost": Decimal(0)}
+    for r in src:
+        rate = _usd_rate(r["ChargePeriodStart"][:10])
+        for col in expected:
+            expected[col] += Decimal(r[col]) * rate
+    assert expected["ListCost"] > expected["BilledCost"]  # the stand-in (= BilledCost) would fail
+    con = duckdb.connect()
+    rows = con.execute(
+        "select x_LineId, ListCost, ContractedCost, BilledCost, PricingQuantity, PricingUnit, SkuPriceId, "
+        "x_ConsumedQuantity, x_ConsumedUnit, CommitmentDiscountId, CommitmentDiscountStatus, "
+        "AllocatedMethodId, cast(x_Month as date) from read_parquet(?) "
+        "where x_SourceFile = 'focus/priced-cloud/focus-priced-2026-09.csv'",
+        [str(ledger["parquet"])],
+    ).fetchall()
+    got = {
+        "ListCost": sum(Decimal(r[1]) for r in rows),
+        "ContractedCost": sum(Decimal(r[2]) for r in rows),
+        "BilledCost": sum(Decimal(r[3]) for r in rows),
+    }
+    assert got == expected  # exactly, not only to the cent
+    assert {r[12] for r in rows} == {date(2026, 9, 1)}
+    direct = [r for r in rows if r[11] is None]
+    split = [r for r in rows if r[11] is not None]
+    assert len(direct) == 1 and len(split) >= 2
+    d = direct[0]
+    assert d[1] == Decimal("123.4567") * _usd_rate("2026-09-10")
+    assert d[2] == Decimal("95.50") * _usd_rate("2026-09-10")
+    assert (d[4], d[5], d[6]) == (Decimal(730), "Hours", "SKU-P1-PRICE-7")
+    assert (d[7], d[8], d[9], d[10]) == (Decimal(43800), "Minutes", "arn:ri-1", "Used")
+    # the pool line's shares: quantities and costs split exactly (FOCUS 1.3: summable columns
+    # of the allocated charges sum to the origin charge), dimensions kept whole
+    assert sum(r[4] for r in split) == Decimal(7)
+    assert sum(r[7] for r in split) == Decimal(7)
+    assert sum(r[1] for r in split) == Decimal("45.01") * _usd_rate("2026-09-20")
+    assert {(r[5], r[6], r[9]) for r in split} == {("Hours", "SKU-P2-PRICE-1", None)}
+    # lines from a source without a list price keep the documented fallback (= BilledCost)
+    other = con.execute(
+        "select count(*) from read_parquet(?) where x_SourceSystem in ('invoice', 'asset', 'timesheet') "
+        "and (ListCost <> BilledCost or ContractedCost <> BilledCost)",
+        [str(ledger["parquet"])],
+    ).fetchone()[0]
+    assert other == 0
