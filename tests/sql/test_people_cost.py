@@ -143,10 +143,13 @@ def test_a_group_of_three_is_published_at_the_finest_grain_without_anyone_in_it(
     # is its hours, so a people row carries none, nor any consumed quantity
     assert got["pricing_quantity"] is None and got["pricing_unit"] is None
     assert got["consumed_quantity"] is None
-    assert con.execute(
-        "select count(*) from marts.cost_line_items where source_system = 'timesheet' "
-        "and (pricing_quantity is not null or consumed_quantity is not null)"
-    ).fetchone()[0] == 0
+    assert (
+        con.execute(
+            "select count(*) from marts.cost_line_items where source_system = 'timesheet' "
+            "and (pricing_quantity is not null or consumed_quantity is not null)"
+        ).fetchone()[0]
+        == 0
+    )
     # the lines, with pseudonym, hours and rate, stay in the work database
     lines = con.execute(
         "select employee_key, hours, hourly_rate from core.people_cost_lines order by 1"

@@ -209,10 +209,13 @@ def test_no_rate_no_pseudonym_and_no_ones_pay_can_be_read_off_the_published_file
     assert not {"employee_key", "employee_id", "hours", "hourly_rate"} & columns
     # pricing/consumed quantity is published for cloud and invoice lines (FOCUS export); a time
     # line's quantity is its hours, so no people row carries one
-    assert pub.execute(
-        "select count(*) from marts.cost_line_items where source_system = 'timesheet' "
-        "and (pricing_quantity is not null or consumed_quantity is not null)"
-    ).fetchone()[0] == 0
+    assert (
+        pub.execute(
+            "select count(*) from marts.cost_line_items where source_system = 'timesheet' "
+            "and (pricing_quantity is not null or consumed_quantity is not null)"
+        ).fetchone()[0]
+        == 0
+    )
     keys = [k for (k,) in work.execute("select employee_key from raw.employee_keys").fetchall()]
     blob = "\n".join(texts)
     for secret in [*keys, *EMAILS, "Person E"]:
