@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import duckdb
 
+from pipeline.db import in_file_order
 from pipeline.errors import InputError
 from pipeline.ingest.common import (
     Column,
@@ -120,18 +121,21 @@ def read(con, settings, f, load_id):
         where = "line"
         try:
             # one record per line, read as text (no quoting, a separator JSON never holds raw)
-            con.execute(
-                "create temp table _lines_raw as select * from read_csv(?, columns = {'__text': 'VARCHAR'}, "
-                "header = false, auto_detect = false, delim = ?, quote = '', escape = '', "
-                "compression = ?, max_line_size = ?)",
-                [
-                    [f.reader_path],
-                    "\x01",
-                    "gzip" if name.endswith(".gz") else "none",
-                    reader_max_line_size(f),
-                ],
-            )
-            con.execute("create temp table _lines as select rowid + 1 as __row, __text from _lines_raw")
+            # Numbered in file order: insertion order is kept for this statement, and the number
+            # is row_number() over (), not rowid (inside the load's transaction rowid starts far up).
+            with in_file_order(con):
+                con.execute(
+                    "create temp table _lines as select row_number() over () as __row, __text "
+                    "from read_csv(?, columns = {'__text': 'VARCHAR'}, "
+                    "header = false, auto_detect = false, delim = ?, quote = '', escape = '', "
+                    "compression = ?, max_line_size = ?)",
+                    [
+                        [f.reader_path],
+                        "\x01",
+                        "gzip" if name.endswith(".gz") else "none",
+                        reader_max_line_size(f),
+                    ],
+                )
         except duckdb.Error as exc:
             raise InputError(f"{f.rel}: not a readable JSON Lines file: {_first_line_of(exc, f)}") from None
     else:
