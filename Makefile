@@ -44,7 +44,7 @@ lint: install
 
 # docs/data-dictionary.md from the tables' contracts (sql/<schema>/<table>.yml); a test fails when it is stale.
 docs: install
-	$(BIN)/python -m pipeline.transform.dictionary
+	$(BIN)/costledger docs
 
 bench: install
 	$(BIN)/python tools/bench.py $(BENCH_ARGS)

@@ -8,8 +8,11 @@
     costledger status
     costledger forget PATH --reason TEXT    take a file that is gone from landing/ out of the books
     costledger pull [URL --to FOLDER]       copy new or changed exports from object stores into landing/
+    costledger docs [--check] [--out FILE]  write (or check) the data dictionary from the tables' contracts
+    costledger export focus [--month M | --from M --to M] [--out PATH] [--format csv|parquet]
+                                            the published ledger as a FOCUS 1.3 dataset
 
-Every command takes --landing, --warehouse (folder) and --config; COSTLEDGER_LANDING,
+Every command but docs takes --landing, --warehouse (folder) and --config; COSTLEDGER_LANDING,
 COSTLEDGER_WAREHOUSE and COSTLEDGER_CONFIG are the defaults. Without --config or
 COSTLEDGER_CONFIG, the config folder recorded in the warehouse or landing folder (`costledger
 demo` records its own) is used, else the checkout's config/ (pipeline.config.settings.resolve_config_dir). Exit 0 on success; on failure a
@@ -29,7 +32,7 @@ from decimal import Decimal
 import duckdb
 
 from pipeline.app import logs
-from pipeline.errors import ConfigError, CostledgerError, PullFailedError, user_error
+from pipeline.errors import ConfigError, CostledgerError, InputError, PullFailedError, user_error
 
 DEMO_PII_KEY = "costledger-demo-key-not-a-secret"
 
@@ -163,6 +166,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", metavar="FOLDER", help="the landing folder for URL, e.g. aws_cur/my-export")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--json", action="store_true", help="print what was pulled as JSON")
+
+    p = sub.add_parser(
+        "docs",
+        help="write the data dictionary (docs/data-dictionary.md) from the tables' contracts",
+        description="Generate the data dictionary from the contracts beside the SQL "
+        "(sql/<schema>/<table>.yml), as `make docs` does. With --check, write nothing and exit 1 "
+        "when the file differs from what the contracts generate.",
+    )
+    _debug_flag(p, argparse.SUPPRESS)
+    p.add_argument("--check", action="store_true", help="exit 1 when the file is stale; write nothing")
+    p.add_argument("--out", metavar="FILE", help="the file (default: the checkout's docs/data-dictionary.md)")
+    p = sub.add_parser("export", help="write the published ledger in another format (FOCUS 1.3)")
+    export = p.add_subparsers(dest="export_format", required=True, metavar="FORMAT")
+    p = export.add_parser(
+        "focus",
+        help="the allocated ledger as a FOCUS 1.3 cost-and-usage dataset (CSV or Parquet)",
+        description="Write the published ledger's allocated cost (C_total, unallocated and out of scope) "
+        "as a FOCUS 1.3 cost-and-usage dataset: FOCUS columns, split cost allocation columns for "
+        "shared cost, costledger's leaf, model and rule as x_ columns; people cost at its published "
+        "privacy grain (docs/focus.md). Without --month/--from/--to: every published month.",
+    )
+    _common(p)
+    p.add_argument("--month", help="one month (YYYY-MM)")
+    p.add_argument("--from", dest="month_from", help="first month (YYYY-MM)")
+    p.add_argument("--to", dest="month_to", help="last month (YYYY-MM)")
+    p.add_argument(
+        "--out",
+        metavar="PATH",
+        help="the file to write (default: warehouse/exports/focus-1.3-<months>.<format>)",
+    )
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv", help="csv (default) or parquet")
     return parser
 
 
@@ -396,6 +430,24 @@ def cmd_plan(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from pipeline.app.steps import parse_month
+    from pipeline.publish.focus_export import export_focus
+
+    if args.month and (args.month_from or args.month_to):
+        raise CostledgerError("export focus: give --month or --from/--to, not both")
+    lo = parse_month(args.month or args.month_from)
+    hi = parse_month(args.month or args.month_to)
+    settings = _settings(args)
+    result = export_focus(settings, lo, hi, out=args.out, fmt=args.format)
+    span = f"{result.months[0]:%Y-%m} .. {result.months[-1]:%Y-%m}"
+    print(
+        f"FOCUS 1.3 {args.format}: {result.path} ({result.rows:,} rows, {span}; "
+        f"EffectiveCost {result.effective_cost:,.2f}, BilledCost {result.billed_cost:,.2f})"
+    )
+    return 0
+
+
 def cmd_status(args) -> int:
     from pipeline.app.status import status_text
 
@@ -469,6 +521,28 @@ def cmd_pull(args) -> int:
     return 0
 
 
+def cmd_docs(args) -> int:
+    from pathlib import Path
+
+    from pipeline.transform import dictionary
+
+    path = Path(args.out) if args.out else dictionary.DICTIONARY
+    if args.check:
+        if not dictionary.is_current(path):
+            print(
+                f"costledger: error: {path} is stale: run `costledger docs`"
+                + (f" --out {path}" if args.out else ""),
+                file=sys.stderr,
+            )
+            return 1
+        print(f"{path} is up to date")
+        return 0
+    if not path.parent.is_dir():
+        raise InputError(f"--out {path}: folder {path.parent} does not exist")
+    print(f"wrote {dictionary.write(path)}")
+    return 0
+
+
 COMMANDS = {
     "demo": cmd_demo,
     "run": cmd_run,
@@ -479,6 +553,8 @@ COMMANDS = {
     "forget": cmd_forget,
     "pull": cmd_pull,
     "explain": cmd_explain,
+    "docs": cmd_docs,
+    "export": cmd_export,
 }
 
 

@@ -52,8 +52,21 @@ class QualityCfg(_Strict):
 MIN_PEOPLE_PER_ROW = 3
 
 
+# Tag keys whose values name a person: published as '(redacted)' (docs/privacy.md). Matched
+# case-insensitively, on the whole key or on its last part after a ':' or '/' (aws:createdBy).
+REDACT_TAG_KEYS = ("owner", "created_by", "createdby", "creator", "email", "user")
+
+
 class PrivacyCfg(_Strict):
     min_people_per_row: int = MIN_PEOPLE_PER_ROW
+    redact_tag_keys: list[str] = Field(default_factory=lambda: list(REDACT_TAG_KEYS))
+
+    @field_validator("redact_tag_keys", mode="before")
+    @classmethod
+    def _tag_keys(cls, v: Any) -> Any:
+        if not isinstance(v, list) or not all(isinstance(k, str) and k.strip() for k in v):
+            raise ValueError("must be a list of tag keys (non-empty strings)")
+        return [k.strip().lower() for k in v]
 
     @field_validator("min_people_per_row", mode="before")
     @classmethod
@@ -335,6 +348,7 @@ class Settings:
     pii_key: bytes | None = field(repr=False)
     smtp: SmtpSettings
     ingest: IngestCfg = field(default_factory=IngestCfg)
+    redact_tag_keys: tuple[str, ...] = REDACT_TAG_KEYS
     planning: PlanningCfg = field(default_factory=PlanningCfg)
     duckdb: DuckdbCfg = field(default_factory=DuckdbCfg)
     # format profile id -> pipeline.ingest.documents.Profile (config/profiles/, see load_settings)
@@ -572,6 +586,7 @@ def load_settings(
         pii_key=key.encode() if key else None,
         smtp=smtp,
         ingest=main.ingest,
+        redact_tag_keys=tuple(main.privacy.redact_tag_keys),
         planning=main.planning,
         duckdb=_duckdb_with_env(main.duckdb),
         profiles=profiles,

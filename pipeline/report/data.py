@@ -24,7 +24,7 @@ from pipeline.ledger import (
     STAGES,
 )
 from pipeline.report.errors import ReportError
-from pipeline.report.explain import UnallocatedGroup, unallocated_groups
+from pipeline.report.explain import UnallocatedGroup, shown_costs, unallocated_groups
 from pipeline.report.fmt import add_months, cents, month_label, parse_month, ratio_pct
 from pipeline.report.i18n import LANGUAGES, leaf_name, stage_name, t
 from pipeline.report.model import (
@@ -48,7 +48,7 @@ from pipeline.report.model import (
 )
 from pipeline.report.planning import planning_sections
 from pipeline.report.queries import columns, connect_published, dicts, tables
-from pipeline.report.rounding import largest_remainder, round_table
+from pipeline.report.rounding import largest_remainder, month_figures, round_table
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def build_report(
         unallocated = _column_sum(now, "c_unallocated")
         out_of_scope = _column_sum(now, "c_out_of_scope")
         run_id, run_started = _latest_run(ctx)
-        top_groups, other_groups = _top_unallocated(ctx)
+        top_groups, other_groups = _top_unallocated(ctx, unallocated)
         report = Report(
             month=m,
             lang=lang,
@@ -160,12 +160,16 @@ def _cells(ctx: _Ctx, month: date) -> list[dict[str, Any]]:
     rows = ctx.rows("rollup_rows", {"month": month})
     if not rows:
         return rows
-    for col in ("c_unallocated", "c_out_of_scope"):
-        for r, shown in zip(rows, largest_remainder([_dec(r[col]) for r in rows]), strict=True):
+    total = {c: sum((_dec(r[c]) for r in rows), ZERO) for c in (*MONEY_COLUMNS,)}
+    figures = month_figures(total["c_total"], total["c_unallocated"], total["c_out_of_scope"])
+    for col, month_total in (
+        ("c_unallocated", figures.unallocated),
+        ("c_out_of_scope", figures.out_of_scope),
+    ):
+        for r, shown in zip(rows, largest_remainder([_dec(r[col]) for r in rows], month_total), strict=True):
             r[col] = shown
     stage_leaves = {s: [f"c_{leaf}" for st, leaf, _, _ in LEAF_TABLE if st == s] for s in STAGES}
     parts = [f"c_{s}" for s in STAGES] + [MERGED_COLUMN]
-    total = {c: sum((_dec(r[c]) for r in rows), ZERO) for c in (*MONEY_COLUMNS,)}
     target = dict(zip(parts, largest_remainder([total[c] for c in parts], total["c_total"]), strict=True))
     for s, leaves in stage_leaves.items():
         target.update(
@@ -332,7 +336,7 @@ def _coverage(ctx: _Ctx, c_total: Decimal, unallocated: Decimal) -> Decimal | No
     return ratio_pct(c_total, c_total + unallocated)
 
 
-def _top_unallocated(ctx: _Ctx) -> tuple[tuple[UnallocatedGroup, ...], Decimal | None]:
+def _top_unallocated(ctx: _Ctx, unallocated: Decimal) -> tuple[tuple[UnallocatedGroup, ...], Decimal | None]:
     """The same groups as `costledger explain` (only columns that describe the charge), and what the
     other groups hold; in cents that add up to the month's unallocated."""
     if not ctx.has("marts.cost_line_items"):
@@ -340,26 +344,35 @@ def _top_unallocated(ctx: _Ctx) -> tuple[tuple[UnallocatedGroup, ...], Decimal |
     groups = [g for g in unallocated_groups(ctx.con, ctx.month, TOP_N) if g.cost > 0]
     if not groups:
         return (), None
-    other = groups[0].unallocated_cost - sum((g.cost for g in groups), ZERO)
-    shown = largest_remainder([g.cost for g in groups] + [other], groups[0].unallocated_cost)
+    shown = shown_costs(groups, unallocated)
     return tuple(replace(g, cost=c) for g, c in zip(groups, shown, strict=False)), shown[-1]
 
 
 def _tie_out(
     ctx: _Ctx, c_total: Decimal, unallocated: Decimal, out_of_scope: Decimal
 ) -> tuple[TieOutRow, ...]:
-    """Per source: read = C_total + unallocated + out of scope; each column adds up to the displayed
-    month, and each row's read is its displayed parts plus the (rounded) difference, if any."""
+    """Per source: read = C_total + unallocated + out of scope. The TOTAL row is the month's figures
+    (rounding.month_figures: its read is the exact total rounded half up, the same figure
+    `costledger explain` shows); the cells are rounded as one table (rounding.round_table), so each
+    column adds up to the TOTAL row and each row's read, its displayed parts plus the (rounded)
+    difference if any, stays within a cent of the source's exact read where the columns allow."""
     if not ctx.has("audit.reconciliation", "marts.cost_line_items"):
         return ()
     rows = ctx.rows("tie_out", {"month": ctx.month})
     if not rows:
         return ()
     cols = {"c_total": c_total, "unallocated": unallocated, "out_of_scope": out_of_scope}
-    shown = {c: largest_remainder([_dec(r[c]) for r in rows], total) for c, total in cols.items()}
+    cells = [[_dec(r[c]) for c in cols] for r in rows]
+    try:
+        table = round_table(cells, list(cols.values()))
+    except ValueError:  # the line items do not sum to the rollup's month: still add up, a column at a time
+        by_col = [
+            largest_remainder([row[j] for row in cells], total) for j, total in enumerate(cols.values())
+        ]
+        table = [[by_col[j][i] for j in range(len(cols))] for i in range(len(rows))]
     out = []
     for i, r in enumerate(rows):
-        parts = [shown[c][i] for c in cols]
+        parts = table[i]
         diff = cents(_dec(r["difference"]))
         out.append(TieOutRow(r["source_system"], sum(parts, ZERO) + diff, *parts, diff))
     out.append(

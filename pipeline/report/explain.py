@@ -14,7 +14,7 @@ from decimal import Decimal
 import yaml
 
 from pipeline.report.fmt import money, pct, ratio_pct
-from pipeline.report.rounding import largest_remainder
+from pipeline.report.rounding import MonthFigures, largest_remainder, month_figures
 
 TOP_GROUPS = 10
 NO_RULE = "no rule matched"
@@ -46,6 +46,7 @@ class UnallocatedGroup:
     suggested_leaf: str | None
     suggested_model_id: str | None
     suggested_from: str | None
+    out_of_scope_cost: Decimal = Decimal(0)
 
     @property
     def source(self) -> str:
@@ -94,9 +95,29 @@ def unallocated_groups(con, month: date, n: int = TOP_GROUPS) -> list[Unallocate
             suggested_leaf=r["suggested_leaf"],
             suggested_model_id=r["suggested_model_id"],
             suggested_from=r["suggested_from"],
+            out_of_scope_cost=Decimal(r["out_of_scope_cost"]),
         )
         for r in rows
     ]
+
+
+def figures(groups: list[UnallocatedGroup]) -> MonthFigures:
+    """The month's figures in cents (total read, C_total, unallocated, out of scope), as the report
+    shows them (rounding.month_figures)."""
+    g0 = groups[0]
+    return month_figures(
+        g0.total_cost - g0.unallocated_cost - g0.out_of_scope_cost, g0.unallocated_cost, g0.out_of_scope_cost
+    )
+
+
+def shown_costs(groups: list[UnallocatedGroup], unallocated: Decimal | None = None) -> list[Decimal]:
+    """The groups' costs in cents and, last, what the other groups hold: adding up to the month's
+    unallocated as displayed (default: `figures(groups).unallocated`)."""
+    if not groups:
+        return []
+    total = figures(groups).unallocated if unallocated is None else unallocated
+    other = groups[0].unallocated_cost - sum((g.cost for g in groups), Decimal(0))
+    return largest_remainder([g.cost for g in groups] + [other], total)
 
 
 def _pattern(value: str) -> str | dict[str, str]:
@@ -169,16 +190,16 @@ def render_explain(
     if not groups:
         return f"{month_label}: nothing is unallocated; every in-scope line was placed by a rule."
     g0 = groups[0]
+    month = figures(groups)
     out = [
-        f"Unallocated {month_label}: {currency} {money(g0.unallocated_cost)} "
+        f"Unallocated {month_label}: {currency} {money(month.unallocated)} "
         f"({pct(ratio_pct(g0.unallocated_cost, g0.total_cost), signed=False)} of the {currency} "
-        f"{money(g0.total_cost)} read for the month) in {g0.group_count} group{'s' if g0.group_count != 1 else ''}"
+        f"{money(month.total)} read for the month) in {g0.group_count} group{'s' if g0.group_count != 1 else ''}"
         + (f"; the {len(groups)} largest:" if len(groups) < g0.group_count else ":"),
     ]
     taken = set(rule_ids)
     # the same cents as the report's table of these groups (they add up to the unallocated shown)
-    other = g0.unallocated_cost - sum((g.cost for g in groups), Decimal(0))
-    shown = largest_remainder([g.cost for g in groups] + [other], g0.unallocated_cost)
+    shown = shown_costs(groups)
     for i, g in enumerate(groups, 1):
         rule = rule_for(g, taken)
         taken.add(str(rule["id"]))

@@ -12,6 +12,40 @@ from typing import Any
 
 from pipeline.report.fmt import DASH, money, month_label, signed_money
 from pipeline.report.i18n import t
+from pipeline.report.queries import columns, tables
+
+CHART_FORECAST = "forecast"
+CHART_SCENARIOS = "scenarios"
+CHART_UNIT_COST = "unit_cost"
+
+
+@dataclass(frozen=True)
+class ForecastChart:
+    """C_total month by month: what it cost, then the forecast with its interval; the budget."""
+
+    actual: tuple[tuple[date, Decimal], ...]
+    forecast: tuple[tuple[date, Decimal, Decimal | None, Decimal | None], ...]  # month, point, lower, upper
+    budget: tuple[tuple[date, Decimal], ...]
+    coverage: float
+    name: str = CHART_FORECAST
+
+
+@dataclass(frozen=True)
+class ScenarioChart:
+    """Each strategy's cumulative cash difference from the baseline (capex when paid), the quantity
+    break-even is decided on: a strategy breaks even where its line goes below zero to stay."""
+
+    cumulative: tuple[tuple[str, tuple[tuple[date, Decimal], ...]], ...]  # strategy id, (month, running sum)
+    break_even: tuple[tuple[str, date], ...]
+    name: str = CHART_SCENARIOS
+
+
+@dataclass(frozen=True)
+class UnitCostChart:
+    """Each model's unit cost month by month (one volume metric each), up to the report's month."""
+
+    series: tuple[tuple[str, tuple[tuple[date, Decimal], ...]], ...]  # 'model · metric', (month, unit cost)
+    name: str = CHART_UNIT_COST
 
 
 @dataclass(frozen=True)
@@ -21,6 +55,9 @@ class PlanningSection:
     rows: tuple[tuple[str, ...], ...]
     align: str
     notes: tuple[str, ...] = ()
+    chart: ForecastChart | ScenarioChart | UnitCostChart | None = (
+        None  # drawn by charts.py when a picture says more
+    )
 
 
 def _dicts(con, sql: str, params: list | None = None) -> list[dict[str, Any]]:
@@ -151,7 +188,29 @@ def unit_cost(con, lang: str, month: date) -> PlanningSection | None:
         ),
         "llrrrr",
         (t(lang, "plan.unit_cost_note"),),
+        _unit_cost_chart(con, month),
     )
+
+
+def _unit_cost_chart(con, month: date, history: int = 12) -> UnitCostChart | None:
+    """The models' unit costs over the last `history` months to `month`; none before two months.
+    (Scenarios are left to the table: their orders and GMV ratios would crowd the picture.)"""
+    rows = _dicts(
+        con,
+        """
+        select model_id || ' · ' || metric as series, month, unit_cost
+        from marts.unit_cost
+        where grain = 'model' and unit_cost is not null and month <= ?
+          and month > ? - to_months(?)
+        order by series, month""",
+        [month, month, history],
+    )
+    series: dict[str, list[tuple[date, Decimal]]] = {}
+    for r in rows:
+        series.setdefault(r["series"], []).append((r["month"], r["unit_cost"]))
+    if not series or max(len(v) for v in series.values()) < 2:
+        return None
+    return UnitCostChart(tuple((k, tuple(v)) for k, v in series.items()))
 
 
 def anomalies(con, lang: str, month: date, limit: int = 8) -> PlanningSection | None:
@@ -266,6 +325,34 @@ def forecast(con, lang: str, month: date, months: int = 6) -> PlanningSection | 
         ),
         "llrrr",
         tuple(notes),
+        _forecast_chart(con, rows),
+    )
+
+
+def _forecast_chart(con, rows: list[dict[str, Any]], history: int = 12) -> ForecastChart | None:
+    """The last `history` months of C_total and their budgets (marts.budget_vs_actual) before the
+    forecast; none with fewer than two months of history to draw a line through."""
+    if "marts.budget_vs_actual" not in tables(con) or not {"actual", "budget"} <= columns(
+        con, "marts.budget_vs_actual"
+    ):
+        return None
+    first = rows[0]["month"]
+    past = _dicts(
+        con,
+        """
+        select month, actual, budget from marts.budget_vs_actual
+        where stage = 'total' and leaf is null and model_id is null and month < ?
+        order by month desc limit ?""",
+        [first, history],
+    )[::-1]
+    if len(past) < 2:
+        return None
+    budget = [(r["month"], r["budget"]) for r in past + rows if r["budget"] is not None]
+    return ForecastChart(
+        actual=tuple((r["month"], r["actual"] or Decimal(0)) for r in past),
+        forecast=tuple((r["month"], r["point"], r["lower"], r["upper"]) for r in rows),
+        budget=tuple(budget),
+        coverage=float(rows[0]["interval_coverage"] or 0),
     )
 
 
@@ -339,6 +426,33 @@ def scenarios(con, lang: str, month: date, months: int = 12) -> PlanningSection 
         ),
         "lrrrl",
         (t(lang, "plan.scenario_note", first=month_label(span[0]), last=month_label(span[1])),),
+        _scenario_chart(con, rows, months),
+    )
+
+
+def _scenario_chart(con, summary: list[dict[str, Any]], months: int) -> ScenarioChart | None:
+    """Each strategy's cumulative cash difference from the baseline, month by month; none with one
+    month. (Cumulative C_total itself would draw lines a few per cent apart: the gap is the news.)"""
+    monthly = _dicts(
+        con,
+        """
+        select strategy_id, month, cumulative_cash_difference as cumulative
+        from marts.scenario_projection where level = 'total' and horizon_months <= ?
+        order by month""",
+        [months],
+    )
+    by_strategy: dict[str, list[tuple[date, Decimal]]] = {r["strategy_id"]: [] for r in summary}
+    for r in monthly:
+        by_strategy.setdefault(r["strategy_id"], []).append((r["month"], r["cumulative"] or Decimal(0)))
+    if max(len(v) for v in by_strategy.values()) < 2:
+        return None
+    return ScenarioChart(
+        cumulative=tuple((sid, tuple(points)) for sid, points in by_strategy.items()),
+        break_even=tuple(
+            (r["strategy_id"], r["break_even_month"])
+            for r in summary
+            if r["strategy_id"] != "baseline" and r["break_even_month"] is not None
+        ),
     )
 
 

@@ -455,6 +455,14 @@ def _html_table(
     )
 
 
+def _img(src: str, alt: str) -> str:
+    return (
+        f'<tr><td style="padding:4px 24px 10px 24px;"><img src="{esc(src)}" '
+        f'width="632" alt="{esc(alt)}" style="display:block;width:100%;'
+        f'max-width:632px;height:auto;border:0;"></td></tr>'
+    )
+
+
 def _variance_color(x: Decimal | None) -> str:
     if x is None or x == 0:
         return ""
@@ -523,11 +531,7 @@ def render_html(report: Report, image_src: dict[str, str] | None = None) -> str:
         for name, key in ((CHART_STAGES, "chart_stages"), (CHART_LEAVES, "chart_leaves")):
             if name in image_src:
                 rows.append(_p(report.t(key), f"color:{MUTED};"))
-                rows.append(
-                    f'<tr><td style="padding:4px 24px 10px 24px;"><img src="{esc(image_src[name])}" '
-                    f'width="632" alt="{esc(report.t(key))}" style="display:block;width:100%;'
-                    f'max-width:632px;height:auto;border:0;"></td></tr>'
-                )
+                rows.append(_img(image_src[name], report.t(key)))
 
     for t, h, cells, a in sections[1:3]:
         rows += [_h2(t), _html_table(h, cells, a)]
@@ -540,6 +544,10 @@ def render_html(report: Report, image_src: dict[str, str] | None = None) -> str:
         cells = [list(r) for r in sec.rows]
         rows.append(_html_table(list(sec.headers), cells, sec.align) if cells else _p(report.t("none")))
         rows += [_p(line, f"color:{MUTED};font-size:12px;") for line in sec.notes]
+        if sec.chart is not None and sec.chart.name in image_src:
+            caption = report.t(f"chart_{sec.chart.name}")
+            rows.append(_p(caption, f"color:{MUTED};padding-top:8px;"))
+            rows.append(_img(image_src[sec.chart.name], caption))
 
     rows.append(_h2(report.t("coverage")))
     rows += [_p(line) for line in coverage_lines(report)]

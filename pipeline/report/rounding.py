@@ -12,6 +12,7 @@ other table (the equation, models, scenarios, the CSVs) is a sum of those displa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
@@ -102,3 +103,25 @@ def round_table(cells: list[list[Decimal]], column_totals: list[Decimal]) -> lis
         if not moved:
             break
     return [[o.copy_abs() if o == 0 else o for o in row] for row in out]
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    """The month's headline figures in cents, the same wherever they are shown (the report's
+    equation and tie-out, `costledger explain`): the total read is its exact sum rounded half up,
+    C_total is rounded half up on its own, and unallocated and out of scope share the rest by
+    largest remainder, so C_total + unallocated + out of scope = the total read, to the cent."""
+
+    total: Decimal
+    c_total: Decimal
+    unallocated: Decimal
+    out_of_scope: Decimal
+
+
+def month_figures(c_total: Decimal, unallocated: Decimal, out_of_scope: Decimal) -> MonthFigures:
+    """The month's figures from its exact C_total, unallocated and out-of-scope cost."""
+    exact = [Decimal(c_total), Decimal(unallocated), Decimal(out_of_scope)]
+    total = cents(sum(exact, Decimal(0)))
+    shown_c_total = cents(exact[0])
+    rest = largest_remainder(exact[1:], total - shown_c_total)
+    return MonthFigures(total, shown_c_total, rest[0], rest[1])

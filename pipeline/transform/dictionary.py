@@ -2,6 +2,7 @@
 
     python -m pipeline.transform.dictionary           # write docs/data-dictionary.md
     python -m pipeline.transform.dictionary --check   # exit 1 when the checked-in file is stale
+    costledger docs [--check]                         # the same, from the command line
 
 The prose that explains how to read the ledger is sql/data-dictionary-head.md; every table and
 column description comes from its contract, as the published file's COMMENT ON does.
@@ -98,16 +99,24 @@ def render() -> str:
     return "\n".join(out) + "\n"
 
 
+def is_current(path: Path = DICTIONARY) -> bool:
+    """Whether `path` holds exactly what the contracts generate today."""
+    return path.exists() and path.read_text(encoding="utf-8") == render()
+
+
+def write(path: Path = DICTIONARY) -> Path:
+    path.write_text(render(), encoding="utf-8")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    text = render()
     if "--check" in argv:
-        if not DICTIONARY.exists() or DICTIONARY.read_text(encoding="utf-8") != text:
+        if not is_current():
             print(f"{DICTIONARY} is stale: run python -m pipeline.transform.dictionary", file=sys.stderr)
             return 1
         return 0
-    Path(DICTIONARY).write_text(text, encoding="utf-8")
-    print(f"wrote {DICTIONARY}")
+    print(f"wrote {write()}")
     return 0
 
 

@@ -8,6 +8,10 @@
 -- (core.people_cost_lines).
 -- The wide columns are joined back here, and only here: publish materialises this view once; the
 -- aggregates and checks read the lean core.ledger_lines instead.
+-- Names and e-mails never leave raw (docs/privacy.md): a tag whose key names a person
+-- (config.settings redact_tag_keys: the whole key or its last part after ':' or '/', any case) or
+-- whose value holds an e-mail address is published as '(redacted)', and an e-mail address in a
+-- resource name or charge description reads '(redacted)'. Rules matched the raw tags in core.
 with
 allocated as (select * from core.allocated_line_items where source_system is distinct from 'timesheet'),
 -- the line's own columns, joined back to its shares here (core keeps only keys and allocation)
@@ -21,6 +25,13 @@ line_items as (
     where not is_superseded
 ),
 people_rows as (select * from core.people_cost_rows),
+settings as (
+    select
+        coalesce(from_json(max(value) filter (key = 'redact_tag_keys'), '["VARCHAR"]'), [])
+            as redact_tag_keys,
+        '[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}' as email_pattern
+    from config.settings
+),
 
 lines as (
     select
@@ -40,13 +51,25 @@ lines as (
         service_category,
         charge_category,
         charge_class,
-        charge_description,
+        regexp_replace(charge_description, s.email_pattern, '(redacted)', 'g') as charge_description,
         sku_id,
         resource_id,
-        resource_name,
+        regexp_replace(resource_name, s.email_pattern, '(redacted)', 'g') as resource_name,
         region_id,
-        -- what a person needs to write a rule for a line (costledger explain): its tags too
-        tags,
+        -- what a person needs to write a rule for a line (costledger explain): its tags too,
+        -- each value that names a person redacted
+        case when li.tags is not null then coalesce(cast(to_json(map_from_entries(list_transform(
+            json_keys(li.tags),
+            lambda k: struct_pack(
+                k := k,
+                v := case
+                    when list_contains(s.redact_tag_keys, lower(regexp_extract(k, '([^:/]*)$', 1)))
+                      or regexp_matches(
+                          coalesce(json_extract_string(li.tags, '$."' || replace(k, '"', '\"') || '"'), ''),
+                          s.email_pattern)
+                    then to_json('(redacted)')
+                    else json_extract(li.tags, '$."' || replace(k, '"', '\"') || '"')
+                end)))) as varchar), '{}') end as tags,
         vendor,
         invoice_number,
         activity,
@@ -68,7 +91,8 @@ lines as (
         source_row,
         load_id
     from allocated
-    join line_items using (line_id)
+    join line_items li using (line_id)
+    cross join settings s
 ),
 
 final as (

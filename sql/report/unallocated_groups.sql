@@ -10,7 +10,8 @@ line_items as (select * from marts.cost_line_items where month = $month),
 totals as (
     select
         coalesce(sum(cost), 0) as total_cost,
-        coalesce(sum(cost) filter (leaf = 'unallocated'), 0) as unallocated_cost
+        coalesce(sum(cost) filter (leaf = 'unallocated'), 0) as unallocated_cost,
+        coalesce(sum(cost) filter (leaf = 'out_of_scope'), 0) as out_of_scope_cost
     from line_items
 ),
 
@@ -53,7 +54,8 @@ groups as (
 tag_pairs as (
     select u.group_key, j.key as tag_key, j.value ->> '$' as tag_value, count(*) as n
     from unallocated u, json_each(u.tags) j
-    where j.value ->> '$' is not null
+    -- a redacted value (docs/privacy.md) is no value a rule could be written from
+    where j.value ->> '$' is not null and j.value ->> '$' <> '(redacted)'
     group by all
 ),
 
@@ -109,6 +111,7 @@ final as (
         g.* exclude (group_key),
         t.total_cost,
         t.unallocated_cost,
+        t.out_of_scope_cost,
         count(*) over () as group_count,
         coalesce(c.tags, []) as common_tags,
         s.suggested_leaf,

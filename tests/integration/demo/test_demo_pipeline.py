@@ -180,6 +180,57 @@ def test_people_leaves_are_published_at_the_merged_grain(published):
     assert {g for g, _ in grains} == {"activity_team", "model", "leaf", "month"}
 
 
+def test_the_month_total_read_is_one_figure_in_explain_and_in_the_report(published, tmp_path):
+    """explain's header and the report's tie-out TOTAL (a sum of the displayed parts) show the same
+    total read and the same unallocated: the exact month rounded half up, from the line items."""
+    from tests.fixtures.cli import cli
+
+    landing, warehouse = published["landing"], published["db"].parent
+    month = MONTHS[-1]
+    exact_total, exact_c_total = _query(
+        published["db"],
+        f"select sum(cost), sum(cost) filter (leaf not in ('unallocated', 'out_of_scope')) "
+        f"from marts.cost_line_items where month = date '{month}-01'",
+    )[0]
+    half_up = Decimal(exact_total).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+
+    res = cli("explain", "--month", month, landing=landing, warehouse=warehouse, config=DEMO_CONFIG)
+    assert res.returncode == 0, res.stderr
+    header = res.stdout.splitlines()[0]
+    assert f"{half_up:,.2f} read for the month" in header, header
+
+    out = tmp_path / "report"
+    res = cli(
+        "report",
+        "--month",
+        month,
+        "--out",
+        str(out),
+        landing=landing,
+        warehouse=warehouse,
+        config=DEMO_CONFIG,
+    )
+    assert res.returncode == 0, res.stderr
+    (tie_csv,) = out.glob("*tie-out.csv")
+    rows = list(csv.DictReader(tie_csv.open(encoding="utf-8-sig")))
+    body, total = rows[:-1], rows[-1]
+    assert Decimal(total["read"]) == half_up
+    assert sum(Decimal(r["read"]) for r in body) == half_up
+    for col in ("c_total", "c_unallocated", "c_out_of_scope"):
+        assert sum(Decimal(r[col]) for r in body) == Decimal(total[col]), col
+    for r in rows:
+        parts = sum(Decimal(r[c]) for c in ("c_total", "c_unallocated", "c_out_of_scope", "difference"))
+        assert Decimal(r["read"]) == parts, r
+    # C_total is its own exact sum, half up, as the report's equation shows it
+    assert Decimal(total["c_total"]) == Decimal(exact_c_total).quantize(
+        Decimal("0.01"), rounding="ROUND_HALF_UP"
+    )
+    # explain's unallocated is the tie-out's
+    assert header.startswith("Unallocated ") and f" {Decimal(total['c_unallocated']):,.2f} (" in header, (
+        header
+    )
+
+
 def test_the_demo_cur_export_is_read_and_its_tagged_lines_placed(published):
     """The ML lab's native CUR 2.0 (issue 11): every month read, its tagged lines placed by the
     demo's CUR rule on the model and leaf their tags name, the untagged ones left unallocated."""
@@ -201,3 +252,47 @@ def test_the_demo_cur_export_is_read_and_its_tagged_lines_placed(published):
         ("tagged-cur-resources", "search-rerank-bert", "hardware"),
     }
     assert {leaf for _, rule, _, leaf, _ in got if rule is None} == {"unallocated"}
+
+
+def test_the_demo_exports_as_focus_1_3_and_round_trips(published, tmp_path):
+    """Issue 13: the demo's FOCUS export conforms and reproduces the ledger's totals to the cent,
+    with every source in it and nobody's name."""
+    from tests.fixtures.focus_export import check_focus_1_3
+
+    out = tmp_path / "demo-focus.parquet"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COSTLEDGER_")}
+    env["COSTLEDGER_PII_KEY"] = "demo-e2e-test-key"
+    env["COSTLEDGER_CONFIG"] = str(DEMO_CONFIG)
+    warehouse = published["db"].parent
+    for fmt, path in (("parquet", out), ("csv", tmp_path / "demo-focus.csv")):
+        done = subprocess.run(
+            [sys.executable, "-m", "pipeline.app.cli", "export", "focus", "--format", fmt, "--out", str(path),
+             "--landing", str(published["landing"]), "--warehouse", str(warehouse)],
+            capture_output=True, text=True, env=env, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+    recs = check_focus_1_3(out)
+    rollup = _query(
+        published["db"],
+        "select month, sum(c_total + c_unallocated + c_out_of_scope) from marts.monthly_cost_rollup group by 1",
+    )
+    expected = {m: Decimal(v).quantize(Decimal("0.01")) for m, v in rollup}
+    got: dict = {}
+    for r in recs:
+        got[r["x_Month"]] = got.get(r["x_Month"], Decimal(0)) + r["EffectiveCost"]
+    assert {m: v.quantize(Decimal("0.01")) for m, v in got.items()} == expected
+
+    assert {"focus", "invoice", "timesheet", "asset"} <= {r["x_SourceSystem"] for r in recs}
+    assert any(r["AllocatedMethodId"] for r in recs)
+    people: set[str] = set()
+    for path in (published["landing"] / "timesheets").rglob("*.csv"):
+        with path.open(newline="") as fh:
+            for r in csv.DictReader(fh):
+                for key in ("employee_name", "employee_email", "Full name"):
+                    if r.get(key):
+                        people.add(r[key])
+                if r.get("First Name"):
+                    people.add(f"{r['First Name']} {r['Last Name']}")
+    assert people
+    text = (tmp_path / "demo-focus.csv").read_text().lower()
+    assert [p for p in people if p.lower() in text] == []

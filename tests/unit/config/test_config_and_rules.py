@@ -96,6 +96,11 @@ def test_cli_arguments_beat_the_environment(cfg, monkeypatch, tmp_path):
             "costledger.yaml: privacy.min_people_per_row: must be a whole number of people (value: True)",
         ),
         (
+            "costledger.yaml",
+            lambda d: d["privacy"].update(redact_tag_keys="owner"),
+            "costledger.yaml: privacy.redact_tag_keys: must be a list of tag keys (non-empty strings) (value: 'owner')",
+        ),
+        (
             "models.yaml",
             lambda d: d["models"][0].update(team="(several)"),
             "models.yaml: models[0].team: '(several)' is reserved for merged people-cost rows",
@@ -234,3 +239,12 @@ def test_pseudonyms_are_keyed_and_stable():
     assert a == pseudonym(b"k1", " E001 ") and len(a) == 16
     assert a != pseudonym(b"k2", "E001") and a != pseudonym(b"k1", "E002")
     assert "E001" not in a
+
+
+def test_redact_tag_keys_default_and_configured(cfg):
+    from pipeline.config.settings import REDACT_TAG_KEYS
+
+    assert load_settings(config=cfg).redact_tag_keys == REDACT_TAG_KEYS
+    assert {"owner", "createdby", "created_by", "creator", "email", "user"} <= set(REDACT_TAG_KEYS)
+    edit(cfg / "costledger.yaml", lambda d: d["privacy"].update(redact_tag_keys=[" Owner", "Requested_By"]))
+    assert load_settings(config=cfg).redact_tag_keys == ("owner", "requested_by")
