@@ -1,9 +1,10 @@
 -- The leaf mart holds exactly the allocated lines it summarises (zero rows = healthy):
 -- per month and leaf, marts.monthly_leaf_cost.cost = the configured cost basis summed over
--- marts.cost_line_items, to the cent.
+-- the ledger's rows (core.ledger_lines: the rows of marts.cost_line_items without the wide
+-- columns publish joins back), to the cent.
 with
 leaf_cost as (select * from marts.monthly_leaf_cost),
-cost_line_items as (select * from marts.cost_line_items),
+cost_line_items as (select * from core.ledger_lines),
 settings as (select value as cost_basis from config.settings where key = 'cost_basis'),
 from_lines as (
     select

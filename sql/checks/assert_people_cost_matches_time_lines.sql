@@ -1,13 +1,13 @@
 -- People cost is published whole (zero rows = healthy): per month and published leaf, the
--- people rows of marts.cost_line_items add up to the allocated time lines they stand for
--- (core.allocated_line_items), to the cent, for both cost bases. Time of a leaf-month merged
--- across leaves (docs/privacy.md) is compared on the 'people_merged' leaf. A time line left out
--- of the groups, or counted twice, shows up here.
+-- people rows of marts.cost_line_items (core.people_cost_rows, which it copies) add up to the
+-- allocated time lines they stand for (core.allocated_line_items), to the cent, for both cost
+-- bases. Time of a leaf-month merged across leaves (docs/privacy.md) is compared on the
+-- 'people_merged' leaf. A time line left out of the groups, or counted twice, shows up here.
 with
 time_lines as (select * from core.allocated_line_items where source_system = 'timesheet'),
 people_lines as (select * from core.people_cost_lines),
 people_cells as (select * from core.people_cost_cells),
-published as (select * from marts.cost_line_items where source_system = 'timesheet'),
+published as (select * from core.people_cost_rows),
 settings as (select value as people_merged from config.settings where key = 'people_merged'),
 
 line_sums as (

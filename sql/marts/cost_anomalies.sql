@@ -12,10 +12,16 @@
 with
 -- people time is left out: a spike of one model's people cost on one leaf against its median
 -- can single out one person's pay (docs/privacy.md)
+-- the lean ledger, with the few line columns a driver and a daily line need joined on item_id
 line_items as (
-    select * from marts.cost_line_items
-    where stage in ('pretrain', 'tuning', 'deploy', 'maintenance') and model_id is not null
-      and source_system <> 'timesheet'
+    select l.*, li.service_name as service, li.resource_id, li.charge_period_start, li.charge_period_end
+    from core.ledger_lines l
+    join (
+        select line_id, service_name, resource_id, charge_period_start, charge_period_end
+        from core.line_items where not is_superseded
+    ) li on li.line_id = l.item_id
+    where l.stage in ('pretrain', 'tuning', 'deploy', 'maintenance') and l.model_id is not null
+      and l.source_system <> 'timesheet'
 ),
 settings as (
     select

@@ -24,7 +24,7 @@
 -- differences of a model's people cost on one leaf can single out one person's pay
 -- (docs/privacy.md), so the model-and-leaf series hold the other cost only.
 with
-line_items as (select * from marts.cost_line_items),
+line_items as (select * from core.ledger_lines),
 budgets as (select * from staging.stg_budgets),
 fx_rates as (select * from staging.stg_fx_rates),
 settings as (

@@ -2,9 +2,10 @@
 -- that month appears once with cost 0 (model NULL), so "zero" is never confused with "missing".
 -- Built from the published line items, so people cost is summed at its published grain
 -- (docs/privacy.md): '(several)' models, and the 'people_merged' leaf when time of a leaf-month
--- with too few people was merged across leaves. line_count counts marts.cost_line_items rows.
+-- with too few people was merged across leaves. line_count counts marts.cost_line_items rows
+-- (read lean, from core.ledger_lines: the same rows without the wide line columns).
 with
-allocated as (select * from marts.cost_line_items),
+allocated as (select * from core.ledger_lines),
 leaves as (select * from config.leaves),
 settings as (select max(value) filter (key = 'reporting_currency') as currency,
                     max(value) filter (key = 'cost_basis') as cost_basis from config.settings),

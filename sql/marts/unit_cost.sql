@@ -7,7 +7,7 @@
 -- published for '(several)' models is in no model's unit cost. Month over month: the previous
 -- month's unit cost of the same subject and metric, and the change.
 with
-line_items as (select * from marts.cost_line_items),
+line_items as (select * from core.ledger_lines),
 -- GPU-hours (used, provisioned) are capacity metrics for the findings, not business volumes
 metrics as (select * from staging.stg_business_metrics where metric not like 'gpu_hours%'),
 fx_rates as (select * from staging.stg_fx_rates),

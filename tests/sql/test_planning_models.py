@@ -1,5 +1,6 @@
-"""The planning marts on tiny inline series (marts.cost_line_items written by hand), each
-expected figure worked out by hand in the comments."""
+"""The planning marts on tiny inline series (the ledger's rows, core.ledger_lines, and the line
+columns they join from core.line_items, written by hand), each expected figure worked out by hand
+in the comments."""
 
 from __future__ import annotations
 
@@ -24,11 +25,22 @@ def con():
     sync_config(c, load_settings())
     c.execute(
         """
-        create table marts.cost_line_items (
-            line_id varchar, month date, leaf varchar, stage varchar, model_id varchar, source_system varchar,
-            service varchar, resource_id varchar, cost decimal(38,10),
+        create table core.ledger_lines (
+            line_id varchar, item_id varchar, month date, leaf varchar, stage varchar, model_id varchar,
+            scenario varchar, source_system varchar, cost decimal(38,10))
+        """
+    )
+    c.execute(
+        """
+        create table core.line_items (
+            line_id varchar, is_superseded boolean, provider varchar, service_name varchar,
+            charge_category varchar, resource_id varchar,
             charge_period_start timestamp, charge_period_end timestamp)
         """
+    )
+    c.execute(
+        "create table core.people_cost_rows (line_id varchar, provider varchar, service varchar, "
+        "charge_category varchar)"
     )
     c.execute(
         "create table staging.stg_budgets (month date, stage varchar, leaf varchar, model_id varchar, "
@@ -61,9 +73,13 @@ def line(
     start = start or datetime(month.year, month.month, 1)
     end = end or (start + timedelta(days=28))
     con.execute(
-        "insert into marts.cost_line_items values (?, ?, ?, (select stage from config.leaves where leaf = ?), "
-        "?, ?, ?, ?, ?, ?, ?)",
-        [line_id, month, leaf, leaf, model, source, service, f"r-{line_id}", D(cost), start, end],
+        "insert into core.ledger_lines values (?, ?, ?, ?, (select stage from config.leaves where leaf = ?), "
+        "?, null, ?, ?)",
+        [line_id, line_id, month, leaf, leaf, model, source, D(cost)],
+    )
+    con.execute(
+        "insert into core.line_items values (?, false, 'cloud', ?, 'Usage', ?, ?, ?)",
+        [line_id, service, f"r-{line_id}", start, end],
     )
 
 

@@ -48,7 +48,12 @@ def test_build_order_follows_what_the_sql_reads():
     }
     assert "core.line_items_unioned" in deps["core.line_items"]
     assert {"core.line_items", "core.rule_matches"} <= deps["core.allocated_line_items"]
-    assert "core.people_cost_cells" in deps["marts.cost_line_items"]
+    assert "core.people_cost_cells" in deps["core.people_cost_rows"]
+    assert {"core.allocated_line_items", "core.people_cost_rows"} <= deps["core.ledger_lines"]
+    # the aggregates read the lean ledger; only the published line items join the wide columns back
+    assert "core.ledger_lines" in deps["marts.monthly_leaf_cost"]
+    assert {"core.line_items", "core.people_cost_rows"} <= deps["marts.cost_line_items"]
+    assert not any("marts.cost_line_items" in d for n, d in deps.items())
     # the people-cost merge pass reads the lines too: a dependency of people_cost_cells
     assert "core.people_cost_lines" in deps["core.people_cost_cells"]
 

@@ -212,7 +212,9 @@ def test_unmapped_tracker_values_go_to_unallocated_listed_by_value(booked):
         # the task `Meetings` (3.00 h on 2026-01-13) is in no activities.yaml entry
         assert ("activity", "meetings", 1) in listed
         leaf, hours = con.execute(
-            "select leaf, hours from core.allocated_line_items where source_file = ? and activity = 'meetings'",
+            # the allocation is lean: the line's activity and hours are core.line_items'
+            "select a.leaf, l.hours from core.allocated_line_items a join core.line_items l using (line_id) "
+            "where a.source_file = ? and l.activity = 'meetings'",
             [harvest],
         ).fetchone()
         assert (leaf, hours) == ("unallocated", D("3.00"))

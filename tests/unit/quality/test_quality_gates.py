@@ -596,7 +596,7 @@ CRITICAL_CASES = [
     (
         "people_cost_not_published",
         "marts",
-        "delete from marts.cost_line_items where source_system = 'timesheet'",
+        "delete from core.people_cost_rows",
         [
             "assert_people_cost_matches_time_lines.sql on marts.cost_line_items",
             "leaf=tuning_time, published_minus_lines=-2400",
