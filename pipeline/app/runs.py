@@ -164,7 +164,10 @@ def inputs_fingerprint(con: duckdb.DuckDBPyConnection, settings: Settings) -> st
     ).fetchall()
     h.update(repr(files).encode())
     tables = [m.RAW_TABLE for m in MODULES.values()] + ["raw.employee_keys"]
-    counts = con.execute(" union all ".join(f"select count(*) from {t}" for t in tables)).fetchall()
+    # named and ordered: a union's rows come in any order (preserve_insertion_order is off)
+    counts = con.execute(
+        " union all ".join(f"select '{t}' as t, count(*) from {t}" for t in tables) + " order by t"
+    ).fetchall()
     h.update(repr(counts).encode())
     return h.hexdigest()
 
