@@ -20,7 +20,11 @@ line_items as (
         line_id, provider, billing_account_id, sub_account_id, service_name, service_category,
         charge_category, charge_class, charge_description, sku_id, resource_id, resource_name,
         region_id, tags, vendor, invoice_number, activity, billing_currency, fx_rate,
-        reporting_currency, charge_period_start, charge_period_end
+        reporting_currency, charge_period_start, charge_period_end,
+        list_cost_original, contracted_cost_original, list_cost, contracted_cost,
+        pricing_quantity, pricing_unit, consumed_quantity, consumed_unit, sku_price_id,
+        commitment_discount_id, commitment_discount_category, commitment_discount_type,
+        commitment_discount_status
     from core.line_items
     where not is_superseded
 ),
@@ -31,66 +35,56 @@ line_items as (
 -- remainder, so the shares sum exactly to the line. Quantities are split the same way: FOCUS 1.3
 -- split cost allocation (data generator-calculated split cost allocation handling) requires the
 -- summable metrics of the allocated charges to sum to the origin charge's; units, SKU price and
--- commitment columns are dimensions and stay the line's own.
-line_extras as (
+-- commitment columns are dimensions and stay the line's own. Only split shares go through this
+-- (an unsplit line's share is the line).
+split_extras as (
     select
         a.share_id,
         a.line_id,
         a.model_id,
-        a.split_weight is not null as is_split,
         cast(split_part(a.split_weight, '/', 1) as hugeint) as w,
         cast(split_part(a.split_weight, '/', 2) as hugeint) as w_total,
         li.list_cost_original, li.contracted_cost_original, li.list_cost, li.contracted_cost,
-        li.pricing_quantity, li.pricing_unit, li.consumed_quantity, li.consumed_unit, li.sku_price_id,
-        li.commitment_discount_id, li.commitment_discount_category, li.commitment_discount_type,
-        li.commitment_discount_status
+        li.pricing_quantity, li.consumed_quantity
     from core.allocated_line_items a
     join core.line_items li on li.line_id = a.line_id and not li.is_superseded
-    where a.source_system is distinct from 'timesheet'
+    where a.source_system is distinct from 'timesheet' and a.split_weight is not null
 ),
 extra_floors as (
     select
         *,
-        is_split and row_number() over (partition by line_id, is_split order by model_id desc) = 1 as is_last,
-        case when is_split then cast(cast(cast(list_cost_original * 10000000000 as hugeint) * w // w_total as decimal(38,0))
-             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) end as list_cost_original_floor,
-        case when is_split then cast(cast(cast(contracted_cost_original * 10000000000 as hugeint) * w // w_total as decimal(38,0))
-             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) end as contracted_cost_original_floor,
-        case when is_split then cast(cast(cast(list_cost * 10000000000 as hugeint) * w // w_total as decimal(38,0))
-             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) end as list_cost_floor,
-        case when is_split then cast(cast(cast(contracted_cost * 10000000000 as hugeint) * w // w_total as decimal(38,0))
-             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) end as contracted_cost_floor,
-        case when is_split then cast(cast(cast(pricing_quantity * 10000000000 as hugeint) * w // w_total as decimal(38,0))
-             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) end as pricing_quantity_floor,
-        case when is_split then cast(cast(cast(consumed_quantity * 10000000000 as hugeint) * w // w_total as decimal(38,0))
-             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) end as consumed_quantity_floor
-    from line_extras
+        row_number() over (partition by line_id order by model_id desc) = 1 as is_last,
+        cast(cast(cast(list_cost_original * 10000000000 as hugeint) * w // w_total as decimal(38,0))
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as list_cost_original_floor,
+        cast(cast(cast(contracted_cost_original * 10000000000 as hugeint) * w // w_total as decimal(38,0))
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as contracted_cost_original_floor,
+        cast(cast(cast(list_cost * 10000000000 as hugeint) * w // w_total as decimal(38,0))
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as list_cost_floor,
+        cast(cast(cast(contracted_cost * 10000000000 as hugeint) * w // w_total as decimal(38,0))
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as contracted_cost_floor,
+        cast(cast(cast(pricing_quantity * 10000000000 as hugeint) * w // w_total as decimal(38,0))
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as pricing_quantity_floor,
+        cast(cast(cast(consumed_quantity * 10000000000 as hugeint) * w // w_total as decimal(38,0))
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as consumed_quantity_floor
+    from split_extras
 ),
 extra_scaled as (
     select
         share_id as extra_share_id,
-        case when not is_split then list_cost_original
-             when is_last then list_cost_original - coalesce(sum(list_cost_original_floor) over others, 0)
+        case when is_last then list_cost_original - coalesce(sum(list_cost_original_floor) over others, 0)
              else list_cost_original_floor end as list_cost_original,
-        case when not is_split then contracted_cost_original
-             when is_last then contracted_cost_original - coalesce(sum(contracted_cost_original_floor) over others, 0)
+        case when is_last then contracted_cost_original - coalesce(sum(contracted_cost_original_floor) over others, 0)
              else contracted_cost_original_floor end as contracted_cost_original,
-        case when not is_split then list_cost
-             when is_last then list_cost - coalesce(sum(list_cost_floor) over others, 0)
+        case when is_last then list_cost - coalesce(sum(list_cost_floor) over others, 0)
              else list_cost_floor end as list_cost,
-        case when not is_split then contracted_cost
-             when is_last then contracted_cost - coalesce(sum(contracted_cost_floor) over others, 0)
+        case when is_last then contracted_cost - coalesce(sum(contracted_cost_floor) over others, 0)
              else contracted_cost_floor end as contracted_cost,
-        case when not is_split then pricing_quantity
-             when is_last then pricing_quantity - coalesce(sum(pricing_quantity_floor) over others, 0)
+        case when is_last then pricing_quantity - coalesce(sum(pricing_quantity_floor) over others, 0)
              else pricing_quantity_floor end as pricing_quantity,
-        case when not is_split then consumed_quantity
-             when is_last then consumed_quantity - coalesce(sum(consumed_quantity_floor) over others, 0)
-             else consumed_quantity_floor end as consumed_quantity,
-        pricing_unit, consumed_unit, sku_price_id, commitment_discount_id, commitment_discount_category,
-        commitment_discount_type, commitment_discount_status
+        case when is_last then consumed_quantity - coalesce(sum(consumed_quantity_floor) over others, 0)
+             else consumed_quantity_floor end as consumed_quantity
     from extra_floors
-    window others as (partition by line_id, is_split order by model_id rows between unbounded preceding and 1 preceding)
+    window others as (partition by line_id order by model_id rows between unbounded preceding and 1 preceding)
 ),
 people_rows as (select * from core.people_cost_rows),
 settings as (
@@ -99,6 +93,26 @@ settings as (
             as redact_tag_keys,
         '[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}' as email_pattern
     from config.settings
+),
+-- Each distinct tag set is redacted once (millions of lines share a few thousand tag sets):
+-- every value whose key names a person, or that holds an e-mail address, reads '(redacted)'.
+published_tags as (
+    select
+        t.tags,
+        coalesce(cast(to_json(map_from_entries(list_transform(
+            json_keys(t.tags),
+            lambda k: struct_pack(
+                k := k,
+                v := case
+                    when list_contains(s.redact_tag_keys, lower(regexp_extract(k, '([^:/]*)$', 1)))
+                      or regexp_matches(
+                          coalesce(json_extract_string(t.tags, '$."' || replace(k, '"', '\"') || '"'), ''),
+                          s.email_pattern)
+                    then to_json('(redacted)')
+                    else json_extract(t.tags, '$."' || replace(k, '"', '\"') || '"')
+                end)))) as varchar), '{}') as published
+    from (select distinct tags from line_items where tags is not null) t
+    cross join settings s
 ),
 
 lines as (
@@ -119,25 +133,19 @@ lines as (
         service_category,
         charge_category,
         charge_class,
-        regexp_replace(charge_description, s.email_pattern, '(redacted)', 'g') as charge_description,
+        -- only a text with an '@' can hold an e-mail address (the regular expression is the slow part)
+        case when contains(charge_description, '@')
+             then regexp_replace(charge_description, s.email_pattern, '(redacted)', 'g')
+             else charge_description end as charge_description,
         sku_id,
         resource_id,
-        regexp_replace(resource_name, s.email_pattern, '(redacted)', 'g') as resource_name,
+        case when contains(resource_name, '@')
+             then regexp_replace(resource_name, s.email_pattern, '(redacted)', 'g')
+             else resource_name end as resource_name,
         region_id,
         -- what a person needs to write a rule for a line (costledger explain): its tags too,
         -- each value that names a person redacted
-        case when li.tags is not null then coalesce(cast(to_json(map_from_entries(list_transform(
-            json_keys(li.tags),
-            lambda k: struct_pack(
-                k := k,
-                v := case
-                    when list_contains(s.redact_tag_keys, lower(regexp_extract(k, '([^:/]*)$', 1)))
-                      or regexp_matches(
-                          coalesce(json_extract_string(li.tags, '$."' || replace(k, '"', '\"') || '"'), ''),
-                          s.email_pattern)
-                    then to_json('(redacted)')
-                    else json_extract(li.tags, '$."' || replace(k, '"', '\"') || '"')
-                end)))) as varchar), '{}') end as tags,
+        pt.published as tags,
         vendor,
         invoice_number,
         activity,
@@ -158,22 +166,23 @@ lines as (
         source_file,
         source_row,
         load_id,
-        x.list_cost_original,
-        x.contracted_cost_original,
-        x.list_cost,
-        x.contracted_cost,
-        x.pricing_quantity,
-        x.pricing_unit,
-        x.consumed_quantity,
-        x.consumed_unit,
-        x.sku_price_id,
-        x.commitment_discount_id,
-        x.commitment_discount_category,
-        x.commitment_discount_type,
-        x.commitment_discount_status
+        case when split_weight is null then li.list_cost_original else x.list_cost_original end as list_cost_original,
+        case when split_weight is null then li.contracted_cost_original else x.contracted_cost_original end as contracted_cost_original,
+        case when split_weight is null then li.list_cost else x.list_cost end as list_cost,
+        case when split_weight is null then li.contracted_cost else x.contracted_cost end as contracted_cost,
+        case when split_weight is null then li.pricing_quantity else x.pricing_quantity end as pricing_quantity,
+        li.pricing_unit,
+        case when split_weight is null then li.consumed_quantity else x.consumed_quantity end as consumed_quantity,
+        li.consumed_unit,
+        li.sku_price_id,
+        li.commitment_discount_id,
+        li.commitment_discount_category,
+        li.commitment_discount_type,
+        li.commitment_discount_status
     from allocated
     join line_items li using (line_id)
     left join extra_scaled x on x.extra_share_id = allocated.share_id
+    left join published_tags pt on pt.tags = li.tags
     cross join settings s
 ),
 
