@@ -74,7 +74,8 @@ positive as (
 ),
 
 weight_totals as (
-    select line_id, sum(w) as w_total from positive group by line_id
+    -- the last share (the greatest model_id) takes the remainder
+    select line_id, sum(w) as w_total, max(model_id) as last_model_id from positive group by line_id
 ),
 
 -- a split with nothing to weigh by (no metric, no allocated cost) stays unallocated, visibly
@@ -104,7 +105,7 @@ shares as (
         cast(w.w as varchar) || '/' || cast(wt.w_total as varchar) as split_weight,
         w.w,
         wt.w_total,
-        row_number() over (partition by s.line_id order by w.model_id desc) = 1 as is_last,
+        w.model_id = wt.last_model_id as is_last,
         s.billed_cost as line_billed_cost,
         s.effective_cost as line_effective_cost,
         s.billed_cost_original as line_billed_cost_original,
@@ -116,7 +117,7 @@ shares as (
     where wt.w_total > 0
 ),
 
-share_floors as (
+share_floors as materialized (
     select
         *,
         cast(cast(cast(line_billed_cost * 10000000000 as hugeint) * w // w_total as decimal(38,0))
@@ -130,16 +131,30 @@ share_floors as (
     from shares
 ),
 
+-- what the shares' floors add up to per line; the last share is the line less the others' floors
+floor_sums as (
+    select
+        line_id,
+        sum(billed_floor) as billed_floors,
+        sum(effective_floor) as effective_floors,
+        sum(billed_orig_floor) as billed_orig_floors,
+        sum(effective_orig_floor) as effective_orig_floors
+    from share_floors
+    group by line_id
+),
+
 split_rows as (
     select
-        * exclude (w, w_total, is_last, line_billed_cost, line_effective_cost, line_billed_cost_original,
-                   line_effective_cost_original, billed_floor, effective_floor, billed_orig_floor, effective_orig_floor),
-        case when is_last then line_billed_cost - coalesce(sum(billed_floor) over others, 0) else billed_floor end as billed_cost,
-        case when is_last then line_effective_cost - coalesce(sum(effective_floor) over others, 0) else effective_floor end as effective_cost,
-        case when is_last then line_billed_cost_original - coalesce(sum(billed_orig_floor) over others, 0) else billed_orig_floor end as billed_cost_original,
-        case when is_last then line_effective_cost_original - coalesce(sum(effective_orig_floor) over others, 0) else effective_orig_floor end as effective_cost_original
-    from share_floors
-    window others as (partition by line_id order by model_id rows between unbounded preceding and 1 preceding)
+        f.* exclude (w, w_total, is_last, line_billed_cost, line_effective_cost, line_billed_cost_original,
+                     line_effective_cost_original, billed_floor, effective_floor, billed_orig_floor, effective_orig_floor),
+        case when f.is_last then f.line_billed_cost - (fs.billed_floors - f.billed_floor) else f.billed_floor end as billed_cost,
+        case when f.is_last then f.line_effective_cost - (fs.effective_floors - f.effective_floor) else f.effective_floor end as effective_cost,
+        case when f.is_last then f.line_billed_cost_original - (fs.billed_orig_floors - f.billed_orig_floor)
+             else f.billed_orig_floor end as billed_cost_original,
+        case when f.is_last then f.line_effective_cost_original - (fs.effective_orig_floors - f.effective_orig_floor)
+             else f.effective_orig_floor end as effective_cost_original
+    from share_floors f
+    join floor_sums fs using (line_id)
 ),
 
 unioned as (

@@ -12,18 +12,38 @@ to_reporting as (
     select f.* from fx_rates f, settings s where f.to_currency = s.reporting_currency
 ),
 
+-- the rate for each (currency, day) the lines need, found once per pair rather than once per line:
+-- an asof join sorts both its sides, and a month of lines has only a few hundred such pairs
+line_days as (
+    select distinct billing_currency, cast(charge_period_start as date) as charge_date
+    from line_items
+),
+
+day_rates as (
+    select
+        d.billing_currency,
+        d.charge_date,
+        case when d.billing_currency = s.reporting_currency then cast(1 as decimal(38,10))
+             else r.rate end as fx_rate,
+        case when d.billing_currency <> s.reporting_currency then r.fx_path end as fx_path
+    from line_days d
+    cross join settings s
+    asof left join to_reporting r
+        on r.from_currency = d.billing_currency
+       and d.charge_date >= r.rate_date
+),
+
 converted as (
     select
         l.*,
         s.reporting_currency,
-        case when l.billing_currency = s.reporting_currency then cast(1 as decimal(38,10))
-             else r.rate end as fx_rate,
-        case when l.billing_currency <> s.reporting_currency then r.fx_path end as fx_path
+        dr.fx_rate,
+        dr.fx_path
     from line_items l
     cross join settings s
-    asof left join to_reporting r
-        on r.from_currency = l.billing_currency
-       and cast(l.charge_period_start as date) >= r.rate_date
+    left join day_rates dr
+        on dr.billing_currency is not distinct from l.billing_currency
+       and dr.charge_date is not distinct from cast(l.charge_period_start as date)
 ),
 
 final as (

@@ -121,8 +121,9 @@ spikes as (
 drivers as (
     select
         sp.grain, sp.model_id, sp.leaf, sp.period,
-        to_json(list({'line_id': l.line_id, 'service': l.service, 'resource_id': l.resource_id,
-                      'cost': l.cost} order by l.cost desc)[1:5])::varchar as driver_lines,
+        -- the five largest (a top-5 heap, not a sorted list of every line); equal costs by line_id
+        to_json(max_by({'line_id': l.line_id, 'service': l.service, 'resource_id': l.resource_id,
+                        'cost': l.cost}, struct_pack(c := l.cost, id := l.line_id), 5))::varchar as driver_lines,
         count(*) as line_count
     from spikes sp
     join line_items l
