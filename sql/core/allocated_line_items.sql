@@ -8,7 +8,11 @@ with
 line_items as (
     select
         line_id, month, source_system, source_file, source_row, load_id, match_key,
-        billed_cost, effective_cost, billed_cost_original, effective_cost_original
+        billed_cost, effective_cost, billed_cost_original, effective_cost_original,
+        -- the FOCUS price and quantity columns, split like the cost (FOCUS 1.3 split cost allocation:
+        -- the summable metrics of the allocated charges sum to the origin charge's)
+        list_cost_original, contracted_cost_original, list_cost, contracted_cost,
+        pricing_quantity, consumed_quantity
     from core.line_items
     where not is_superseded
 ),
@@ -97,7 +101,8 @@ unsplittable as (
 shares as (
     select
         s.* exclude (scenario_override, team_override, split_by, split_models, split_metric, model_id,
-                     billed_cost, effective_cost, billed_cost_original, effective_cost_original),
+                     billed_cost, effective_cost, billed_cost_original, effective_cost_original, list_cost_original,
+                     contracted_cost_original, list_cost, contracted_cost, pricing_quantity, consumed_quantity),
         w.model_id,
         coalesce(s.scenario_override, md.scenario) as scenario,
         coalesce(s.team_override, md.team) as team,
@@ -109,7 +114,13 @@ shares as (
         s.billed_cost as line_billed_cost,
         s.effective_cost as line_effective_cost,
         s.billed_cost_original as line_billed_cost_original,
-        s.effective_cost_original as line_effective_cost_original
+        s.effective_cost_original as line_effective_cost_original,
+        s.list_cost_original as line_list_cost_original,
+        s.contracted_cost_original as line_contracted_cost_original,
+        s.list_cost as line_list_cost,
+        s.contracted_cost as line_contracted_cost,
+        s.pricing_quantity as line_pricing_quantity,
+        s.consumed_quantity as line_consumed_quantity
     from split_lines s
     join positive w using (line_id)
     join weight_totals wt using (line_id)
@@ -117,17 +128,30 @@ shares as (
     where wt.w_total > 0
 ),
 
+-- each share's floor of amount * w / w_total in units of 1e-10 (computed once: materialized)
 share_floors as materialized (
     select
         *,
         cast(cast(cast(line_billed_cost * 10000000000 as hugeint) * w // w_total as decimal(38,0))
-             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as billed_floor,
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as billed_cost_floor,
         cast(cast(cast(line_effective_cost * 10000000000 as hugeint) * w // w_total as decimal(38,0))
-             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as effective_floor,
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as effective_cost_floor,
         cast(cast(cast(line_billed_cost_original * 10000000000 as hugeint) * w // w_total as decimal(38,0))
-             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as billed_orig_floor,
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as billed_cost_original_floor,
         cast(cast(cast(line_effective_cost_original * 10000000000 as hugeint) * w // w_total as decimal(38,0))
-             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as effective_orig_floor
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as effective_cost_original_floor,
+        cast(cast(cast(line_list_cost_original * 10000000000 as hugeint) * w // w_total as decimal(38,0))
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as list_cost_original_floor,
+        cast(cast(cast(line_contracted_cost_original * 10000000000 as hugeint) * w // w_total as decimal(38,0))
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as contracted_cost_original_floor,
+        cast(cast(cast(line_list_cost * 10000000000 as hugeint) * w // w_total as decimal(38,0))
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as list_cost_floor,
+        cast(cast(cast(line_contracted_cost * 10000000000 as hugeint) * w // w_total as decimal(38,0))
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as contracted_cost_floor,
+        cast(cast(cast(line_pricing_quantity * 10000000000 as hugeint) * w // w_total as decimal(38,0))
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as pricing_quantity_floor,
+        cast(cast(cast(line_consumed_quantity * 10000000000 as hugeint) * w // w_total as decimal(38,0))
+             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as consumed_quantity_floor
     from shares
 ),
 
@@ -135,24 +159,38 @@ share_floors as materialized (
 floor_sums as (
     select
         line_id,
-        sum(billed_floor) as billed_floors,
-        sum(effective_floor) as effective_floors,
-        sum(billed_orig_floor) as billed_orig_floors,
-        sum(effective_orig_floor) as effective_orig_floors
+        sum(billed_cost_floor) as billed_cost_floors,
+        sum(effective_cost_floor) as effective_cost_floors,
+        sum(billed_cost_original_floor) as billed_cost_original_floors,
+        sum(effective_cost_original_floor) as effective_cost_original_floors,
+        sum(list_cost_original_floor) as list_cost_original_floors,
+        sum(contracted_cost_original_floor) as contracted_cost_original_floors,
+        sum(list_cost_floor) as list_cost_floors,
+        sum(contracted_cost_floor) as contracted_cost_floors,
+        sum(pricing_quantity_floor) as pricing_quantity_floors,
+        sum(consumed_quantity_floor) as consumed_quantity_floors
     from share_floors
     group by line_id
 ),
 
 split_rows as (
     select
-        f.* exclude (w, w_total, is_last, line_billed_cost, line_effective_cost, line_billed_cost_original,
-                     line_effective_cost_original, billed_floor, effective_floor, billed_orig_floor, effective_orig_floor),
-        case when f.is_last then f.line_billed_cost - (fs.billed_floors - f.billed_floor) else f.billed_floor end as billed_cost,
-        case when f.is_last then f.line_effective_cost - (fs.effective_floors - f.effective_floor) else f.effective_floor end as effective_cost,
-        case when f.is_last then f.line_billed_cost_original - (fs.billed_orig_floors - f.billed_orig_floor)
-             else f.billed_orig_floor end as billed_cost_original,
-        case when f.is_last then f.line_effective_cost_original - (fs.effective_orig_floors - f.effective_orig_floor)
-             else f.effective_orig_floor end as effective_cost_original
+        f.* exclude (w, w_total, is_last,
+                     line_billed_cost, line_effective_cost, line_billed_cost_original, line_effective_cost_original,
+                     line_list_cost_original, line_contracted_cost_original, line_list_cost,
+                     line_contracted_cost, line_pricing_quantity, line_consumed_quantity,
+                     billed_cost_floor, effective_cost_floor, billed_cost_original_floor, effective_cost_original_floor, list_cost_original_floor,
+                     contracted_cost_original_floor, list_cost_floor, contracted_cost_floor, pricing_quantity_floor, consumed_quantity_floor),
+        case when f.is_last then f.line_billed_cost - (fs.billed_cost_floors - f.billed_cost_floor) else f.billed_cost_floor end as billed_cost,
+        case when f.is_last then f.line_effective_cost - (fs.effective_cost_floors - f.effective_cost_floor) else f.effective_cost_floor end as effective_cost,
+        case when f.is_last then f.line_billed_cost_original - (fs.billed_cost_original_floors - f.billed_cost_original_floor) else f.billed_cost_original_floor end as billed_cost_original,
+        case when f.is_last then f.line_effective_cost_original - (fs.effective_cost_original_floors - f.effective_cost_original_floor) else f.effective_cost_original_floor end as effective_cost_original,
+        case when f.is_last then f.line_list_cost_original - (fs.list_cost_original_floors - f.list_cost_original_floor) else f.list_cost_original_floor end as list_cost_original,
+        case when f.is_last then f.line_contracted_cost_original - (fs.contracted_cost_original_floors - f.contracted_cost_original_floor) else f.contracted_cost_original_floor end as contracted_cost_original,
+        case when f.is_last then f.line_list_cost - (fs.list_cost_floors - f.list_cost_floor) else f.list_cost_floor end as list_cost,
+        case when f.is_last then f.line_contracted_cost - (fs.contracted_cost_floors - f.contracted_cost_floor) else f.contracted_cost_floor end as contracted_cost,
+        case when f.is_last then f.line_pricing_quantity - (fs.pricing_quantity_floors - f.pricing_quantity_floor) else f.pricing_quantity_floor end as pricing_quantity,
+        case when f.is_last then f.line_consumed_quantity - (fs.consumed_quantity_floors - f.consumed_quantity_floor) else f.consumed_quantity_floor end as consumed_quantity
     from share_floors f
     join floor_sums fs using (line_id)
 ),

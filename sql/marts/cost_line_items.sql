@@ -14,77 +14,21 @@
 -- resource name or charge description reads '(redacted)'. Rules matched the raw tags in core.
 with
 allocated as (select * from core.allocated_line_items where source_system is distinct from 'timesheet'),
--- the line's own columns, joined back to its shares here (core keeps only keys and allocation)
+-- the line's own columns, joined back to its shares here (core keeps only keys and allocation).
+-- The FOCUS price and quantity columns come from the share: on a split line they are split exactly
+-- like the cost (core.allocated_line_items); units, SKU price and commitment columns are dimensions
+-- and stay the line's own.
 line_items as (
     select
         line_id, provider, billing_account_id, sub_account_id, service_name, service_category,
         charge_category, charge_class, charge_description, sku_id, resource_id, resource_name,
         region_id, tags, vendor, invoice_number, activity, billing_currency, fx_rate,
         reporting_currency, charge_period_start, charge_period_end,
-        list_cost_original, contracted_cost_original, list_cost, contracted_cost,
-        pricing_quantity, pricing_unit, consumed_quantity, consumed_unit, sku_price_id,
+        pricing_unit, consumed_unit, sku_price_id,
         commitment_discount_id, commitment_discount_category, commitment_discount_type,
         commitment_discount_status
     from core.line_items
     where not is_superseded
-),
--- The line's FOCUS price and quantity columns (FOCUS exports; pricing quantity and unit also from
--- the native cloud exports and invoices). On a line split across models they are split exactly
--- like billed and effective cost in core.allocated_line_items: each share gets the floor of
--- amount * weight / total weight in units of 1e-10, the last share (the greatest model_id) the
--- remainder, so the shares sum exactly to the line. Quantities are split the same way: FOCUS 1.3
--- split cost allocation (data generator-calculated split cost allocation handling) requires the
--- summable metrics of the allocated charges to sum to the origin charge's; units, SKU price and
--- commitment columns are dimensions and stay the line's own. Only split shares go through this
--- (an unsplit line's share is the line).
-split_extras as (
-    select
-        a.share_id,
-        a.line_id,
-        a.model_id,
-        cast(split_part(a.split_weight, '/', 1) as hugeint) as w,
-        cast(split_part(a.split_weight, '/', 2) as hugeint) as w_total,
-        li.list_cost_original, li.contracted_cost_original, li.list_cost, li.contracted_cost,
-        li.pricing_quantity, li.consumed_quantity
-    from core.allocated_line_items a
-    join core.line_items li on li.line_id = a.line_id and not li.is_superseded
-    where a.source_system is distinct from 'timesheet' and a.split_weight is not null
-),
-extra_floors as (
-    select
-        *,
-        row_number() over (partition by line_id order by model_id desc) = 1 as is_last,
-        cast(cast(cast(list_cost_original * 10000000000 as hugeint) * w // w_total as decimal(38,0))
-             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as list_cost_original_floor,
-        cast(cast(cast(contracted_cost_original * 10000000000 as hugeint) * w // w_total as decimal(38,0))
-             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as contracted_cost_original_floor,
-        cast(cast(cast(list_cost * 10000000000 as hugeint) * w // w_total as decimal(38,0))
-             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as list_cost_floor,
-        cast(cast(cast(contracted_cost * 10000000000 as hugeint) * w // w_total as decimal(38,0))
-             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as contracted_cost_floor,
-        cast(cast(cast(pricing_quantity * 10000000000 as hugeint) * w // w_total as decimal(38,0))
-             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as pricing_quantity_floor,
-        cast(cast(cast(consumed_quantity * 10000000000 as hugeint) * w // w_total as decimal(38,0))
-             * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as consumed_quantity_floor
-    from split_extras
-),
-extra_scaled as (
-    select
-        share_id as extra_share_id,
-        case when is_last then list_cost_original - coalesce(sum(list_cost_original_floor) over others, 0)
-             else list_cost_original_floor end as list_cost_original,
-        case when is_last then contracted_cost_original - coalesce(sum(contracted_cost_original_floor) over others, 0)
-             else contracted_cost_original_floor end as contracted_cost_original,
-        case when is_last then list_cost - coalesce(sum(list_cost_floor) over others, 0)
-             else list_cost_floor end as list_cost,
-        case when is_last then contracted_cost - coalesce(sum(contracted_cost_floor) over others, 0)
-             else contracted_cost_floor end as contracted_cost,
-        case when is_last then pricing_quantity - coalesce(sum(pricing_quantity_floor) over others, 0)
-             else pricing_quantity_floor end as pricing_quantity,
-        case when is_last then consumed_quantity - coalesce(sum(consumed_quantity_floor) over others, 0)
-             else consumed_quantity_floor end as consumed_quantity
-    from extra_floors
-    window others as (partition by line_id order by model_id rows between unbounded preceding and 1 preceding)
 ),
 people_rows as (select * from core.people_cost_rows),
 settings as (
@@ -166,13 +110,13 @@ lines as (
         source_file,
         source_row,
         load_id,
-        case when split_weight is null then li.list_cost_original else x.list_cost_original end as list_cost_original,
-        case when split_weight is null then li.contracted_cost_original else x.contracted_cost_original end as contracted_cost_original,
-        case when split_weight is null then li.list_cost else x.list_cost end as list_cost,
-        case when split_weight is null then li.contracted_cost else x.contracted_cost end as contracted_cost,
-        case when split_weight is null then li.pricing_quantity else x.pricing_quantity end as pricing_quantity,
+        allocated.list_cost_original,
+        allocated.contracted_cost_original,
+        allocated.list_cost,
+        allocated.contracted_cost,
+        allocated.pricing_quantity,
         li.pricing_unit,
-        case when split_weight is null then li.consumed_quantity else x.consumed_quantity end as consumed_quantity,
+        allocated.consumed_quantity,
         li.consumed_unit,
         li.sku_price_id,
         li.commitment_discount_id,
@@ -181,7 +125,6 @@ lines as (
         li.commitment_discount_status
     from allocated
     join line_items li using (line_id)
-    left join extra_scaled x on x.extra_share_id = allocated.share_id
     left join published_tags pt on pt.tags = li.tags
     cross join settings s
 ),
