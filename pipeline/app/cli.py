@@ -571,6 +571,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("costledger: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`costledger explain | head`): stop quietly, like any Unix filter;
+        # stdout is pointed at /dev/null so the interpreter's final flush does not fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a filter stopped by a closed pipe
     except Exception as exc:  # anything else still reaches the user as one line
         log_file = logs.current_file()
         err = user_error(exc, args.command, log_file=str(log_file) if log_file else None)

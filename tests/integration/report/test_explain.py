@@ -3,7 +3,10 @@ pasted into cost_rules.yaml, places the group on the next run, and cost is still
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from decimal import Decimal as D
 
 import duckdb
@@ -11,6 +14,7 @@ import pytest
 import yaml
 
 from pipeline.config.settings import DEMO_CONFIG
+from tests.conftest import TEST_PII_KEY
 from tests.fixtures.cli import cli
 
 SEPT = "2026-09"
@@ -130,6 +134,30 @@ def test_explain_of_a_month_without_data_or_a_bad_month_is_one_line(ran):
     assert res.returncode != 0 and "YYYY-MM" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     res = cli("explain", "--month", "2025-01", landing=landing, warehouse=warehouse, config=config)
     assert res.returncode != 0 and "no published cost for 2025-01" in res.stderr and "2026-09" in res.stderr
+
+
+def test_explain_into_a_reader_that_stops_early_ends_quietly(ran):
+    """`costledger explain | head -0`: the reader has closed the pipe before the first line is
+    written (the command takes a second to start); no traceback, the shell's 141."""
+    landing, warehouse, config = ran
+    env = {
+        **os.environ,
+        "COSTLEDGER_PII_KEY": TEST_PII_KEY,
+        "COSTLEDGER_LANDING": str(landing),
+        "COSTLEDGER_WAREHOUSE": str(warehouse),
+        "COSTLEDGER_CONFIG": str(config),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.app.cli", "explain", "--month", SEPT],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # the reader is gone before anything is written
+    err = proc.stderr.read().decode()
+    code = proc.wait(timeout=120)
+    assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception ignored" not in err, err
+    assert code == 141, err
 
 
 def test_report_shows_the_same_groups_and_a_tie_out_that_adds_up(ran):
