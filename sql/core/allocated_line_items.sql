@@ -22,12 +22,12 @@ leaves as (select * from config.leaves),
 metrics as (select * from staging.stg_usage_metrics),
 settings as (select value as cost_basis from config.settings where key = 'cost_basis'),
 
-placed as (
+placed as not materialized (
     select l.*, m.* exclude (match_key)
     from line_items l join matches m using (match_key)
 ),
 
-direct as (
+direct as not materialized (
     select
         p.* exclude (scenario_override, team_override, split_by, split_models, split_metric),
         coalesce(p.scenario_override, md.scenario) as scenario,
