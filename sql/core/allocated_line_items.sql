@@ -1,13 +1,16 @@
 -- Every line placed on a leaf (or unallocated / out_of_scope), shared costs split across
 -- models. A split line becomes one row per share; the shares sum exactly to the line
 -- (integer arithmetic in units of 1e-10, the remainder on the last share).
--- Lean by design: a share carries the line's keys and its allocation, not the line's other
--- columns (provider, service, sku, ...); the published marts that need those join them back
--- from core.line_items by line_id.
+-- Lean by design: a share carries the line's keys, its allocation and the few line columns the
+-- marts group by (provider, service, charge category and period), not the line's other columns
+-- (sku, resource, tags, ...); publish joins those back from core.line_items by line_id.
 with
 line_items as (
     select
         line_id, month, source_system, source_file, source_row, load_id, match_key,
+        -- the few line columns the marts group or filter by (few distinct values: they compress
+        -- to almost nothing), so that no mart joins the ledger back to core.line_items
+        provider, service_name, charge_category, charge_period_start, charge_period_end,
         billed_cost, effective_cost, billed_cost_original, effective_cost_original,
         -- the FOCUS price and quantity columns, split like the cost (FOCUS 1.3 split cost allocation:
         -- the summable metrics of the allocated charges sum to the origin charge's)

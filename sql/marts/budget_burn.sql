@@ -4,13 +4,8 @@
 -- lines booked for the whole month (invoices, time, depreciation) count as they are. A month
 -- whose daily charges reach its last day projects to what it cost.
 with
--- the lean ledger, with the charge period of its lines (a daily line's day) joined on item_id
-line_items as (
-    select l.*, li.charge_period_start, li.charge_period_end
-    from core.ledger_lines l
-    left join (select line_id, charge_period_start, charge_period_end from core.line_items where not is_superseded) li
-        on li.line_id = l.item_id
-),
+-- the lean ledger, with the charge period of its lines (a daily line's day)
+line_items as (select * from core.ledger_lines),
 budget_vs_actual as (select * from marts.budget_vs_actual where leaf is null and model_id is null),
 settings as (select max(value) filter (key = 'people_merged') as people_merged from config.settings),
 

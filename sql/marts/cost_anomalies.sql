@@ -12,16 +12,12 @@
 with
 -- people time is left out: a spike of one model's people cost on one leaf against its median
 -- can single out one person's pay (docs/privacy.md)
--- the lean ledger, with the few line columns a driver and a daily line need joined on item_id
+-- the lean ledger (it carries the service and charge period a daily line needs); the five driver
+-- lines of a spike get their resource id from core.line_items
 line_items as (
-    select l.*, li.service_name as service, li.resource_id, li.charge_period_start, li.charge_period_end
-    from core.ledger_lines l
-    join (
-        select line_id, service_name, resource_id, charge_period_start, charge_period_end
-        from core.line_items where not is_superseded
-    ) li on li.line_id = l.item_id
-    where l.stage in ('pretrain', 'tuning', 'deploy', 'maintenance') and l.model_id is not null
-      and l.source_system <> 'timesheet'
+    select * from core.ledger_lines
+    where stage in ('pretrain', 'tuning', 'deploy', 'maintenance') and model_id is not null
+      and source_system <> 'timesheet'
 ),
 settings as (
     select
@@ -118,12 +114,12 @@ spikes as (
       and (s.robust_z >= st.z_threshold or (s.mad = 0 and s.cost > s.baseline))
 ),
 
-drivers as (
+drivers_top as (
     select
         sp.grain, sp.model_id, sp.leaf, sp.period,
         -- the five largest (a top-5 heap, not a sorted list of every line); equal costs by line_id
-        to_json(max_by({'line_id': l.line_id, 'service': l.service, 'resource_id': l.resource_id,
-                        'cost': l.cost}, struct_pack(c := l.cost, id := l.line_id), 5))::varchar as driver_lines,
+        max_by({'line_id': l.line_id, 'item_id': l.item_id, 'service': l.service, 'cost': l.cost},
+               struct_pack(c := l.cost, id := l.line_id), 5) as top,
         count(*) as line_count
     from spikes sp
     join line_items l
@@ -132,6 +128,22 @@ drivers as (
               else l.source_system = 'focus' and cast(l.charge_period_start as date) = sp.period
                    and l.charge_period_end <= l.charge_period_start + interval 1 day end
     group by all
+),
+
+driver_rows as (
+    select grain, model_id, leaf, period, line_count, unnest(top) as d, generate_subscripts(top, 1) as i
+    from drivers_top
+),
+
+drivers as (
+    select
+        r.grain, r.model_id, r.leaf, r.period,
+        to_json(list({'line_id': r.d.line_id, 'service': r.d.service, 'resource_id': li.resource_id,
+                      'cost': r.d.cost} order by r.i))::varchar as driver_lines,
+        any_value(r.line_count) as line_count
+    from driver_rows r
+    left join core.line_items li on li.line_id = r.d.item_id
+    group by r.grain, r.model_id, r.leaf, r.period
 ),
 
 final as (

@@ -14,16 +14,17 @@
 -- resource name or charge description reads '(redacted)'. Rules matched the raw tags in core.
 with
 allocated as (select * from core.allocated_line_items where source_system is distinct from 'timesheet'),
--- the line's own columns, joined back to its shares here (core keeps only keys and allocation).
+-- the line's own columns, joined back to its shares here (core's allocation keeps only keys, the
+-- allocation and the few columns the marts group by: provider, service, charge category and period).
 -- The FOCUS price and quantity columns come from the share: on a split line they are split exactly
 -- like the cost (core.allocated_line_items); units, SKU price and commitment columns are dimensions
 -- and stay the line's own.
 line_items as (
     select
-        line_id, provider, billing_account_id, sub_account_id, service_name, service_category,
-        charge_category, charge_class, charge_description, sku_id, resource_id, resource_name,
+        line_id, billing_account_id, sub_account_id, service_category,
+        charge_class, charge_description, sku_id, resource_id, resource_name,
         region_id, tags, vendor, invoice_number, activity, billing_currency, fx_rate,
-        reporting_currency, charge_period_start, charge_period_end,
+        reporting_currency,
         pricing_unit, consumed_unit, sku_price_id,
         commitment_discount_id, commitment_discount_category, commitment_discount_type,
         commitment_discount_status

@@ -13,18 +13,7 @@
 --                        month before: at stake, the rise x this month's items
 with
 -- the lean ledger, with the line columns the findings read (a people group's own on its row)
-line_items as (
-    select
-        l.*,
-        coalesce(li.provider, p.provider) as provider,
-        coalesce(li.service_name, p.service) as service,
-        coalesce(li.charge_category, p.charge_category) as charge_category
-    from core.ledger_lines l
-    left join (select line_id, provider, service_name, charge_category from core.line_items where not is_superseded) li
-        on li.line_id = l.item_id
-    left join (select line_id, provider, service, charge_category from core.people_cost_rows) p
-        on p.line_id = l.line_id
-),
+line_items as (select * from core.ledger_lines),
 -- the lean allocation carries keys; quantity and charge period come back from the line
 allocated as (
     select a.*, li.pricing_quantity, li.charge_period_start, li.charge_period_end

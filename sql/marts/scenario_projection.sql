@@ -16,14 +16,10 @@
 -- zero to the horizon's end. Projections are estimates: shares in double, amounts rounded to cents.
 with
 forecast as (select * from marts.cost_forecast where kind = 'forecast' and level = 'leaf'),
--- the lean ledger; the service of its rows (a line's from core.line_items, a people group's own)
+-- the lean ledger, with the service of its rows (a line's, a people group's own)
 line_items as (
-    select l.*, coalesce(li.service_name, p.service) as service
-    from core.ledger_lines l
-    left join (select line_id, service_name from core.line_items where not is_superseded) li
-        on li.line_id = l.item_id
-    left join (select line_id, service from core.people_cost_rows) p on p.line_id = l.line_id
-    where l.stage in ('pretrain', 'tuning', 'deploy', 'maintenance')
+    select * from core.ledger_lines
+    where stage in ('pretrain', 'tuning', 'deploy', 'maintenance')
 ),
 changes as (select * from config.strategy_changes),
 leaves as (select * from config.leaves),

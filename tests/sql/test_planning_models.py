@@ -1,6 +1,6 @@
-"""The planning marts on tiny inline series (the ledger's rows, core.ledger_lines, and the line
-columns they join from core.line_items, written by hand), each expected figure worked out by hand
-in the comments."""
+"""The planning marts on tiny inline series (the ledger's rows, core.ledger_lines, with the few line
+columns they carry, and the resource id the anomalies' driver lines take from core.line_items,
+written by hand), each expected figure worked out by hand in the comments."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ def con():
         """
         create table core.ledger_lines (
             line_id varchar, item_id varchar, month date, leaf varchar, stage varchar, model_id varchar,
-            scenario varchar, source_system varchar, cost decimal(38,10))
+            scenario varchar, source_system varchar, cost decimal(38,10), provider varchar,
+            service varchar, charge_category varchar, charge_period_start timestamp,
+            charge_period_end timestamp)
         """
     )
     c.execute(
@@ -74,8 +76,8 @@ def line(
     end = end or (start + timedelta(days=28))
     con.execute(
         "insert into core.ledger_lines values (?, ?, ?, ?, (select stage from config.leaves where leaf = ?), "
-        "?, null, ?, ?)",
-        [line_id, line_id, month, leaf, leaf, model, source, D(cost)],
+        "?, null, ?, ?, 'cloud', ?, 'Usage', ?, ?)",
+        [line_id, line_id, month, leaf, leaf, model, source, D(cost), service, start, end],
     )
     con.execute(
         "insert into core.line_items values (?, false, 'cloud', ?, 'Usage', ?, ?, ?)",
