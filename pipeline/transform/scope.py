@@ -225,6 +225,8 @@ def _decide(con, settings, run_id, month_from, month_to, force, fp) -> Scope:
         return Scope(run_id, "full", f"the last build ({prev_id}) covered a --from/--to range only")
     old = json.loads(prev_fp or "{}")
     changed = [k for k in fp if old.get(k) != fp[k]]
+    if "settings" in changed and any(k in CONFIG_FILES for k in changed):
+        changed.remove("settings")  # the settings hash covers the config files: name the file
     if changed:
         what = {"code": "the code or SQL", "settings": "the settings", "pii_key": "the pseudonym key"}
         return Scope(run_id, "full", "changed: " + ", ".join(what.get(k, k) for k in changed))

@@ -222,7 +222,11 @@ def test_a_rule_change_rebuilds_everything(history, tmp_path):
     settings = settings_for(landing, root / "warehouse-cfg", config)
     assert steps.run_all(settings).status == "succeeded"
     rules = config / "cost_rules.yaml"
-    rules.write_text(rules.read_text().replace("split by serving cost", "split by the serving cost"))
+    text = rules.read_text()
+    moved = text.replace("      leaf: tuning_resources\n    split:", "      leaf: training\n    split:", 1)
+    assert moved != text
+    rules.write_text(moved)  # the shared GPU pool moves from tuning resources to training
+    settings = settings_for(landing, root / "warehouse-cfg", config)  # the next night reads the config anew
     s = steps.run_all(settings)
     assert s.status == "succeeded"
     mode, _ = scope_of(settings, s.run_id)
