@@ -210,8 +210,8 @@ def test_a_restated_file_that_moves_month_recomputes_both_months(history):
     root, landing, settings = history
     focus_file(landing / "focus/acme-cloud/focus-2026-10.csv", "2026-12", "210000000001", "1.5")
     s = steps.run_all(settings)
+    assert_same_books(settings, full_rebuild(landing, root, "full"))  # first the books, then the why
     assert scope_of(settings, s.run_id) == ("months", [M("2026-10"), M("2026-12")])
-    assert_same_books(settings, full_rebuild(landing, root, "full"))
 
 
 def test_a_rule_change_rebuilds_everything(history, tmp_path):
