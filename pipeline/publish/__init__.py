@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -158,6 +159,27 @@ def _fill_full(con: duckdb.DuckDBPyConnection) -> None:
         describe(con, f"pub.{name}", name)
 
 
+_MONTH_PARTITIONED = re.compile(r"\b(core\.(?:line_items|allocated_line_items))\b", re.IGNORECASE)
+
+
+def months_select(name: str, source: str, listed: str) -> str:
+    """The rows of `source` in the listed months, computed from those months only.
+
+    A month-grained view (marts.cost_line_items) joins and windows its lines by line_id, which
+    never crosses a month: its SQL is run with the month-partitioned core tables narrowed to the
+    listed months, so only they are joined back (a filter on the view itself would not reach
+    through its windows). Anything else is filtered as it is."""
+    contract = load_contracts().get(source)
+    if contract is None or contract.materialized != "view" or contract.sql_path is None:
+        return f"select * from {source} where month in ({listed})"
+    from pipeline.transform.runner import model_sql
+
+    sql = _MONTH_PARTITIONED.sub(
+        lambda m: f"(select * from {m.group(1)} where month in ({listed}))", model_sql(contract)
+    )
+    return f"select * from (\n{sql}\n) where month in ({listed})"
+
+
 def _fill_months(con: duckdb.DuckDBPyConnection, months: list) -> None:
     """The previous file is attached as pub: replace the changed months of the month-grained
     tables, every other table whole."""
@@ -166,7 +188,7 @@ def _fill_months(con: duckdb.DuckDBPyConnection, months: list) -> None:
         if name in MONTH_GRAINED:
             con.execute(f"delete from pub.{name} where month in ({listed})")
             if months:
-                con.execute(f"insert into pub.{name} by name select * from {source} where month in ({listed})")
+                con.execute(f"insert into pub.{name} by name {months_select(name, source, listed)}")
         else:
             con.execute(f"create or replace table pub.{name} as select * from {source}")
         describe(con, f"pub.{name}", name)
