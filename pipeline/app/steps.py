@@ -488,7 +488,7 @@ def run_all(
                 summary.published = pub["published"]
                 summary.publish_mode = pub["publish_mode"]
                 summary.status = "succeeded"
-                summary.message = pub["message"]
+                summary.scope = pub["message"].removeprefix("published; ")
                 runs.record(con, run_id, "succeeded", lo, hi, pub["message"], summary.timings)
                 log.info("run %s succeeded: published %s", run_id, summary.published)
             except BaseException as exc:

@@ -181,7 +181,7 @@ def test_night_by_night_equals_a_full_rebuild(history):
     s = steps.run_all(settings)
     assert s.status == "succeeded", s.message
     assert scope_of(settings, s.run_id) == ("months", [M("2026-11")])
-    assert "recomputed 2026-11 of 3 months" in s.message
+    assert "recomputed 2026-11 of 3 months" in s.scope
     assert s.publish_mode == "months"
     assert_same_books(settings, full_rebuild(landing, root, "full2"))
 
@@ -231,7 +231,7 @@ def test_a_rule_change_rebuilds_everything(history, tmp_path):
     assert s.status == "succeeded"
     mode, _ = scope_of(settings, s.run_id)
     assert mode == "full"
-    assert "full rebuild: changed: cost_rules.yaml" in s.message
+    assert "full rebuild: changed: cost_rules.yaml" in s.scope
     assert s.publish_mode == "full"
     assert_same_books(settings, full_rebuild(landing, root, "full", config))
 
