@@ -126,31 +126,40 @@ def fingerprints(settings: Settings) -> dict[str, str]:
     return fp
 
 
-def _raw_tables(con) -> list[tuple[str, bool]]:
-    """(raw table, has source_row) for every raw table with a load_id column."""
-    rows = con.execute(
+def _raw_tables(con) -> list[tuple[str, bool, bool]]:
+    """(raw table, has load_id, has source_row) for every table of the raw schema."""
+    return con.execute(
         """
         select table_schema || '.' || table_name,
-               bool_or(column_name = 'source_row'), bool_or(column_name = 'load_id')
+               bool_or(column_name = 'load_id'), bool_or(column_name = 'source_row')
         from information_schema.columns
         where table_schema = 'raw' and table_catalog = current_database()
         group by all order by 1
         """
     ).fetchall()
-    return [(t, has_row) for t, has_row, has_load in rows if has_load]
 
 
 def current_loads_sql(con) -> str:
-    """A select of (raw_table, load_id, raw_rows, raw_hash) over every raw table now."""
+    """A select of (raw_table, load_id, raw_rows, raw_hash) over every raw table now; a table
+    without loads (raw.employee_keys) is one row, load_id -1, hashed whole."""
     parts = []
-    for table, has_row in _raw_tables(con):
+    for table, has_load, has_row in _raw_tables(con):
+        if not has_load:
+            parts.append(
+                f"select '{table}' as raw_table, -1::bigint as load_id, count(*) as raw_rows, "
+                f"cast(sum(hash(t)) as hugeint) as raw_hash from {table} t"
+            )
+            continue
         h = "sum(hash(source_row))" if has_row else "sum(hash(source_file))"
         parts.append(
-            f"select '{table}' as raw_table, load_id, count(*) as raw_rows, cast({h} as hugeint) as raw_hash "
-            f"from {table} group by load_id"
+            f"select '{table}' as raw_table, coalesce(load_id, -1) as load_id, count(*) as raw_rows, "
+            f"cast({h} as hugeint) as raw_hash from {table} group by all"
         )
     if not parts:
-        return "select null::varchar as raw_table, null::bigint as load_id, 0::bigint as raw_rows, 0::hugeint as raw_hash where false"
+        return (
+            "select null::varchar as raw_table, null::bigint as load_id, 0::bigint as raw_rows, "
+            "0::hugeint as raw_hash where false"
+        )
     return " union all ".join(parts)
 
 
@@ -243,9 +252,9 @@ def _decide(con, settings, run_id, month_from, month_to, force, fp) -> Scope:
         with cur as ({current_loads_sql(con)}),
         built as (select raw_table, load_id, raw_rows, raw_hash, months from audit.built_loads)
         select coalesce(c.raw_table, b.raw_table) as raw_table, coalesce(c.load_id, b.load_id) as load_id,
-               c.load_id is not null as present, b.months
+               c.raw_table is not null as present, b.months
         from cur c full outer join built b on b.raw_table = c.raw_table and b.load_id = c.load_id
-        where c.load_id is null or b.load_id is null
+        where c.raw_table is null or b.raw_table is null
            or c.raw_rows <> b.raw_rows or c.raw_hash is distinct from b.raw_hash
         """
     ).fetchall()
@@ -265,12 +274,10 @@ def _decide(con, settings, run_id, month_from, month_to, force, fp) -> Scope:
             new_loads.setdefault(t, []).append(load_id)
     for t, ids in new_loads.items():  # where the load's lines are now
         ids_sql = ", ".join(str(int(i)) for i in ids)
-        dirty |= {
-            r[0]
-            for r in con.execute(
-                f"select distinct month from {MONTH_LOCAL[t]} where load_id in ({ids_sql}) and month is not null"
-            ).fetchall()
-        }
+        now = con.execute(f"select distinct month from {MONTH_LOCAL[t]} where load_id in ({ids_sql})").fetchall()
+        if any(r[0] is None for r in now):
+            return Scope(run_id, "full", f"lines without a month in {t}")
+        dirty |= {r[0] for r in now}
     months = sorted(dirty)
     loads: set[int] = {i for ids in new_loads.values() for i in ids}
     if months:
