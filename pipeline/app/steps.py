@@ -382,7 +382,8 @@ class RunSummary:
     coverage: dict[str, float | None] = field(default_factory=dict)  # month -> % of in-scope cost placed
     warnings: list[str] = field(default_factory=list)  # duplicates, missing and moved files: one line each
     rejected: list[dict] = field(default_factory=list)  # per file loaded now: rows rejected, cost carried
-    scope: str = ""  # what the transform recomputed: "recomputed 2026-02 of 3 months (...)" or "full rebuild: ..."
+    # what the run recomputed: "recomputed 2026-02 of 3 months (...)" or "full rebuild: ..."
+    scope: str = ""
     publish_mode: str = ""  # "months" (the previous file copied, its changed months replaced) or "full"
 
 

@@ -121,7 +121,9 @@ def fingerprints(settings: Settings) -> dict[str, str]:
         data = path.read_bytes() if path.exists() else b""
         fp[name] = hashlib.sha256(data).hexdigest()
     fp["pii_key"] = (
-        hmac.new(settings.pii_key, b"costledger build scope", "sha256").hexdigest() if settings.pii_key else ""
+        hmac.new(settings.pii_key, b"costledger build scope", "sha256").hexdigest()
+        if settings.pii_key
+        else ""
     )
     return fp
 
@@ -239,9 +241,10 @@ def _decide(con, settings, run_id, month_from, month_to, force, fp) -> Scope:
     if changed:
         what = {"code": "the code or SQL", "settings": "the settings", "pii_key": "the pseudonym key"}
         return Scope(run_id, "full", "changed: " + ", ".join(what.get(k, k) for k in changed))
-    if not con.execute("select count(*) from audit.built_loads").fetchone()[0] and con.execute(
-        "select count(*) from core.line_items"
-    ).fetchone()[0]:
+    if (
+        not con.execute("select count(*) from audit.built_loads").fetchone()[0]
+        and con.execute("select count(*) from core.line_items").fetchone()[0]
+    ):
         return Scope(run_id, "full", "no record of the loads the ledger was built from")
     if con.execute("select count(*) from core.line_items where load_id is null").fetchone()[0]:
         return Scope(run_id, "full", "the ledger has lines without a load")
@@ -274,7 +277,9 @@ def _decide(con, settings, run_id, month_from, month_to, force, fp) -> Scope:
             new_loads.setdefault(t, []).append(load_id)
     for t, ids in new_loads.items():  # where the load's lines are now
         ids_sql = ", ".join(str(int(i)) for i in ids)
-        now = con.execute(f"select distinct month from {MONTH_LOCAL[t]} where load_id in ({ids_sql})").fetchall()
+        now = con.execute(
+            f"select distinct month from {MONTH_LOCAL[t]} where load_id in ({ids_sql})"
+        ).fetchall()
         if any(r[0] is None for r in now):
             return Scope(run_id, "full", f"lines without a month in {t}")
         dirty |= {r[0] for r in now}
@@ -293,7 +298,11 @@ def _decide(con, settings, run_id, month_from, month_to, force, fp) -> Scope:
     n_added = sum(1 for *_, present, months_ in local if present and months_ is None)
     n_gone = sum(1 for *_, present, _ in local if not present)
     n_changed = len(local) - n_added - n_gone
-    parts = [f"{n} load{'s' if n != 1 else ''} {w}" for n, w in ((n_added, "added"), (n_changed, "changed"), (n_gone, "gone")) if n]
+    parts = [
+        f"{n} load{'s' if n != 1 else ''} {w}"
+        for n, w in ((n_added, "added"), (n_changed, "changed"), (n_gone, "gone"))
+        if n
+    ]
     return Scope(run_id, "months", ", ".join(parts), months, sorted(loads))
 
 
@@ -320,7 +329,9 @@ def record_built(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
     )
 
 
-def publish_months(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> tuple[list[date] | None, str]:
+def publish_months(
+    con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str
+) -> tuple[list[date] | None, str]:
     """The months the publish may replace in the previous published file, or None (with why) when
     it must build the file anew: a full or range transform, no transform recorded, or a published
     file that is not the one the run before this build left."""

@@ -44,13 +44,30 @@ def focus_file(path: Path, month: str, account: str, factor: str = "1") -> Path:
     with FIXTURE_FOCUS.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     header = list(rows[0].keys())
-    extra_split = dict(rows[0], ChargeDescription="Serving load balancers", ResourceId="lb-shared",
-                       ResourceName="serving-lb", ServiceName="Elastic Load Balancing",
-                       ServiceCategory="Networking", BilledCost="33.33", EffectiveCost="33.33",
-                       ListCost="33.33", ContractedCost="33.33", Tags='{"cl-pool":"shared-serving"}')
-    credit = dict(rows[1], ChargeCategory="Credit", ChargeDescription="Promotional credit",
-                  BilledCost="-7.77", EffectiveCost="-7.77", ListCost="0", ContractedCost="0",
-                  PricingQuantity="", PricingUnit="")
+    extra_split = dict(
+        rows[0],
+        ChargeDescription="Serving load balancers",
+        ResourceId="lb-shared",
+        ResourceName="serving-lb",
+        ServiceName="Elastic Load Balancing",
+        ServiceCategory="Networking",
+        BilledCost="33.33",
+        EffectiveCost="33.33",
+        ListCost="33.33",
+        ContractedCost="33.33",
+        Tags='{"cl-pool":"shared-serving"}',
+    )
+    credit = dict(
+        rows[1],
+        ChargeCategory="Credit",
+        ChargeDescription="Promotional credit",
+        BilledCost="-7.77",
+        EffectiveCost="-7.77",
+        ListCost="0",
+        ContractedCost="0",
+        PricingQuantity="",
+        PricingUnit="",
+    )
     out = io.StringIO()
     w = csv.DictWriter(out, header, lineterminator="\n")
     w.writeheader()
@@ -136,7 +153,9 @@ def work(settings) -> dict[str, object]:
 def scope_of(settings, run_id: str) -> tuple[str, list[date]]:
     con = duckdb.connect(str(settings.warehouse / "work.duckdb"), read_only=True)
     try:
-        mode, months = con.execute("select mode, months from audit.run_scope where run_id = ?", [run_id]).fetchone()
+        mode, months = con.execute(
+            "select mode, months from audit.run_scope where run_id = ?", [run_id]
+        ).fetchone()
         return mode, list(months or [])
     finally:
         con.close()
