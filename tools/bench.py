@@ -2,6 +2,7 @@
 
     python tools/bench.py [--lines 5000000] [--format csv|parquet] [--workdir bench/]
                           [--notebook] [--profile DIR] [--checkout DIR] [--label NAME]
+                          [--incremental [--night-lines 10000]]
 
 1. Generates, set-based in DuckDB (``copy (select ... from range(N)) to ...``), one FOCUS 1.2
    export of N lines (AWS lines in USD, Alibaba Cloud lines in CNY, three months, tags that
@@ -20,6 +21,10 @@
 5. ``--profile DIR``: re-runs the heaviest statements (the file read, the core and mart models)
    under ``EXPLAIN ANALYZE`` against the finished work database and saves each plan with its
    timings under DIR, plus ``DIR/summary.json`` (heaviest first).
+
+6. ``--incremental``: then a night on the same warehouse that adds one small FOCUS file (``--night-lines``,
+   all in 2026-02, a billing account of its own) to the landing: its time, RSS and CPU per step and its
+   share of the full run's CPU (the run recomputes and republishes 2026-02 only). The file is removed after.
 
 Prints wall time and peak RSS (``wait4`` rusage) of every child and, per step of the run
 (load, transform, gates, publish), its seconds, its peak RSS and its ratio to the bare load.
@@ -219,6 +224,44 @@ def generate(landing: Path, lines: int, fmt: str) -> Path:
         con.close()
     _side_files(landing)
     stamp.write_text(json.dumps(want) + "\n")
+    return target
+
+
+NIGHT_MONTH = "2026-02"
+NIGHT_LINES = 10_000
+NIGHT_FILE = Path("focus") / "bench-night" / f"night-{NIGHT_MONTH}.csv"
+
+
+def generate_night(landing: Path, lines: int) -> Path:
+    """The night's extra FOCUS file: `lines` lines of the bench's shape, all in NIGHT_MONTH, of a
+    billing account of their own (one account and period in two files would be the same charges
+    twice, a critical check)."""
+    target = landing / NIGHT_FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    query = f"""
+        with lines as (
+            select *, strptime("ChargePeriodStart", '%Y-%m-%dT%H:%M:%SZ') as start_ts
+            from ({focus_select(lines)})
+        ),
+        moved as (
+            select *, date '{NIGHT_MONTH}-01' + (start_ts - date_trunc('month', start_ts)) as night_ts
+            from lines where day(start_ts) <= 28
+        )
+        select * exclude (start_ts, night_ts) replace (
+            case when "BillingAccountId" = '112233445566' then '998877665544' else '1588000000000999' end
+                as "BillingAccountId",
+            strftime(night_ts, '%Y-%m-%dT%H:%M:%SZ') as "ChargePeriodStart",
+            strftime(night_ts + interval 1 hour, '%Y-%m-%dT%H:%M:%SZ') as "ChargePeriodEnd",
+            '{NIGHT_MONTH}-01T00:00:00Z' as "BillingPeriodStart",
+            strftime(date '{NIGHT_MONTH}-01' + interval 1 month, '%Y-%m-%dT%H:%M:%SZ') as "BillingPeriodEnd"
+        )
+        from moved
+    """
+    con = duckdb.connect()
+    try:
+        con.execute(f"copy ({query}) to {_lit(str(target))} (header, delimiter ',')")
+    finally:
+        con.close()
     return target
 
 
@@ -564,6 +607,14 @@ def main(argv: list[str] | None = None) -> int:
         "--checkout", metavar="DIR", help="measure another checkout of costledger (its .venv and config)"
     )
     ap.add_argument("--label", default="", help="a name for this measurement in history.jsonl")
+    ap.add_argument(
+        "--incremental",
+        action="store_true",
+        help="after the full run, a night that adds one small FOCUS file to one month, on the same warehouse",
+    )
+    ap.add_argument(
+        "--night-lines", type=int, default=NIGHT_LINES, help=f"lines of that file (default {NIGHT_LINES:,})"
+    )
     args = ap.parse_args(argv)
     if args.lines <= 0:
         print("bench: --lines must be positive", file=sys.stderr)
@@ -573,6 +624,7 @@ def main(argv: list[str] | None = None) -> int:
     python = _checkout_python(checkout)
     work = Path(args.workdir).resolve()
     landing, warehouse, bare_db = work / "landing", work / "warehouse", work / "bare.duckdb"
+    (landing / NIGHT_FILE).unlink(missing_ok=True)  # a night's file left by an earlier bench
     t0 = time.perf_counter()
     data_file = generate(landing, args.lines, args.format)
     gen_s = time.perf_counter() - t0
@@ -635,6 +687,46 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("    steps                  n/a (the run recorded no per-step timings)")
 
+    night = None
+    if args.incremental and run["rc"] == 0:
+        night_file = generate_night(landing, args.night_lines)
+        try:
+            nrun = _measure([*run_cmd, "--landing", str(landing), "--warehouse", str(warehouse)], env)
+        finally:
+            night_file.unlink(missing_ok=True)
+        share = nrun["cpu_seconds"] / run["cpu_seconds"] if run["cpu_seconds"] else float("nan")
+        print(
+            _line(f"night +{args.night_lines:,} lines", nrun, bare_s)
+            + f"   {share:6.1%} of the full run's CPU, {nrun['seconds'] / run['seconds']:6.1%} of its time"
+            + f"   exit {nrun['rc']}"
+        )
+        nsteps: dict[str, dict[str, float]] = {}
+        ntimings = gate_timings(warehouse) if nrun["rc"] == 0 else None
+        if ntimings:
+            windows, exact = step_windows(warehouse, nrun, ntimings)
+            nsteps = per_step(ntimings, windows, nrun["samples"])
+            mark = " " if exact else "~"
+            for group, g in nsteps.items():
+                full_cpu = steps.get(group, {}).get("cpu_seconds")
+                print(
+                    f"    {group:<18}{g['seconds']:8.1f} s  {mark}peak RSS {_gib(g['peak_rss_bytes'])}"
+                    f"   CPU {g['cpu_seconds']:7.1f} s"
+                    + (f"   {g['cpu_seconds'] / full_cpu:6.1%} of the full run's" if full_cpu else "")
+                )
+            print("    steps             " + ", ".join(f"{k} {v:.1f}s" for k, v in ntimings.items()))
+        else:
+            tail = (nrun["stderr"].strip() or nrun["stdout"].strip()).splitlines()[-3:]
+            for line in tail:
+                print(f"    | {line}")
+        night = {
+            "lines": args.night_lines,
+            "month": NIGHT_MONTH,
+            "run": {k: nrun[k] for k in ("seconds", "peak_rss_bytes", "cpu_seconds", "rc")},
+            "cpu_share_of_full_run": round(share, 4),
+            "steps": nsteps,
+            "step_seconds": ntimings,
+        }
+
     notebook = None
     if args.notebook:
         notebook = _measure(notebook_cmd(data_file, python))
@@ -673,12 +765,14 @@ def main(argv: list[str] | None = None) -> int:
         "step_seconds": timings,
         "quality_gate_share": gate_share,
         "notebook": figures(notebook),
+        "incremental_night": night,
         "profile": profiled,
     }
     (work / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     with (work / "history.jsonl").open("a") as fh:
         fh.write(json.dumps(results) + "\n")
     ok = run["rc"] == 0 and bare_after["rc"] == 0 and (notebook is None or notebook["rc"] == 0)
+    ok = ok and (night is None or night["run"]["rc"] == 0)
     return 0 if ok else 1
 
 
