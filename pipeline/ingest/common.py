@@ -213,8 +213,9 @@ def read_table_file(
         sel = _select_list(columns, mapping, q)
         try:
             # The header is known: no sniffing, every column text, bad lines to the rejects table.
-            # Insertion order is kept for this statement, so row_number() over () is the order of
-            # the good rows in the file (rowid is not: inside a transaction it starts far up).
+            # Insertion order is kept for this statement, so the good rows come in file order:
+            # numbered by row_number() over () into `_read`, by their row ids when written
+            # straight into raw (`into`; the ids start far up inside a transaction, so relative).
             # Lines up to the pre-scan's cap are read (DuckDB's own limit would drop longer ones).
             options = (
                 "header = true, auto_detect = false, columns = ?, delim = ',', quote = '\"', escape = '\"', "
@@ -230,8 +231,10 @@ def read_table_file(
             ]
             with in_file_order(con):
                 if into:
-                    # row k of the reader (in file order) is on line k + 1 until refused lines shift it
-                    reader = f"select {sel}, row_number() over () + 1 as __row from read_csv(?, {options})"
+                    # Written in parallel, in file order, unnumbered: the rows' positions in the
+                    # table number them afterwards (_number_lines). row_number() over () here would
+                    # be a streaming window, which runs the whole read on one thread.
+                    reader = f"select {sel}, cast(null as bigint) as __row from read_csv(?, {options})"
                     parsed = _insert_into(con, into, reader, params, extra_select, f, load_id)
                 else:
                     con.execute(
@@ -280,7 +283,7 @@ def read_table_file(
             """
         )
         if into:
-            _shift_past_refused_lines(con, into, load_id)
+            _number_lines(con, into, load_id, parsed)
         elif con.execute("select count(*) from _parse_rejects").fetchone()[0] == 0:
             con.execute("create temp view _placed as select * exclude (__k), __k + 1 as __row from _read")
         else:
@@ -355,25 +358,45 @@ def _insert_into(
     return int(written)
 
 
-def _shift_past_refused_lines(con, into: str, load_id: int) -> None:
-    """Good row k was written on line k + 1; each line the CSV parser refused before it moves it
-    down one. Only files with refused lines pay for this update."""
+def _number_lines(con, into: str, load_id: int, written: int) -> None:
+    """Give the rows just written their physical line: good row k (1-based, in file order) is on
+    line k + 1, moved down one by each line the CSV parser refused before it.
+
+    The insert kept insertion order, so the rows of this load sit in file order at consecutive
+    row ids inside the load's transaction (which start far up, hence relative to the first).
+    That is checked, never assumed: a gap or a count that differs stops the load. One UPDATE of
+    one column, set-based: every row is numbered in parallel, exact past refused lines."""
+    if not written:
+        return
+    first, last, n = con.execute(
+        f"select min(rowid), max(rowid), count(*) from {into} where load_id = $load_id",
+        {"load_id": load_id},
+    ).fetchone()
+    if n != written or last - first + 1 != n:
+        raise RuntimeError(
+            f"{into}: the {written} rows of load {load_id} are not at consecutive row ids "
+            f"({n} rows from {first} to {last}); lines cannot be numbered by their position"
+        )
     if con.execute("select count(*) from _parse_rejects").fetchone()[0] == 0:
+        con.execute(
+            f"update {into} set source_row = rowid - $first + 2 where load_id = $load_id",
+            {"load_id": load_id, "first": first},
+        )
         return
     con.execute(
         f"""
-        update {into} t set source_row = t.source_row + s.j
+        update {into} t set source_row = s.k + 1 + coalesce(s.j, 0)
         from (
             with
             rej as (select source_row, row_number() over (order by source_row) as j from _parse_rejects),
             -- a refused line j has (line - 1 - j) good rows before it
             rej_before as (select source_row - 1 - j as good_before, max(j) as j from rej group by all),
-            good as (select source_row - 1 as k from {into} where load_id = $load_id)
-            select good.k, rb.j from good asof join rej_before rb on good.k > rb.good_before
+            good as (select rowid as id, rowid - $first + 1 as k from {into} where load_id = $load_id)
+            select good.id, good.k, rb.j from good asof left join rej_before rb on good.k > rb.good_before
         ) s
-        where t.load_id = $load_id and t.source_row - 1 = s.k
+        where t.load_id = $load_id and t.rowid = s.id
         """,
-        {"load_id": load_id},
+        {"load_id": load_id, "first": first},
     )
 
 
