@@ -132,6 +132,8 @@ def read(con, settings, f, load_id):
             "coalesce(nullif(trim(line_item_net_unblended_cost), ''), trim(line_item_unblended_cost))",
             q("line_item_currency_code"),
         ),
+        # exports run to millions of lines: straight into raw in one pass, no copy in between
+        into=RAW_TABLE,
     )
 
 

@@ -92,6 +92,8 @@ def read(con, settings, f, load_id):
         extra_select=f", {lit(dataset_of(settings, f))} as cost_dataset",
         header_check=_check_header,
         cost=("trim(CostInBillingCurrency)", q("BillingCurrencyCode")),
+        # exports run to millions of lines: straight into raw in one pass, no copy in between
+        into=RAW_TABLE,
     )
 
 
