@@ -6,6 +6,7 @@ that would be refused is refused whole, and the other parts are still booked."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
 
 import duckdb
 import pytest
@@ -172,3 +173,36 @@ def test_a_redelivered_part_replaces_what_it_booked(tmp_path):
         ("focus/export/part-00002.csv", 3),
         ("focus/export/part-00003.csv", 3),
     ]
+
+
+def test_native_export_parts_read_together_are_booked_as_when_read_one_by_one(tmp_path):
+    """Azure exports deliver a run as part_0_0001.csv, part_1_0001.csv, ... (tests/fixtures/native)."""
+    landing = tmp_path / "landing"
+    for folder in ("azure_cost", "aws_cur"):
+        shutil.copytree(FIXTURES.parent / "native" / folder, landing / folder)
+    got = {}
+    for name, min_bytes in (("together", 0), ("one_by_one", 2**40)):
+        settings = load_settings(landing=landing, warehouse=tmp_path / name)
+        settings = dataclasses.replace(settings, ingest=IngestCfg(parts_min_bytes=min_bytes))
+        discover(settings)
+        summaries = [load_source(settings, s, f"run-{name}") for s in ("aws_cur", "azure_cost")]
+        con = duckdb.connect(str(settings.work_db), read_only=True)
+        try:
+            got[name] = (
+                [(s["files_loaded"], s["rows_read"], s["rows_rejected"]) for s in summaries],
+                *(
+                    con.execute(f"select * exclude (load_id) from {t} order by all").fetchall()
+                    for t in ("raw.aws_cur_line_items", "raw.azure_cost_line_items")
+                ),
+                con.execute(
+                    "select source_file, source_row, reason from audit.rejected_rows order by all"
+                ).fetchall(),
+                con.execute(
+                    "select source_file, action, rows_in_file, rows_read, rows_rejected from audit.load_log "
+                    "order by all"
+                ).fetchall(),
+            )
+        finally:
+            con.close()
+    assert got["together"] == got["one_by_one"]
+    assert got["together"][0][1][0] >= 4  # the Azure runs' part files were loaded
