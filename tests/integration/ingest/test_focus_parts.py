@@ -5,6 +5,7 @@ that would be refused is refused whole, and the other parts are still booked."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import shutil
 
@@ -124,6 +125,18 @@ def test_parts_read_together_are_booked_as_when_read_one_by_one(tmp_path):
         ("part-00002.csv", 4) in rows and ("part-00002.csv", 5) not in rows and ("part-00002.csv", 6) in rows
     )
     assert ("part-00001.csv", 2) in rows and ("part-00001.csv", 1) not in rows
+    # every booked row is the one on its physical line of its file
+    for part in (part1, part2, part3):
+        lines = part.read_text().split("\n")
+        header = next(csv.reader([lines[0]]))
+        for rel, line, billed, start, tags, *_ in together["raw"]:
+            if rel.endswith(part.name):
+                row = dict(zip(header, next(csv.reader([lines[line - 1]])), strict=True))
+                assert (billed, start, tags) == (
+                    row["BilledCost"],
+                    row["ChargePeriodStart"],
+                    row["Tags"] or None,
+                ), (rel, line)
 
 
 def test_a_part_that_is_refused_leaves_the_other_parts_booked(tmp_path):
