@@ -522,15 +522,15 @@ PARTS_PER_READ = 32
 
 
 def part_groups(settings: Settings, mod: ModuleType, files: list[LandingFile]) -> list[list[LandingFile]]:
-    """The files to load, in order, as units: the CSV parts of one export folder together (same
-    folder, all plain or all .gz, at least `ingest.parts_min_bytes` between them, at most
+    """The files to load, in order, as units: the parts of one export folder together (same
+    folder, all CSV, all CSV.gz or all Parquet, at least `ingest.parts_min_bytes` between them, at most
     PARTS_PER_READ at a time) when the source reads parts in one statement; any other file alone."""
     if not hasattr(mod, "read_parts") or getattr(mod, "SIDE_TABLES", None):
         return [[f] for f in files]
     folders: dict[tuple[str, str], list[LandingFile]] = defaultdict(list)
     for f in files:
         kind = kind_of(f.path.name)
-        if kind in ("csv", "csv.gz"):
+        if kind in ("csv", "csv.gz", "parquet"):
             folders[(f.rel.rpartition("/")[0], kind)].append(f)
     together = {
         id(f)

@@ -498,6 +498,85 @@ class NotOneRead(Exception):
     read): the caller reads them one by one instead, which refuses the bad one exactly as always."""
 
 
+def read_table_parts(
+    con, files: list[LandingFile], load_ids: list[int], columns, fmt, checks=(), **kw
+) -> list[Incoming]:
+    """The parts of one export in one statement: CSV (plain or .gz) or Parquet, by their names."""
+    if all(f.path.name.lower().endswith(".parquet") for f in files):
+        kw.pop("null_strings", None)
+        return read_parquet_parts(con, files, load_ids, columns, fmt, checks, **kw)
+    return read_csv_parts(con, files, load_ids, columns, fmt, checks, **kw)
+
+
+def read_parquet_parts(
+    con: duckdb.DuckDBPyConnection,
+    files: list[LandingFile],
+    load_ids: list[int],
+    columns: tuple[Column, ...],
+    fmt: str,
+    checks: tuple[Rule, ...] = (),
+    extra_select: str = "",
+    header_check=None,
+    cost: tuple[str, str] | None = None,
+    into: str = "",
+) -> list[Incoming]:
+    """The Parquet parts of one export (one schema) read by one statement straight into `into`,
+    each row with its file's lineage and record number (the reader's file_row_number, exact per
+    file); `_rejects` holds every file's rejected rows with their load_id. NotOneRead when the
+    parts differ in schema, one is unreadable or over a cap: the caller reads them one by one."""
+    drop_temp(con)
+    footer_rows, schema = [], None
+    for f in files:
+        try:
+            rows, uncompressed = con.execute(
+                "select (select sum(num_rows) from parquet_file_metadata($p)), "
+                "(select coalesce(sum(total_uncompressed_size), 0) from parquet_metadata($p))",
+                {"p": [f.reader_path]},
+            ).fetchone()
+            described = con.execute("describe select * from read_parquet(?)", [[f.reader_path]]).fetchall()
+        except duckdb.Error as exc:
+            raise NotOneRead(_first_line_of(exc, f)) from None
+        if f.caps and uncompressed > f.caps.max_decompressed_bytes:
+            raise NotOneRead(f"{f.rel}: over ingest.max_decompressed_bytes")
+        types = [(r[0], r[1]) for r in described]
+        if schema is not None and types != schema:
+            raise NotOneRead("the parts differ in schema")
+        schema = types
+        footer_rows.append(rows or 0)
+    types = dict(schema)
+    mapping = _resolve_columns(list(types), columns, files[0], fmt, header_check)
+    sel = _select_list(columns, mapping, lambda src: _parquet_text(q(src), types.get(src, "")))
+    cols = [r[0] for r in con.execute(f"select * from {into} limit 0").description]
+    lineage = {
+        "load_id": "cast($load_ids[__file + 1] as bigint)",
+        "source_file": "$rels[__file + 1]",
+        "source_row": "__row",
+        "file_sha256": "$shas[__file + 1]",
+    }
+    data = [c for c in cols if c not in lineage]
+    select = ", ".join([*(q(c) for c in data), *(f"{lineage[c]} as {q(c)}" for c in lineage)])
+    try:
+        con.execute(
+            f"insert into {into} ({', '.join(q(c) for c in [*data, *lineage])}) "
+            f"select {select} from (select *{extra_select} from "
+            f"(select {sel}, file_row_number + 1 as __row, file_index as __file "
+            "from read_parquet($paths, file_row_number = true)))",
+            {
+                "paths": [f.reader_path for f in files],
+                "load_ids": load_ids,
+                "rels": [f.rel for f in files],
+                "shas": [f.sha256 for f in files],
+            },
+        )
+    except duckdb.Error as exc:
+        raise NotOneRead(_first_line_of(exc, files[0])) from None
+    con.execute(
+        "create temp table _parse_rejects (source_row bigint, field varchar, reason varchar, load_id bigint)"
+    )
+    written = _written(con, into, load_ids)
+    return _reject_part_rows(con, into, load_ids, written, checks, cost, "record", footer_rows)
+
+
 def read_csv_parts(
     con: duckdb.DuckDBPyConnection,
     files: list[LandingFile],
@@ -560,14 +639,26 @@ def read_csv_parts(
     except duckdb.Error as exc:
         raise NotOneRead(_first_line_of(exc, files[0])) from None
     _parse_rejects(con, len(header), load_ids)
-    written = dict(
+    written = _written(con, into, load_ids)
+    for load_id in load_ids:
+        _number_lines(con, into, load_id, written.get(load_id, 0), per_file=True)
+    return _reject_part_rows(con, into, load_ids, written, checks, cost, "line")
+
+
+def _written(con, into: str, load_ids: list[int]) -> dict[int, int]:
+    return dict(
         con.execute(
             f"select load_id, count(*) from {into} where list_contains($ids, load_id) group by load_id",
             {"ids": load_ids},
         ).fetchall()
     )
-    for load_id in load_ids:
-        _number_lines(con, into, load_id, written.get(load_id, 0), per_file=True)
+
+
+def _reject_part_rows(
+    con, into: str, load_ids: list[int], written: dict, checks, cost, where: str, footer_rows=None
+) -> list[Incoming]:
+    """The row checks over the parts just written: failing rows move to `_rejects` (with their
+    load_id), beside the lines the parser refused; one Incoming per file, in order."""
     if checks:
         bad_field = "case " + " ".join(f"when {c.invalid} then {lit(c.field)}" for c in checks) + " end"
         bad_reason = "case " + " ".join(f"when {c.invalid} then {c.reason}" for c in checks) + " end"
@@ -590,7 +681,7 @@ def read_csv_parts(
                cast(null as varchar) as currency
         from _parse_rejects
         union all
-        select load_id, source_row, {bad_field}, 'line ' || source_row || ': ' || {bad_reason}, {cost_cols}
+        select load_id, source_row, {bad_field}, '{where} ' || source_row || ': ' || {bad_reason}, {cost_cols}
         from {into} where list_contains($ids, load_id) and ({any_bad})
         """,
         {"ids": load_ids},
@@ -605,13 +696,14 @@ def read_csv_parts(
         con.execute("select load_id, count(*) from _parse_rejects group by load_id").fetchall()
     )
     out = []
-    for load_id in load_ids:
+    for i, load_id in enumerate(load_ids):
         rejected, first = counts.get(load_id, (0, None))
         parse_rejected = parse_counts.get(load_id, 0)
         out.append(
             Incoming(
                 rows_in_file=written.get(load_id, 0) + parse_rejected,
                 rows_rejected=rejected,
+                footer_rows=int(footer_rows[i]) if footer_rows else None,
                 first_reject=first,
                 booked=True,
             )

@@ -22,7 +22,7 @@ import re
 from pathlib import Path, PurePosixPath
 
 from pipeline.errors import InputError
-from pipeline.ingest.common import Column, q, read_csv_parts, read_table_file
+from pipeline.ingest.common import Column, q, read_table_file, read_table_parts
 from pipeline.ingest.rules import rules_for
 from pipeline.landing.walk import read_small, unsafe_name
 
@@ -139,7 +139,7 @@ def read(con, settings, f, load_id):
 def read_parts(con, settings, files, load_ids):
     """The CSV parts of one export folder in one statement (pipeline.ingest.load_parts)."""
     amount = "EffectiveCost" if settings.cost_basis == "effective" else "BilledCost"
-    return read_csv_parts(
+    return read_table_parts(
         con,
         files,
         load_ids,

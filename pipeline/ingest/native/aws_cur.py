@@ -23,7 +23,7 @@ import re
 from pathlib import PurePosixPath
 
 from pipeline.ingest import focus
-from pipeline.ingest.common import Column, _csv_header, q, read_csv_parts, read_table_file
+from pipeline.ingest.common import Column, _csv_header, q, read_table_file, read_table_parts
 from pipeline.ingest.rules import rules_for
 from pipeline.landing.walk import unsafe_name
 
@@ -121,9 +121,9 @@ def read(con, settings, f, load_id):
 
 def read_parts(con, settings, files, load_ids):
     """The CSV parts of one export folder in one statement (pipeline.ingest.load_parts); parts
-    whose headers differ are read one by one (read_csv_parts raises NotOneRead)."""
+    whose headers differ are read one by one (read_table_parts raises NotOneRead)."""
     columns, checks, extra = _shape(files[0])
-    return read_csv_parts(
+    return read_table_parts(
         con,
         files,
         load_ids,

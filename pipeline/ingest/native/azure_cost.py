@@ -18,7 +18,7 @@ so the same scope and month re-exported replaces the earlier rows.
 from __future__ import annotations
 
 from pipeline.ingest import focus
-from pipeline.ingest.common import Column, NotOneRead, lit, q, read_csv_parts, read_table_file
+from pipeline.ingest.common import Column, NotOneRead, lit, q, read_table_file, read_table_parts
 from pipeline.ingest.rules import rules_for
 
 RAW_TABLE = "raw.azure_cost_line_items"
@@ -102,7 +102,7 @@ def read_parts(con, settings, files, load_ids):
     datasets = {dataset_of(settings, f) for f in files}
     if len(datasets) != 1:
         raise NotOneRead("the parts belong to different cost datasets")
-    return read_csv_parts(
+    return read_table_parts(
         con,
         files,
         load_ids,

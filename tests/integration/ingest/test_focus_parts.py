@@ -27,8 +27,9 @@ def _env(monkeypatch):
     isolated_env(monkeypatch, pii_key="focus-parts-test-key")
 
 
-def write_parts(folder, parts: int = 3, repeat: int = 200) -> list:
-    """The sample export's lines repeated, split into `parts` part files with one header each."""
+def write_parts(folder, parts: int = 3, repeat: int = 200, fmt: str = "csv", edit: str = "") -> list:
+    """The sample export's lines repeated, split into `parts` part files with one header each
+    (`fmt` csv or parquet); `edit`: SQL run over the lines (table t, n = line in the export) first."""
     folder.mkdir(parents=True)
     con = duckdb.connect()
     try:
@@ -37,14 +38,20 @@ def write_parts(folder, parts: int = 3, repeat: int = 200) -> list:
             "read_csv(?, all_varchar = true, header = true) s, range(?) r",
             [str(SAMPLE), repeat],
         )
+        if edit:
+            con.execute(edit)
         total = con.execute("select count(*) from t").fetchone()[0]
         paths = []
         for p in range(parts):
-            path = folder / f"part-{p + 1:05d}.csv"
+            path = folder / f"part-{p + 1:05d}.{fmt}"
             lo, hi = total * p // parts, total * (p + 1) // parts
             con.execute(
                 f"copy (select * exclude (n) from t where n > {lo} and n <= {hi} order by n) "
-                f"to '{path}' (header, delimiter ',')"
+                + (
+                    f"to '{path}' (header, delimiter ',')"
+                    if fmt == "csv"
+                    else f"to '{path}' (format parquet)"
+                )
             )
             paths.append(path)
         return paths
@@ -219,3 +226,20 @@ def test_native_export_parts_read_together_are_booked_as_when_read_one_by_one(tm
             con.close()
     assert got["together"] == got["one_by_one"]
     assert got["together"][0][1][0] >= 4  # the Azure runs' part files were loaded
+
+
+def test_parquet_parts_read_together_are_booked_as_when_read_one_by_one(tmp_path):
+    landing = tmp_path / "landing"
+    edit = "update t set \"BillingCurrency\" = 'C1Y' where n in (3, 900)"  # one reject in parts 1 and 2
+    write_parts(landing / "focus" / "export", fmt="parquet", edit=edit)
+
+    summary, together, one_by_one = load_both_ways(tmp_path, landing)
+
+    assert summary["files_loaded"] == 3 and summary["rows_rejected"] == 2, summary["refused"]
+    for key in ("raw", "rejected", "load_log", "files"):
+        assert together[key] == one_by_one[key], key
+    assert [r[:2] for r in together["rejected"]] == [
+        ("focus/export/part-00001.parquet", 3),
+        ("focus/export/part-00002.parquet", 900 - 733),
+    ]
+    assert together["rejected"][0][3].startswith("record 3: BillingCurrency: 'C1Y'")
