@@ -521,16 +521,19 @@ def _book_file(
 PARTS_PER_READ = 32
 
 
-def part_groups(settings: Settings, mod: ModuleType, files: list[LandingFile]) -> list[list[LandingFile]]:
+def part_groups(
+    settings: Settings, mod: ModuleType, files: list[LandingFile], alone: frozenset[str] = frozenset()
+) -> list[list[LandingFile]]:
     """The files to load, in order, as units: the parts of one export folder together (same
     folder, all CSV, all CSV.gz or all Parquet, at least `ingest.parts_min_bytes` between them, at most
-    PARTS_PER_READ at a time) when the source reads parts in one statement; any other file alone."""
+    PARTS_PER_READ at a time) when the source reads parts in one statement; any other file, and
+    those named in `alone`, one by one."""
     if not hasattr(mod, "read_parts") or getattr(mod, "SIDE_TABLES", None):
         return [[f] for f in files]
     folders: dict[tuple[str, str], list[LandingFile]] = defaultdict(list)
     for f in files:
         kind = kind_of(f.path.name)
-        if kind in ("csv", "csv.gz", "parquet"):
+        if kind in ("csv", "csv.gz", "parquet") and f.rel not in alone:
             folders[(f.rel.rpartition("/")[0], kind)].append(f)
     together = {
         id(f)
@@ -678,8 +681,8 @@ def load_source(
         else:
             to_load.append(f)
     done = 0
-    alone = [f for f in to_load if f.rel in plan.moves]  # a moved booking is taken over file by file
-    for unit in [[f] for f in alone] + part_groups(settings, mod, [f for f in to_load if f not in alone]):
+    # a moved booking is taken over file by file (load_file's moved_from)
+    for unit in part_groups(settings, mod, to_load, frozenset(plan.moves)):
         if done:
             crashpoint("mid_load")
         if progress:
