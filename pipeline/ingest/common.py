@@ -340,7 +340,7 @@ def _parse_rejects(con, header_fields: int, load_ids: list[int] | None = None) -
                 when error_type = 'LINE SIZE OVER MAXIMUM' then 'the line is longer than the line cap'
                 else 'malformed CSV row (' || lower(error_type) || ')'
             end as reason
-            {", cast($load_ids[file_id + 1] as bigint) as load_id" if per_file else ""}
+            {", cast($load_ids[cast(file_id as bigint) + 1] as bigint) as load_id" if per_file else ""}
         from per_line
         """,
         {"load_ids": load_ids} if per_file else None,
@@ -559,7 +559,7 @@ def read_parquet_parts(
         con.execute(
             f"insert into {into} ({', '.join(q(c) for c in [*data, *lineage])}) "
             f"select {select} from (select *{extra_select} from "
-            f"(select {sel}, file_row_number + 1 as __row, file_index as __file "
+            f"(select {sel}, file_row_number + 1 as __row, cast(file_index as bigint) as __file "
             "from read_parquet($paths, file_row_number = true)))",
             {
                 "paths": [f.reader_path for f in files],
@@ -624,7 +624,7 @@ def read_csv_parts(
             con.execute(
                 f"insert into {into} ({', '.join(q(c) for c in [*data, *lineage])}) "
                 f"select {select} from (select *{extra_select} from "
-                f"(select {sel}, file_index as __file from read_csv($paths, {options})))",
+                f"(select {sel}, cast(file_index as bigint) as __file from read_csv($paths, {options})))",
                 {
                     "paths": [f.reader_path for f in files],
                     "columns": {h: "VARCHAR" for h in header},

@@ -85,6 +85,9 @@ def books(settings) -> dict:
             "files": con.execute(
                 "select source_file, status, message, booked_sha256 from audit.files order by all"
             ).fetchall(),
+            # one statement over the parts takes their load_ids in order; had it fallen back to
+            # reading them one by one, its ids would come after the ones it gave up
+            "ids": con.execute("select source_file, load_id from audit.load_log order by all").fetchall(),
             "load_ids": con.execute(
                 "select count(distinct load_id), count(distinct source_file) from raw.focus_line_items"
             ).fetchone(),
@@ -119,6 +122,7 @@ def test_parts_read_together_are_booked_as_when_read_one_by_one(tmp_path):
     for key in ("raw", "rejected", "load_log", "files"):
         assert together[key] == one_by_one[key], key
     assert together["load_ids"] == (3, 3)  # one load (and load_id) per file, as always
+    assert together["ids"] == one_by_one["ids"]  # read together, not fallen back
     rejected = {(r[0].rsplit("/", 1)[1], r[1]): r[3] for r in together["rejected"]}
     assert (
         rejected[("part-00002.csv", 5)].startswith("line 5: ")
@@ -159,6 +163,7 @@ def test_a_part_that_is_refused_leaves_the_other_parts_booked(tmp_path):
     for key in ("raw", "rejected", "load_log", "files"):
         assert together[key] == one_by_one[key], key
     assert not any(r[0].endswith("part-00003.csv") for r in together["raw"])
+    assert together["ids"] != one_by_one["ids"]  # tried together, then read one by one
 
 
 def test_parts_with_different_headers_are_read_one_by_one(tmp_path):
@@ -171,6 +176,7 @@ def test_parts_with_different_headers_are_read_one_by_one(tmp_path):
     assert summary["files_loaded"] == 3
     for key in ("raw", "rejected", "load_log", "files"):
         assert together[key] == one_by_one[key], key
+    assert together["ids"] != one_by_one["ids"]  # not one read: read one by one
 
 
 def test_a_redelivered_part_replaces_what_it_booked(tmp_path):
@@ -218,8 +224,8 @@ def test_native_export_parts_read_together_are_booked_as_when_read_one_by_one(tm
                     "select source_file, source_row, reason from audit.rejected_rows order by all"
                 ).fetchall(),
                 con.execute(
-                    "select source_file, action, rows_in_file, rows_read, rows_rejected from audit.load_log "
-                    "order by all"
+                    "select source_file, action, rows_in_file, rows_read, rows_rejected, load_id "
+                    "from audit.load_log order by all"
                 ).fetchall(),
             )
         finally:
@@ -236,7 +242,7 @@ def test_parquet_parts_read_together_are_booked_as_when_read_one_by_one(tmp_path
     summary, together, one_by_one = load_both_ways(tmp_path, landing)
 
     assert summary["files_loaded"] == 3 and summary["rows_rejected"] == 2, summary["refused"]
-    for key in ("raw", "rejected", "load_log", "files"):
+    for key in ("raw", "rejected", "load_log", "files", "ids"):
         assert together[key] == one_by_one[key], key
     assert [r[:2] for r in together["rejected"]] == [
         ("focus/export/part-00001.parquet", 3),
