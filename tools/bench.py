@@ -1,6 +1,6 @@
 """``make bench``: time ``costledger run`` on an N-line FOCUS export against bare DuckDB loading it.
 
-    python tools/bench.py [--lines 5000000] [--format csv|parquet] [--workdir bench/]
+    python tools/bench.py [--lines 5000000] [--format csv|parquet] [--parts N] [--workdir bench/]
                           [--notebook] [--profile DIR] [--checkout DIR] [--label NAME]
                           [--incremental [--night-lines 10000]]
 
@@ -9,7 +9,9 @@
    examples/demo/config/cost_rules.yaml places: model/leaf tags, the shared GPU pool, shared serving, the web
    shop, untagged lines, a support plan, credits and tax), plus the USD->CNY rates, budgets and
    GPU-hour metrics the run needs, under ``<workdir>/landing``. The export is reused when it
-   already has the asked size and format.
+   already has the asked size, format and parts. ``--parts N`` writes the same N lines as N part
+   files of one export folder (``part-00001-of-N.csv`` ...; lines split evenly, in order), as
+   providers deliver big exports; the bare load then reads all parts in one statement.
 2. Runs bare DuckDB ``create table t as select * from read_csv(...)`` (or ``read_parquet``) on
    the same file, into a fresh database file, in a child process: the yardstick.
 3. Runs ``costledger run --config examples/demo/config --landing <workdir>/landing
@@ -101,8 +103,8 @@ def _pick(index_expr: str, values: list[str]) -> str:
     return f"([{', '.join(_lit(v) for v in values)}])[{index_expr} + 1]"
 
 
-def focus_select(lines: int) -> str:
-    """The set-based FOCUS 1.2 query: one row per i in range(lines), deterministic."""
+def focus_select(lines: int, start: int = 0) -> str:
+    """The set-based FOCUS 1.2 query: one row per i in range(start, lines), deterministic."""
     exprs: dict[str, str] = {
         "AvailabilityZone": "case when p in (1, 6, 8, 9) then case when cn then 'cn-hangzhou-h' else 'us-east-1a' end end",
         "BilledCost": "case when cat = 'Credit' then -amt when commit_usage then 0 else amt end",
@@ -183,7 +185,7 @@ with base as (
         cast(i % 24 + 1 as decimal(38, 10)) as qty,
         case when i % 1000 = 999 then 'Tax' when i % 997 = 996 then 'Credit'
              when i % 2003 = 2002 then 'Purchase' else 'Usage' end as cat
-    from range({int(lines)}) t(i)
+    from range({int(start)}, {int(lines)}) t(i)
 ),
 shaped as (
     select
@@ -201,30 +203,45 @@ from shaped
 """
 
 
-def generate(landing: Path, lines: int, fmt: str) -> Path:
-    """Write the bench landing zone; returns the FOCUS file. Reused when size and format match."""
+def part_files(target: Path, parts: int) -> list[Path]:
+    """The files of the export: `target` itself, or its N part files (a glob over them is
+    `target.parent / "part-*-of-N.<ext>"`)."""
+    if parts <= 1:
+        return [target]
+    ext = target.name.rsplit(".", 1)[1]
+    return [target.parent / f"part-{p:05d}-of-{parts}.{ext}" for p in range(1, parts + 1)]
+
+
+def generate(landing: Path, lines: int, fmt: str, parts: int = 1) -> Path:
+    """Write the bench landing zone; returns the FOCUS file, or for `parts` > 1 a glob over its
+    part files (the N lines split evenly, in order). Reused when size, format and parts match."""
     landing.mkdir(parents=True, exist_ok=True)
     ext = "csv" if fmt == "csv" else "parquet"
-    target = landing / "focus" / "bench" / f"bench-focus-1.2-{lines}.{ext}"
+    folder = landing / "focus" / "bench"
+    target = folder / f"bench-focus-1.2-{lines}.{ext}"
+    files = part_files(target, parts)
+    shown = folder / f"part-*-of-{parts}.{ext}" if parts > 1 else target
     stamp = landing / ".bench.json"
-    want = {"lines": lines, "format": fmt, "file": target.relative_to(landing).as_posix()}
-    if target.exists() and stamp.exists() and json.loads(stamp.read_text()) == want:
-        return target
-    if (landing / "focus" / "bench").exists():
-        shutil.rmtree(landing / "focus" / "bench")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    want = {"lines": lines, "format": fmt, "file": shown.relative_to(landing).as_posix()}
+    if all(p.exists() for p in files) and stamp.exists() and json.loads(stamp.read_text()) == want:
+        return shown
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     try:
-        query = focus_select(lines)
-        if fmt == "csv":
-            con.execute(f"copy ({query}) to {_lit(str(target))} (header, delimiter ',')")
-        else:
-            con.execute(f"copy ({query}) to {_lit(str(target))} (format parquet, compression zstd)")
+        bounds = [lines * p // len(files) for p in range(len(files) + 1)]
+        for path, lo, hi in zip(files, bounds, bounds[1:], strict=False):
+            query = focus_select(hi, lo)
+            if fmt == "csv":
+                con.execute(f"copy ({query}) to {_lit(str(path))} (header, delimiter ',')")
+            else:
+                con.execute(f"copy ({query}) to {_lit(str(path))} (format parquet, compression zstd)")
     finally:
         con.close()
     _side_files(landing)
     stamp.write_text(json.dumps(want) + "\n")
-    return target
+    return shown
 
 
 NIGHT_MONTH = "2026-02"
@@ -599,6 +616,9 @@ def main(argv: list[str] | None = None) -> int:
         "--lines", type=int, default=5_000_000, help="FOCUS lines to generate (default 5,000,000)"
     )
     ap.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    ap.add_argument(
+        "--parts", type=int, default=1, help="write the export as N part files (same total lines)"
+    )
     ap.add_argument("--workdir", default="bench", help="where the landing, warehouse and results go")
     ap.add_argument("--generate-only", action="store_true", help="write the export and stop")
     ap.add_argument("--notebook", action="store_true", help="also time the pandas notebook")
@@ -619,6 +639,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.lines <= 0:
         print("bench: --lines must be positive", file=sys.stderr)
         return 2
+    if not 1 <= args.parts <= args.lines:
+        print("bench: --parts must be between 1 and --lines", file=sys.stderr)
+        return 2
+    if args.parts > 1 and args.notebook:
+        print("bench: --notebook reads one file; leave it out with --parts", file=sys.stderr)
+        return 2
 
     checkout = Path(args.checkout).resolve() if args.checkout else REPO
     python = _checkout_python(checkout)
@@ -626,10 +652,13 @@ def main(argv: list[str] | None = None) -> int:
     landing, warehouse, bare_db = work / "landing", work / "warehouse", work / "bare.duckdb"
     (landing / NIGHT_FILE).unlink(missing_ok=True)  # a night's file left by an earlier bench
     t0 = time.perf_counter()
-    data_file = generate(landing, args.lines, args.format)
+    data_file = generate(landing, args.lines, args.format, args.parts)
     gen_s = time.perf_counter() - t0
-    size = data_file.stat().st_size
-    print(f"bench: {args.lines:,} FOCUS 1.2 lines, {args.format}, {size / 2**20:,.1f} MiB -> {data_file}")
+    size = sum(p.stat().st_size for p in data_file.parent.glob(data_file.name))
+    parts = f" in {args.parts} parts" if args.parts > 1 else ""
+    print(
+        f"bench: {args.lines:,} FOCUS 1.2 lines{parts}, {args.format}, {size / 2**20:,.1f} MiB -> {data_file}"
+    )
     print(f"  checkout            {checkout}")
     print(f"  generate            {gen_s:8.1f} s")
     if args.generate_only:
@@ -748,6 +777,7 @@ def main(argv: list[str] | None = None) -> int:
         "checkout": str(checkout),
         "lines": args.lines,
         "format": args.format,
+        "parts": args.parts,
         "file_bytes": size,
         "generate_seconds": round(gen_s, 3),
         "load_average": os.getloadavg(),
