@@ -155,8 +155,32 @@ def _fill_full(con: duckdb.DuckDBPyConnection) -> None:
     # what is published, and from which relation, is declared in each table's contract
     # (`published`, `published_from`: sql/<schema>/<table>.yml)
     for name, source in published_tables().items():
-        con.execute(f"create table pub.{name} as select * from {source}")
+        months = _ledger_months(con) if name in MONTH_GRAINED else None
+        if months:
+            # one month at a time: each month's lines are joined back to their shares on their
+            # own, so the join holds one month of lines, not the whole ledger's (memory stays
+            # bounded as the ledger grows, and nothing spills at 5M lines)
+            con.execute(f"create table pub.{name} as select * from {source} limit 0")
+            for month in months:
+                listed = f"date '{month.isoformat()}'"
+                con.execute(f"insert into pub.{name} by name {months_select(name, source, listed)}")
+        else:
+            con.execute(f"create table pub.{name} as select * from {source}")
         describe(con, f"pub.{name}", name)
+
+
+def _ledger_months(con: duckdb.DuckDBPyConnection) -> list | None:
+    """The months of the ledger's rows (the month-partitioned allocation and the people groups),
+    or None when a row has no month (then the month-grained table is built in one statement)."""
+    rows = con.execute(
+        """
+        select month from core.allocated_line_items group by month
+        union
+        select month from core.people_cost_rows group by month
+        """
+    ).fetchall()
+    months = sorted(r[0] for r in rows if r[0] is not None)
+    return None if len(months) < len(rows) else months
 
 
 _MONTH_PARTITIONED = re.compile(r"\b(core\.(?:line_items|allocated_line_items))\b", re.IGNORECASE)
