@@ -1,14 +1,17 @@
 """``make bench``: time ``costledger run`` on an N-line FOCUS export against bare DuckDB loading it.
 
-    python tools/bench.py [--lines 5000000] [--format csv|parquet] [--workdir bench/]
+    python tools/bench.py [--lines 5000000] [--format csv|parquet] [--parts N] [--workdir bench/]
                           [--notebook] [--profile DIR] [--checkout DIR] [--label NAME]
+                          [--incremental [--night-lines 10000]]
 
 1. Generates, set-based in DuckDB (``copy (select ... from range(N)) to ...``), one FOCUS 1.2
    export of N lines (AWS lines in USD, Alibaba Cloud lines in CNY, three months, tags that
    examples/demo/config/cost_rules.yaml places: model/leaf tags, the shared GPU pool, shared serving, the web
    shop, untagged lines, a support plan, credits and tax), plus the USD->CNY rates, budgets and
    GPU-hour metrics the run needs, under ``<workdir>/landing``. The export is reused when it
-   already has the asked size and format.
+   already has the asked size, format and parts. ``--parts N`` writes the same N lines as N part
+   files of one export folder (``part-00001-of-N.csv`` ...; lines split evenly, in order), as
+   providers deliver big exports; the bare load then reads all parts in one statement.
 2. Runs bare DuckDB ``create table t as select * from read_csv(...)`` (or ``read_parquet``) on
    the same file, into a fresh database file, in a child process: the yardstick.
 3. Runs ``costledger run --config examples/demo/config --landing <workdir>/landing
@@ -20,6 +23,10 @@
 5. ``--profile DIR``: re-runs the heaviest statements (the file read, the core and mart models)
    under ``EXPLAIN ANALYZE`` against the finished work database and saves each plan with its
    timings under DIR, plus ``DIR/summary.json`` (heaviest first).
+
+6. ``--incremental``: then a night on the same warehouse that adds one small FOCUS file (``--night-lines``,
+   all in 2026-02, a billing account of its own) to the landing: its time, RSS and CPU per step and its
+   share of the full run's CPU (the run recomputes and republishes 2026-02 only). The file is removed after.
 
 Prints wall time and peak RSS (``wait4`` rusage) of every child and, per step of the run
 (load, transform, gates, publish), its seconds, its peak RSS and its ratio to the bare load.
@@ -96,8 +103,8 @@ def _pick(index_expr: str, values: list[str]) -> str:
     return f"([{', '.join(_lit(v) for v in values)}])[{index_expr} + 1]"
 
 
-def focus_select(lines: int) -> str:
-    """The set-based FOCUS 1.2 query: one row per i in range(lines), deterministic."""
+def focus_select(lines: int, start: int = 0) -> str:
+    """The set-based FOCUS 1.2 query: one row per i in range(start, lines), deterministic."""
     exprs: dict[str, str] = {
         "AvailabilityZone": "case when p in (1, 6, 8, 9) then case when cn then 'cn-hangzhou-h' else 'us-east-1a' end end",
         "BilledCost": "case when cat = 'Credit' then -amt when commit_usage then 0 else amt end",
@@ -178,7 +185,7 @@ with base as (
         cast(i % 24 + 1 as decimal(38, 10)) as qty,
         case when i % 1000 = 999 then 'Tax' when i % 997 = 996 then 'Credit'
              when i % 2003 = 2002 then 'Purchase' else 'Usage' end as cat
-    from range({int(lines)}) t(i)
+    from range({int(start)}, {int(lines)}) t(i)
 ),
 shaped as (
     select
@@ -196,29 +203,82 @@ from shaped
 """
 
 
-def generate(landing: Path, lines: int, fmt: str) -> Path:
-    """Write the bench landing zone; returns the FOCUS file. Reused when size and format match."""
+def part_files(target: Path, parts: int) -> list[Path]:
+    """The files of the export: `target` itself, or its N part files (a glob over them is
+    `target.parent / "part-*-of-N.<ext>"`)."""
+    if parts <= 1:
+        return [target]
+    ext = target.name.rsplit(".", 1)[1]
+    return [target.parent / f"part-{p:05d}-of-{parts}.{ext}" for p in range(1, parts + 1)]
+
+
+def generate(landing: Path, lines: int, fmt: str, parts: int = 1) -> Path:
+    """Write the bench landing zone; returns the FOCUS file, or for `parts` > 1 a glob over its
+    part files (the N lines split evenly, in order). Reused when size, format and parts match."""
     landing.mkdir(parents=True, exist_ok=True)
     ext = "csv" if fmt == "csv" else "parquet"
-    target = landing / "focus" / "bench" / f"bench-focus-1.2-{lines}.{ext}"
+    folder = landing / "focus" / "bench"
+    target = folder / f"bench-focus-1.2-{lines}.{ext}"
+    files = part_files(target, parts)
+    shown = folder / f"part-*-of-{parts}.{ext}" if parts > 1 else target
     stamp = landing / ".bench.json"
-    want = {"lines": lines, "format": fmt, "file": target.relative_to(landing).as_posix()}
-    if target.exists() and stamp.exists() and json.loads(stamp.read_text()) == want:
-        return target
-    if (landing / "focus" / "bench").exists():
-        shutil.rmtree(landing / "focus" / "bench")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    want = {"lines": lines, "format": fmt, "file": shown.relative_to(landing).as_posix()}
+    if all(p.exists() for p in files) and stamp.exists() and json.loads(stamp.read_text()) == want:
+        return shown
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     try:
-        query = focus_select(lines)
-        if fmt == "csv":
-            con.execute(f"copy ({query}) to {_lit(str(target))} (header, delimiter ',')")
-        else:
-            con.execute(f"copy ({query}) to {_lit(str(target))} (format parquet, compression zstd)")
+        bounds = [lines * p // len(files) for p in range(len(files) + 1)]
+        for path, lo, hi in zip(files, bounds, bounds[1:], strict=False):
+            query = focus_select(hi, lo)
+            if fmt == "csv":
+                con.execute(f"copy ({query}) to {_lit(str(path))} (header, delimiter ',')")
+            else:
+                con.execute(f"copy ({query}) to {_lit(str(path))} (format parquet, compression zstd)")
     finally:
         con.close()
     _side_files(landing)
     stamp.write_text(json.dumps(want) + "\n")
+    return shown
+
+
+NIGHT_MONTH = "2026-02"
+NIGHT_LINES = 10_000
+NIGHT_FILE = Path("focus") / "bench-night" / f"night-{NIGHT_MONTH}.csv"
+
+
+def generate_night(landing: Path, lines: int) -> Path:
+    """The night's extra FOCUS file: `lines` lines of the bench's shape, all in NIGHT_MONTH, of a
+    billing account of their own (one account and period in two files would be the same charges
+    twice, a critical check)."""
+    target = landing / NIGHT_FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    query = f"""
+        with lines as (
+            select *, strptime("ChargePeriodStart", '%Y-%m-%dT%H:%M:%SZ') as start_ts
+            from ({focus_select(lines)})
+        ),
+        moved as (
+            select *, date '{NIGHT_MONTH}-01' + (start_ts - date_trunc('month', start_ts)) as night_ts
+            from lines where day(start_ts) <= 28
+        )
+        select * exclude (start_ts, night_ts) replace (
+            case when "BillingAccountId" = '112233445566' then '998877665544' else '1588000000000999' end
+                as "BillingAccountId",
+            strftime(night_ts, '%Y-%m-%dT%H:%M:%SZ') as "ChargePeriodStart",
+            strftime(night_ts + interval 1 hour, '%Y-%m-%dT%H:%M:%SZ') as "ChargePeriodEnd",
+            '{NIGHT_MONTH}-01T00:00:00Z' as "BillingPeriodStart",
+            strftime(date '{NIGHT_MONTH}-01' + interval 1 month, '%Y-%m-%dT%H:%M:%SZ') as "BillingPeriodEnd"
+        )
+        from moved
+    """
+    con = duckdb.connect()
+    try:
+        con.execute(f"copy ({query}) to {_lit(str(target))} (header, delimiter ',')")
+    finally:
+        con.close()
     return target
 
 
@@ -556,6 +616,9 @@ def main(argv: list[str] | None = None) -> int:
         "--lines", type=int, default=5_000_000, help="FOCUS lines to generate (default 5,000,000)"
     )
     ap.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    ap.add_argument(
+        "--parts", type=int, default=1, help="write the export as N part files (same total lines)"
+    )
     ap.add_argument("--workdir", default="bench", help="where the landing, warehouse and results go")
     ap.add_argument("--generate-only", action="store_true", help="write the export and stop")
     ap.add_argument("--notebook", action="store_true", help="also time the pandas notebook")
@@ -564,20 +627,38 @@ def main(argv: list[str] | None = None) -> int:
         "--checkout", metavar="DIR", help="measure another checkout of costledger (its .venv and config)"
     )
     ap.add_argument("--label", default="", help="a name for this measurement in history.jsonl")
+    ap.add_argument(
+        "--incremental",
+        action="store_true",
+        help="after the full run, a night that adds one small FOCUS file to one month, on the same warehouse",
+    )
+    ap.add_argument(
+        "--night-lines", type=int, default=NIGHT_LINES, help=f"lines of that file (default {NIGHT_LINES:,})"
+    )
     args = ap.parse_args(argv)
     if args.lines <= 0:
         print("bench: --lines must be positive", file=sys.stderr)
+        return 2
+    if not 1 <= args.parts <= args.lines:
+        print("bench: --parts must be between 1 and --lines", file=sys.stderr)
+        return 2
+    if args.parts > 1 and args.notebook:
+        print("bench: --notebook reads one file; leave it out with --parts", file=sys.stderr)
         return 2
 
     checkout = Path(args.checkout).resolve() if args.checkout else REPO
     python = _checkout_python(checkout)
     work = Path(args.workdir).resolve()
     landing, warehouse, bare_db = work / "landing", work / "warehouse", work / "bare.duckdb"
+    (landing / NIGHT_FILE).unlink(missing_ok=True)  # a night's file left by an earlier bench
     t0 = time.perf_counter()
-    data_file = generate(landing, args.lines, args.format)
+    data_file = generate(landing, args.lines, args.format, args.parts)
     gen_s = time.perf_counter() - t0
-    size = data_file.stat().st_size
-    print(f"bench: {args.lines:,} FOCUS 1.2 lines, {args.format}, {size / 2**20:,.1f} MiB -> {data_file}")
+    size = sum(p.stat().st_size for p in data_file.parent.glob(data_file.name))
+    parts = f" in {args.parts} parts" if args.parts > 1 else ""
+    print(
+        f"bench: {args.lines:,} FOCUS 1.2 lines{parts}, {args.format}, {size / 2**20:,.1f} MiB -> {data_file}"
+    )
     print(f"  checkout            {checkout}")
     print(f"  generate            {gen_s:8.1f} s")
     if args.generate_only:
@@ -635,6 +716,46 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("    steps                  n/a (the run recorded no per-step timings)")
 
+    night = None
+    if args.incremental and run["rc"] == 0:
+        night_file = generate_night(landing, args.night_lines)
+        try:
+            nrun = _measure([*run_cmd, "--landing", str(landing), "--warehouse", str(warehouse)], env)
+        finally:
+            night_file.unlink(missing_ok=True)
+        share = nrun["cpu_seconds"] / run["cpu_seconds"] if run["cpu_seconds"] else float("nan")
+        print(
+            _line(f"night +{args.night_lines:,} lines", nrun, bare_s)
+            + f"   {share:6.1%} of the full run's CPU, {nrun['seconds'] / run['seconds']:6.1%} of its time"
+            + f"   exit {nrun['rc']}"
+        )
+        nsteps: dict[str, dict[str, float]] = {}
+        ntimings = gate_timings(warehouse) if nrun["rc"] == 0 else None
+        if ntimings:
+            windows, exact = step_windows(warehouse, nrun, ntimings)
+            nsteps = per_step(ntimings, windows, nrun["samples"])
+            mark = " " if exact else "~"
+            for group, g in nsteps.items():
+                full_cpu = steps.get(group, {}).get("cpu_seconds")
+                print(
+                    f"    {group:<18}{g['seconds']:8.1f} s  {mark}peak RSS {_gib(g['peak_rss_bytes'])}"
+                    f"   CPU {g['cpu_seconds']:7.1f} s"
+                    + (f"   {g['cpu_seconds'] / full_cpu:6.1%} of the full run's" if full_cpu else "")
+                )
+            print("    steps             " + ", ".join(f"{k} {v:.1f}s" for k, v in ntimings.items()))
+        else:
+            tail = (nrun["stderr"].strip() or nrun["stdout"].strip()).splitlines()[-3:]
+            for line in tail:
+                print(f"    | {line}")
+        night = {
+            "lines": args.night_lines,
+            "month": NIGHT_MONTH,
+            "run": {k: nrun[k] for k in ("seconds", "peak_rss_bytes", "cpu_seconds", "rc")},
+            "cpu_share_of_full_run": round(share, 4),
+            "steps": nsteps,
+            "step_seconds": ntimings,
+        }
+
     notebook = None
     if args.notebook:
         notebook = _measure(notebook_cmd(data_file, python))
@@ -656,6 +777,7 @@ def main(argv: list[str] | None = None) -> int:
         "checkout": str(checkout),
         "lines": args.lines,
         "format": args.format,
+        "parts": args.parts,
         "file_bytes": size,
         "generate_seconds": round(gen_s, 3),
         "load_average": os.getloadavg(),
@@ -673,12 +795,14 @@ def main(argv: list[str] | None = None) -> int:
         "step_seconds": timings,
         "quality_gate_share": gate_share,
         "notebook": figures(notebook),
+        "incremental_night": night,
         "profile": profiled,
     }
     (work / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     with (work / "history.jsonl").open("a") as fh:
         fh.write(json.dumps(results) + "\n")
     ok = run["rc"] == 0 and bare_after["rc"] == 0 and (notebook is None or notebook["rc"] == 0)
+    ok = ok and (night is None or night["run"]["rc"] == 0)
     return 0 if ok else 1
 
 

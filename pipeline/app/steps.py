@@ -30,6 +30,7 @@ from pipeline.db import work_db
 from pipeline.errors import CostledgerError, InputError, one_line, user_error
 from pipeline.landing.walk import unsupported_files
 from pipeline.publish import publish_file
+from pipeline.transform import scope as scope_mod
 
 Progress = Callable[[str], None] | None
 WAITING = "{step} done; the next step runs as its own task"
@@ -159,10 +160,15 @@ def _check_raw(con, settings: Settings, run_id: str) -> dict:
     return {"checks": len(results), "failed": sum(1 for r in results if not r["success"])}
 
 
-def _transform(con, settings: Settings, lo: date | None, hi: date | None) -> dict:
+def _transform(
+    con, settings: Settings, run_id: str, lo: date | None, hi: date | None, force: bool = False
+) -> dict:
+    """Build core and marts for the months this run touches (all of them when in doubt)."""
     ingest.ensure_raw_tables(con)
     sync_config(con, settings)
-    return transform_mod.run_transform(con, settings, lo, hi)
+    scope = scope_mod.decide(con, settings, run_id, lo, hi, force)
+    log.info("run %s: %s", run_id, scope.describe())
+    return transform_mod.run_transform(con, settings, lo, hi, scope)
 
 
 def _check_marts(con, settings: Settings, run_id: str) -> dict:
@@ -178,13 +184,16 @@ def _publish(con, settings: Settings, run_id: str, fingerprint: str | None = Non
         more = f" (and {len(refused) - 1} more refused files)" if len(refused) > 1 else ""
         raise InputError(f"{refused[0]}{more}; nothing was published — fix or remove the file and run again")
     runs.record(con, run_id, "publishing", message="building the published file")
-    path = publish_file(con, settings, run_id)
+    months, scope_text = scope_mod.publish_months(con, settings, run_id)
+    path, mode = publish_file(con, settings, run_id, months)
     crashpoint("after_swap")
+    message = f"published; {scope_text}" + ("" if mode == "months" else " (published file built anew)")
+    log.info("run %s: %s", run_id, message)
     runs.record(
         con,
         run_id,
         "succeeded",
-        message="published",
+        message=message,
         inputs_fingerprint=fingerprint,
         published_stamp=runs.published_stamp(path),
     )
@@ -192,7 +201,7 @@ def _publish(con, settings: Settings, run_id: str, fingerprint: str | None = Non
         r[0].isoformat()[:7]
         for r in con.execute("select distinct month from marts.monthly_cost_rollup order by 1").fetchall()
     ]
-    return {"published": str(path), "months": months}
+    return {"published": str(path), "months": months, "publish_mode": mode, "message": message}
 
 
 def _nothing_new(
@@ -327,10 +336,10 @@ def check_raw(settings: Settings, run_id: str) -> dict:
         return _check_raw(con, settings, run_id)
 
 
-def transform(settings: Settings, run_id: str, month_from=None, month_to=None) -> dict:
+def transform(settings: Settings, run_id: str, month_from=None, month_to=None, force: bool = False) -> dict:
     lo, hi = month_range(month_from, month_to)
     with _public_step(settings, "transform", run_id, lo, hi) as con:
-        return _transform(con, settings, lo, hi)
+        return _transform(con, settings, run_id, lo, hi, force)
 
 
 def check_marts(settings: Settings, run_id: str) -> dict:
@@ -373,6 +382,9 @@ class RunSummary:
     coverage: dict[str, float | None] = field(default_factory=dict)  # month -> % of in-scope cost placed
     warnings: list[str] = field(default_factory=list)  # duplicates, missing and moved files: one line each
     rejected: list[dict] = field(default_factory=list)  # per file loaded now: rows rejected, cost carried
+    # what the run recomputed: "recomputed 2026-02 of 3 months (...)" or "full rebuild: ..."
+    scope: str = ""
+    publish_mode: str = ""  # "months" (the previous file copied, its changed months replaced) or "full"
 
 
 def _summarise_ledger(con, summary: RunSummary) -> None:
@@ -467,15 +479,18 @@ def run_all(
                 say("checking raw data")
                 timed("check_raw", _check_raw, con, settings, run_id)
                 say("transforming")
-                timed("transform", _transform, con, settings, lo, hi)
+                done = timed("transform", _transform, con, settings, run_id, lo, hi, force)
+                summary.scope = done.get("scope", "")
                 _summarise_ledger(con, summary)
                 say("checking marts")
                 timed("check_marts", _check_marts, con, settings, run_id)
                 say("publishing")
                 pub = timed("publish", _publish, con, settings, run_id, fingerprint)
                 summary.published = pub["published"]
+                summary.publish_mode = pub["publish_mode"]
                 summary.status = "succeeded"
-                runs.record(con, run_id, "succeeded", lo, hi, "published", summary.timings)
+                summary.scope = pub["message"].removeprefix("published; ")
+                runs.record(con, run_id, "succeeded", lo, hi, pub["message"], summary.timings)
                 log.info("run %s succeeded: published %s", run_id, summary.published)
             except BaseException as exc:
                 summary.status = "failed" if isinstance(exc, Exception) else "interrupted"

@@ -91,6 +91,9 @@ class IngestCfg(_Strict):
     # caps of the streaming pre-scan: bytes of one CSV line, decompressed bytes of one file
     max_line_bytes: ByteSize = Field(ByteSize(8 * 1024**2), ge=1024, le=1024**3)
     max_decompressed_bytes: ByteSize = Field(ByteSize(16 * 1024**3), ge=1024**2)
+    # the CSV parts of one export folder (FOCUS exports come in many) that add up to at least
+    # this are read by one statement, in parallel; smaller deliveries are read file by file
+    parts_min_bytes: ByteSize = Field(ByteSize(64 * 1024**2), ge=0)
 
 
 # DuckDB's resources (docs/scaling.md). The defaults fit a 4 GiB worker: DuckDB's buffer pool

@@ -13,6 +13,7 @@ rows rejected, and one whose rows read + rejected differ from the lines counted 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from pipeline.ingest import (
     metrics,
     timesheets,
 )
-from pipeline.ingest.common import LINEAGE, drop_temp, now_utc, q
+from pipeline.ingest.common import LINEAGE, NotOneRead, drop_temp, now_utc, q
 from pipeline.ingest.native import aws_cur, azure_cost, contract_commitments, gcp_billing
 from pipeline.landing.prescan import exact_records, kind_of
 from pipeline.landing.walk import LandingFile, landing_root, opened, shown, survey
@@ -432,62 +433,8 @@ def load_file(
         con.execute("rollback")
         drop_temp(con)
         raise
-    n_rej = incoming.rows_rejected
-    n_read = rows_in_file - n_rej
-    cols = ", ".join(q(c) for c in mod.RAW_COLUMNS)
-    lineage = ", ".join(q(c) for c in LINEAGE)
-    action = "replaced" if existed else "loaded"
     try:
-        if not incoming.booked:
-            con.execute(
-                f"insert into {mod.RAW_TABLE} ({cols}, {lineage}) select {cols}, ?, ?, source_row, ? from _incoming",
-                [load_id, f.rel, f.sha256],
-            )
-        for table, (columns, temp) in getattr(mod, "SIDE_TABLES", {}).items():
-            con.execute(f"delete from {table} where source_file = ?", [f.rel])
-            if _temp_exists(con, temp):
-                side = ", ".join(q(c) for c in columns)
-                con.execute(
-                    f"insert into {table} ({side}, load_id, source_file, file_sha256) "
-                    f"select {side}, ?, ?, ? from {temp}",
-                    [load_id, f.rel, f.sha256],
-                )
-        con.execute("delete from audit.rejected_rows where source_file = ?", [f.rel])
-        con.execute(
-            "insert into audit.rejected_rows (load_id, run_id, source, source_file, source_row, field, reason, "
-            "rejected_at, cost, currency) select ?, ?, ?, ?, source_row, field, reason, ?, cost, currency from _rejects",
-            [load_id, run_id, f.source, f.rel, now_utc()],
-        )
-        msg = f"{n_rej} row(s) rejected" if n_rej else ""
-        if moved_from:
-            _unbook(con, f.source, moved_from, core=False)
-            why = f"moved: its content is now booked under {f.rel}"
-            con.execute(
-                "update audit.files set status = 'moved', booked_sha256 = null, duplicate_of = ?, message = ? "
-                "where source_file = ?",
-                [f.rel, why, moved_from],
-            )
-            _log(con, load_id, run_id, f.source, moved_from, f.sha256, f.size, "moved", None, None, None, why)
-            msg = f"same content as {moved_from}, which is gone: the booking moved here" + (
-                f"; {msg}" if msg else ""
-            )
-        _log(
-            con, load_id, run_id, f.source, f.rel, f.sha256, f.size, action, rows_in_file, n_read, n_rej, msg
-        )
-        _record_file(
-            con,
-            f.rel,
-            f.source,
-            status="loaded",
-            message=msg,
-            sha=f.sha256,
-            size=f.size,
-            load_id=load_id,
-            fp=fp,
-            delivery=f.delivery,
-            booked=f.sha256,
-            loaded=True,
-        )
+        result = _book_file(con, f, run_id, load_id, existed, fp, incoming, rows_in_file, moved_from)
         con.execute("commit")
     except Exception:
         con.execute("rollback")
@@ -496,6 +443,70 @@ def load_file(
         drop_temp(con)
         for _, temp in getattr(mod, "SIDE_TABLES", {}).values():
             con.execute(f"drop table if exists {temp}")
+    return result
+
+
+def _book_file(
+    con, f: LandingFile, run_id, load_id, existed, fp, incoming, rows_in_file, moved_from=None, of_load=False
+) -> dict:
+    """Book a file just read (inside the caller's transaction): its rows into raw (unless the reader
+    wrote them there), its rejected rows, audit.load_log and audit.files. `of_load`: `_rejects`
+    holds several files' rows (load_parts), this file's by its load_id."""
+    mod = MODULES[f.source]
+    n_rej = incoming.rows_rejected
+    n_read = rows_in_file - n_rej
+    cols = ", ".join(q(c) for c in mod.RAW_COLUMNS)
+    lineage = ", ".join(q(c) for c in LINEAGE)
+    action = "replaced" if existed else "loaded"
+    if not incoming.booked:
+        con.execute(
+            f"insert into {mod.RAW_TABLE} ({cols}, {lineage}) select {cols}, ?, ?, source_row, ? from _incoming",
+            [load_id, f.rel, f.sha256],
+        )
+    for table, (columns, temp) in getattr(mod, "SIDE_TABLES", {}).items():
+        con.execute(f"delete from {table} where source_file = ?", [f.rel])
+        if _temp_exists(con, temp):
+            side = ", ".join(q(c) for c in columns)
+            con.execute(
+                f"insert into {table} ({side}, load_id, source_file, file_sha256) "
+                f"select {side}, ?, ?, ? from {temp}",
+                [load_id, f.rel, f.sha256],
+            )
+    con.execute("delete from audit.rejected_rows where source_file = ?", [f.rel])
+    con.execute(
+        "insert into audit.rejected_rows (load_id, run_id, source, source_file, source_row, field, reason, "
+        "rejected_at, cost, currency) select ?, ?, ?, ?, source_row, field, reason, ?, cost, currency from _rejects"
+        + (" where load_id = ?" if of_load else ""),
+        [load_id, run_id, f.source, f.rel, now_utc(), *([load_id] if of_load else [])],
+    )
+    msg = f"{n_rej} row(s) rejected" if n_rej else ""
+    if moved_from:
+        _unbook(con, f.source, moved_from, core=False)
+        why = f"moved: its content is now booked under {f.rel}"
+        con.execute(
+            "update audit.files set status = 'moved', booked_sha256 = null, duplicate_of = ?, message = ? "
+            "where source_file = ?",
+            [f.rel, why, moved_from],
+        )
+        _log(con, load_id, run_id, f.source, moved_from, f.sha256, f.size, "moved", None, None, None, why)
+        msg = f"same content as {moved_from}, which is gone: the booking moved here" + (
+            f"; {msg}" if msg else ""
+        )
+    _log(con, load_id, run_id, f.source, f.rel, f.sha256, f.size, action, rows_in_file, n_read, n_rej, msg)
+    _record_file(
+        con,
+        f.rel,
+        f.source,
+        status="loaded",
+        message=msg,
+        sha=f.sha256,
+        size=f.size,
+        load_id=load_id,
+        fp=fp,
+        delivery=f.delivery,
+        booked=f.sha256,
+        loaded=True,
+    )
     return {
         "file": f.rel,
         "action": action,
@@ -504,6 +515,88 @@ def load_file(
         "rows_in_file": rows_in_file,
         "moved_from": moved_from,
     }
+
+
+# at most this many parts in one statement (one transaction, one open descriptor each)
+PARTS_PER_READ = 32
+
+
+def part_groups(
+    settings: Settings, mod: ModuleType, files: list[LandingFile], alone: frozenset[str] = frozenset()
+) -> list[list[LandingFile]]:
+    """The files to load, in order, as units: the parts of one export folder together (same
+    folder, all CSV, all CSV.gz or all Parquet, at least `ingest.parts_min_bytes` between them, at most
+    PARTS_PER_READ at a time) when the source reads parts in one statement; any other file, and
+    those named in `alone`, one by one."""
+    if not hasattr(mod, "read_parts") or getattr(mod, "SIDE_TABLES", None):
+        return [[f] for f in files]
+    folders: dict[tuple[str, str], list[LandingFile]] = defaultdict(list)
+    for f in files:
+        kind = kind_of(f.path.name)
+        if kind in ("csv", "csv.gz", "parquet") and f.rel not in alone:
+            folders[(f.rel.rpartition("/")[0], kind)].append(f)
+    together = {
+        id(f)
+        for group in folders.values()
+        if len(group) > 1 and sum(f.size or 0 for f in group) >= settings.ingest.parts_min_bytes
+        for f in group
+    }
+    units: list[list[LandingFile]] = []
+    open_unit: dict[tuple[str, str], list[LandingFile]] = {}
+    for f in files:
+        if id(f) not in together:
+            units.append([f])
+            continue
+        key = (f.rel.rpartition("/")[0], kind_of(f.path.name))
+        unit = open_unit.get(key)
+        if unit is None or len(unit) >= PARTS_PER_READ:
+            unit = open_unit[key] = []
+            units.append(unit)
+        unit.append(f)
+    return units
+
+
+def load_parts(
+    con: duckdb.DuckDBPyConnection, settings: Settings, files: list[LandingFile], run_id: str
+) -> list[dict] | None:
+    """Load the parts of one export in one read (the source's `read_parts`: DuckDB reads the files
+    in parallel) and book each file as `load_file` would: its own load_id, lineage, line numbers,
+    rejected rows, audit rows. All of them commit together, or none: when any part would be refused
+    (unreadable, a different header, too many rejects, rows unaccounted for), nothing is booked and
+    None is returned, and the caller loads the files one by one, which refuses that part exactly as
+    always and books the others."""
+    mod = MODULES[files[0].source]
+    fp = _fingerprint(settings, mod)
+    load_ids = [con.execute("select nextval('audit.load_id_seq')").fetchone()[0] for _ in files]
+    existed = []
+    for f in files:
+        row = con.execute("select booked_sha256 from audit.files where source_file = ?", [f.rel]).fetchone()
+        existed.append(row is not None and row[0] is not None)
+    share = settings.ingest.max_reject_share
+    con.execute("begin transaction")
+    try:
+        for f in files:
+            con.execute(f"delete from {mod.RAW_TABLE} where source_file = ?", [f.rel])
+        with contextlib.ExitStack() as stack:
+            held = [stack.enter_context(opened(settings, f)) for f in files]
+            incoming = mod.read_parts(con, settings, held, load_ids)
+            counted = [_rows_in_file(g, i) for g, i in zip(held, incoming, strict=True)]
+        if any(n and i.rows_rejected / n > share for i, n in zip(incoming, counted, strict=True)):
+            raise NotOneRead("a part has too many rejected rows")
+        results = [
+            _book_file(con, f, run_id, load_id, ex, fp, inc, n, of_load=True)
+            for f, load_id, ex, inc, n in zip(files, load_ids, existed, incoming, counted, strict=True)
+        ]
+        con.execute("commit")
+    except (InputError, NotOneRead):
+        con.execute("rollback")
+        return None
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        drop_temp(con)
+    return results
 
 
 def _record_duplicate(
@@ -574,11 +667,8 @@ def load_source(
             {"file": rel, "action": "refused", "message": message, "rows_read": 0, "rows_rejected": 0}
         )
     duplicates = dict(plan.duplicates)
-    for i, f in enumerate(plan.to_load, 1):
-        if i > 1:
-            crashpoint("mid_load")
-        if progress:
-            progress(f"{source}: {i}/{len(plan.to_load)} {f.rel}")
+    to_load = []
+    for f in plan.to_load:
         moved_from = plan.moves.get(f.rel)
         # Another source may have booked the same content earlier in this run.
         owner = con.execute(
@@ -588,8 +678,23 @@ def load_source(
         ).fetchone()
         if owner and owner[0] != moved_from:
             duplicates[f.rel] = (owner[0], f)
-            continue
-        results.append(load_file(con, settings, f, run_id, moved_from))
+        else:
+            to_load.append(f)
+    done = 0
+    # a moved booking is taken over file by file (load_file's moved_from)
+    for unit in part_groups(settings, mod, to_load, frozenset(plan.moves)):
+        if done:
+            crashpoint("mid_load")
+        if progress:
+            progress(
+                f"{source}: {done + 1}/{len(to_load)} {unit[0].rel}"
+                + (f" (+{len(unit) - 1} parts)" if len(unit) > 1 else "")
+            )
+        booked = load_parts(con, settings, unit, run_id) if len(unit) > 1 else None
+        if booked is None:
+            booked = [load_file(con, settings, f, run_id, plan.moves.get(f.rel)) for f in unit]
+        results += booked
+        done += len(unit)
     warnings = []
     for rel, (of, f) in sorted(duplicates.items()):
         _record_duplicate(con, run_id, source, rel, of, f, plan.known.get(rel), duplicate_message(rel, of))

@@ -213,8 +213,9 @@ def read_table_file(
         sel = _select_list(columns, mapping, q)
         try:
             # The header is known: no sniffing, every column text, bad lines to the rejects table.
-            # Insertion order is kept for this statement, so row_number() over () is the order of
-            # the good rows in the file (rowid is not: inside a transaction it starts far up).
+            # Insertion order is kept for this statement, so the good rows come in file order:
+            # numbered by row_number() over () into `_read`, by their row ids when written
+            # straight into raw (`into`; the ids start far up inside a transaction, so relative).
             # Lines up to the pre-scan's cap are read (DuckDB's own limit would drop longer ones).
             options = (
                 "header = true, auto_detect = false, columns = ?, delim = ',', quote = '\"', escape = '\"', "
@@ -230,8 +231,10 @@ def read_table_file(
             ]
             with in_file_order(con):
                 if into:
-                    # row k of the reader (in file order) is on line k + 1 until refused lines shift it
-                    reader = f"select {sel}, row_number() over () + 1 as __row from read_csv(?, {options})"
+                    # Written in parallel, in file order, unnumbered: the rows' positions in the
+                    # table number them afterwards (_number_lines). row_number() over () here would
+                    # be a streaming window, which runs the whole read on one thread.
+                    reader = f"select {sel}, cast(null as bigint) as __row from read_csv(?, {options})"
                     parsed = _insert_into(con, into, reader, params, extra_select, f, load_id)
                 else:
                     con.execute(
@@ -241,46 +244,9 @@ def read_table_file(
                     )
         except duckdb.Error as exc:
             raise InputError(f"{f.rel}: not a readable CSV file: {_first_line_of(exc, f)}") from None
-        # Lines the CSV parser refused, one reason per line, said once: a line with the wrong
-        # number of fields is "line 6: 34 fields, header has 45" (DuckDB reports one error per
-        # missing or extra field).
-        con.execute(
-            f"""
-            create temp table _parse_rejects as
-            with
-            errors as (
-                select line, column_name, error_type,
-                       try_cast(regexp_extract(error_message, 'Found: (\\d+)', 1) as integer) as found
-                from _rej_errors
-            ),
-            per_line as (
-                select
-                    line,
-                    bool_or(error_type in ('TOO MANY COLUMNS', 'MISSING COLUMNS')) as wrong_count,
-                    -- one error per missing field (Found: 4, 5, 6 for 4 fields) or per extra field
-                    coalesce(max(found) filter (error_type = 'TOO MANY COLUMNS'),
-                             min(found) filter (error_type = 'MISSING COLUMNS')) as fields,
-                    min(error_type) as error_type,
-                    any_value(column_name) as column_name
-                from errors
-                group by line
-            )
-            select
-                line as source_row,
-                case when wrong_count then null else column_name end as field,
-                'line ' || line || ': ' || case
-                    when wrong_count then coalesce(cast(fields as varchar), 'a different number of')
-                        || ' fields, header has {len(header)}'
-                    when error_type = 'INVALID ENCODING' then 'not valid UTF-8'
-                    when error_type = 'UNQUOTED VALUE' then 'a quoted field is never closed'
-                    when error_type = 'LINE SIZE OVER MAXIMUM' then 'the line is longer than the line cap'
-                    else 'malformed CSV row (' || lower(error_type) || ')'
-                end as reason
-            from per_line
-            """
-        )
+        _parse_rejects(con, len(header))
         if into:
-            _shift_past_refused_lines(con, into, load_id)
+            _number_lines(con, into, load_id, parsed)
         elif con.execute("select count(*) from _parse_rejects").fetchone()[0] == 0:
             con.execute("create temp view _placed as select * exclude (__k), __k + 1 as __row from _read")
         else:
@@ -335,6 +301,52 @@ def read_table_file(
     )
 
 
+def _parse_rejects(con, header_fields: int, load_ids: list[int] | None = None) -> None:
+    """`_parse_rejects`: the lines the CSV parser refused, one reason per line, said once: a line
+    with the wrong number of fields is "line 6: 34 fields, header has 45" (DuckDB reports one
+    error per missing or extra field). With `load_ids` (one read over several files, in that
+    order), each line also carries the load_id of its file."""
+    per_file = load_ids is not None
+    con.execute(
+        f"""
+        create temp table _parse_rejects as
+        with
+        errors as (
+            select file_id, line, column_name, error_type,
+                   try_cast(regexp_extract(error_message, 'Found: (\\d+)', 1) as integer) as found
+            from _rej_errors
+        ),
+        per_line as (
+            select
+                file_id,
+                line,
+                bool_or(error_type in ('TOO MANY COLUMNS', 'MISSING COLUMNS')) as wrong_count,
+                -- one error per missing field (Found: 4, 5, 6 for 4 fields) or per extra field
+                coalesce(max(found) filter (error_type = 'TOO MANY COLUMNS'),
+                         min(found) filter (error_type = 'MISSING COLUMNS')) as fields,
+                min(error_type) as error_type,
+                any_value(column_name) as column_name
+            from errors
+            group by file_id, line
+        )
+        select
+            line as source_row,
+            case when wrong_count then null else column_name end as field,
+            'line ' || line || ': ' || case
+                when wrong_count then coalesce(cast(fields as varchar), 'a different number of')
+                    || ' fields, header has {int(header_fields)}'
+                when error_type = 'INVALID ENCODING' then 'not valid UTF-8'
+                when error_type = 'UNQUOTED VALUE' then 'a quoted field is never closed'
+                when error_type = 'LINE SIZE OVER MAXIMUM' then 'the line is longer than the line cap'
+                else 'malformed CSV row (' || lower(error_type) || ')'
+            end as reason
+            {", cast($load_ids[cast(file_id as bigint) + 1] as bigint) as load_id" if per_file else ""}
+        from per_line
+        """,
+        {"load_ids": load_ids} if per_file else None,
+    )
+
+
 def _insert_into(
     con, into: str, reader: str, params: list, extra_select: str, f: LandingFile, load_id: int
 ) -> int:
@@ -355,25 +367,53 @@ def _insert_into(
     return int(written)
 
 
-def _shift_past_refused_lines(con, into: str, load_id: int) -> None:
-    """Good row k was written on line k + 1; each line the CSV parser refused before it moves it
-    down one. Only files with refused lines pay for this update."""
-    if con.execute("select count(*) from _parse_rejects").fetchone()[0] == 0:
+def _number_lines(con, into: str, load_id: int, written: int, per_file: bool = False) -> None:
+    """Give the rows just written their physical line: good row k (1-based, in file order) is on
+    line k + 1, moved down one by each line the CSV parser refused before it.
+
+    The insert kept insertion order, so the rows of this load sit in file order at consecutive
+    row ids inside the load's transaction (which start far up, hence relative to the first).
+    That is checked, never assumed: a gap or a count that differs stops the load. One UPDATE of
+    one column, set-based: every row is numbered in parallel, exact past refused lines.
+    `per_file`: `_parse_rejects` holds several files' lines (read_csv_parts), by load_id."""
+    if not written:
+        return
+    first, last, n = con.execute(
+        f"select min(rowid), max(rowid), count(*) from {into} where load_id = $load_id",
+        {"load_id": load_id},
+    ).fetchone()
+    if n != written or last - first + 1 != n:
+        raise RuntimeError(
+            f"{into}: the {written} rows of load {load_id} are not at consecutive row ids "
+            f"({n} rows from {first} to {last}); lines cannot be numbered by their position"
+        )
+    mine = "load_id = $load_id" if per_file else "true"
+    refused = con.execute(
+        f"select count(*) from _parse_rejects where {mine}", {"load_id": load_id} if per_file else None
+    )
+    if refused.fetchone()[0] == 0:
+        con.execute(
+            f"update {into} set source_row = rowid - $first + 2 where load_id = $load_id",
+            {"load_id": load_id, "first": first},
+        )
         return
     con.execute(
         f"""
-        update {into} t set source_row = t.source_row + s.j
+        update {into} t set source_row = s.k + 1 + coalesce(s.j, 0)
         from (
             with
-            rej as (select source_row, row_number() over (order by source_row) as j from _parse_rejects),
+            rej as (
+                select source_row, row_number() over (order by source_row) as j
+                from _parse_rejects where {mine}
+            ),
             -- a refused line j has (line - 1 - j) good rows before it
             rej_before as (select source_row - 1 - j as good_before, max(j) as j from rej group by all),
-            good as (select source_row - 1 as k from {into} where load_id = $load_id)
-            select good.k, rb.j from good asof join rej_before rb on good.k > rb.good_before
+            good as (select rowid as id, rowid - $first + 1 as k from {into} where load_id = $load_id)
+            select good.id, good.k, rb.j from good asof left join rej_before rb on good.k > rb.good_before
         ) s
-        where t.load_id = $load_id and t.source_row - 1 = s.k
+        where t.load_id = $load_id and t.rowid = s.id
         """,
-        {"load_id": load_id},
+        {"load_id": load_id, "first": first},
     )
 
 
@@ -451,3 +491,227 @@ def drop_temp(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"drop view if exists {view}")
     for table in ("_read", "_rejects", "_parse_rejects", "_rej_errors", "_rej_scans"):
         con.execute(f"drop table if exists {table}")
+
+
+class NotOneRead(Exception):
+    """Files that cannot be read together in one statement (headers differ, a file DuckDB cannot
+    read): the caller reads them one by one instead, which refuses the bad one exactly as always."""
+
+
+def read_table_parts(
+    con, files: list[LandingFile], load_ids: list[int], columns, fmt, checks=(), **kw
+) -> list[Incoming]:
+    """The parts of one export in one statement: CSV (plain or .gz) or Parquet, by their names."""
+    if all(f.path.name.lower().endswith(".parquet") for f in files):
+        kw.pop("null_strings", None)
+        return read_parquet_parts(con, files, load_ids, columns, fmt, checks, **kw)
+    return read_csv_parts(con, files, load_ids, columns, fmt, checks, **kw)
+
+
+def read_parquet_parts(
+    con: duckdb.DuckDBPyConnection,
+    files: list[LandingFile],
+    load_ids: list[int],
+    columns: tuple[Column, ...],
+    fmt: str,
+    checks: tuple[Rule, ...] = (),
+    extra_select: str = "",
+    header_check=None,
+    cost: tuple[str, str] | None = None,
+    into: str = "",
+) -> list[Incoming]:
+    """The Parquet parts of one export (one schema) read by one statement straight into `into`,
+    each row with its file's lineage and record number (the reader's file_row_number, exact per
+    file); `_rejects` holds every file's rejected rows with their load_id. NotOneRead when the
+    parts differ in schema, one is unreadable or over a cap: the caller reads them one by one."""
+    drop_temp(con)
+    footer_rows, schema = [], None
+    for f in files:
+        try:
+            rows, uncompressed = con.execute(
+                "select (select sum(num_rows) from parquet_file_metadata($p)), "
+                "(select coalesce(sum(total_uncompressed_size), 0) from parquet_metadata($p))",
+                {"p": [f.reader_path]},
+            ).fetchone()
+            described = con.execute("describe select * from read_parquet(?)", [[f.reader_path]]).fetchall()
+        except duckdb.Error as exc:
+            raise NotOneRead(_first_line_of(exc, f)) from None
+        if f.caps and uncompressed > f.caps.max_decompressed_bytes:
+            raise NotOneRead(f"{f.rel}: over ingest.max_decompressed_bytes")
+        types = [(r[0], r[1]) for r in described]
+        if schema is not None and types != schema:
+            raise NotOneRead("the parts differ in schema")
+        schema = types
+        footer_rows.append(rows or 0)
+    types = dict(schema)
+    mapping = _resolve_columns(list(types), columns, files[0], fmt, header_check)
+    sel = _select_list(columns, mapping, lambda src: _parquet_text(q(src), types.get(src, "")))
+    cols = [r[0] for r in con.execute(f"select * from {into} limit 0").description]
+    lineage = {
+        "load_id": "cast($load_ids[__file + 1] as bigint)",
+        "source_file": "$rels[__file + 1]",
+        "source_row": "__row",
+        "file_sha256": "$shas[__file + 1]",
+    }
+    data = [c for c in cols if c not in lineage]
+    select = ", ".join([*(q(c) for c in data), *(f"{lineage[c]} as {q(c)}" for c in lineage)])
+    try:
+        con.execute(
+            f"insert into {into} ({', '.join(q(c) for c in [*data, *lineage])}) "
+            f"select {select} from (select *{extra_select} from "
+            f"(select {sel}, file_row_number + 1 as __row, cast(file_index as bigint) as __file "
+            "from read_parquet($paths, file_row_number = true)))",
+            {
+                "paths": [f.reader_path for f in files],
+                "load_ids": load_ids,
+                "rels": [f.rel for f in files],
+                "shas": [f.sha256 for f in files],
+            },
+        )
+    except duckdb.Error as exc:
+        raise NotOneRead(_first_line_of(exc, files[0])) from None
+    con.execute(
+        "create temp table _parse_rejects (source_row bigint, field varchar, reason varchar, load_id bigint)"
+    )
+    written = _written(con, into, load_ids)
+    return _reject_part_rows(con, into, load_ids, written, checks, cost, "record", footer_rows)
+
+
+def read_csv_parts(
+    con: duckdb.DuckDBPyConnection,
+    files: list[LandingFile],
+    load_ids: list[int],
+    columns: tuple[Column, ...],
+    fmt: str,
+    checks: tuple[Rule, ...] = (),
+    extra_select: str = "",
+    header_check=None,
+    null_strings: tuple[str, ...] = ("",),
+    cost: tuple[str, str] | None = None,
+    into: str = "",
+) -> list[Incoming]:
+    """The parts of one export (CSV files with one header, all plain or all .gz), read by one
+    statement straight into `into`: DuckDB reads the files in parallel, within the memory limit.
+
+    Lineage stays per file: each row gets its file's load_id, path and sha256 (by the reader's
+    `file_index`), and its physical line in that file (_number_lines, per file); `_rejects` holds
+    every file's rejected rows with their load_id. Returns one Incoming per file, in order.
+    Raises NotOneRead when the files do not share a header or the read fails: the caller then
+    rolls back and reads them one by one. The caller holds the transaction."""
+    drop_temp(con)
+    kinds = {f.path.name.lower().endswith(".gz") for f in files}
+    header = _csv_header(files[0])
+    if len(kinds) != 1 or any(_csv_header(f) != header for f in files[1:]):
+        raise NotOneRead("the parts differ in header or compression")
+    mapping = _resolve_columns(header, columns, files[0], fmt, header_check)
+    sel = _select_list(columns, mapping, q)
+    options = (
+        "header = true, auto_detect = false, columns = $columns, delim = ',', quote = '\"', escape = '\"', "
+        "nullstr = $nulls, compression = $compression, max_line_size = $max_line, "
+        "store_rejects = true, rejects_table = '_rej_errors', rejects_scan = '_rej_scans'"
+    )
+    cols = [r[0] for r in con.execute(f"select * from {into} limit 0").description]
+    lineage = {
+        "load_id": "cast($load_ids[__file + 1] as bigint)",
+        "source_file": "$rels[__file + 1]",
+        "source_row": "cast(null as bigint)",
+        "file_sha256": "$shas[__file + 1]",
+    }
+    data = [c for c in cols if c not in lineage]
+    select = ", ".join([*(q(c) for c in data), *(f"{lineage[c]} as {q(c)}" for c in lineage)])
+    try:
+        with in_file_order(con):
+            con.execute(
+                f"insert into {into} ({', '.join(q(c) for c in [*data, *lineage])}) "
+                f"select {select} from (select *{extra_select} from "
+                f"(select {sel}, cast(file_index as bigint) as __file from read_csv($paths, {options})))",
+                {
+                    "paths": [f.reader_path for f in files],
+                    "columns": {h: "VARCHAR" for h in header},
+                    "nulls": list(null_strings),
+                    "compression": "gzip" if kinds == {True} else "none",
+                    "max_line": max(reader_max_line_size(f) for f in files),
+                    "load_ids": load_ids,
+                    "rels": [f.rel for f in files],
+                    "shas": [f.sha256 for f in files],
+                },
+            )
+    except duckdb.Error as exc:
+        raise NotOneRead(_first_line_of(exc, files[0])) from None
+    _parse_rejects(con, len(header), load_ids)
+    written = _written(con, into, load_ids)
+    for load_id in load_ids:
+        _number_lines(con, into, load_id, written.get(load_id, 0), per_file=True)
+    return _reject_part_rows(con, into, load_ids, written, checks, cost, "line")
+
+
+def _written(con, into: str, load_ids: list[int]) -> dict[int, int]:
+    return dict(
+        con.execute(
+            f"select load_id, count(*) from {into} where list_contains($ids, load_id) group by load_id",
+            {"ids": load_ids},
+        ).fetchall()
+    )
+
+
+def _reject_part_rows(
+    con, into: str, load_ids: list[int], written: dict, checks, cost, where: str, footer_rows=None
+) -> list[Incoming]:
+    """The row checks over the parts just written: failing rows move to `_rejects` (with their
+    load_id), beside the lines the parser refused; one Incoming per file, in order."""
+    if checks:
+        bad_field = "case " + " ".join(f"when {c.invalid} then {lit(c.field)}" for c in checks) + " end"
+        bad_reason = "case " + " ".join(f"when {c.invalid} then {c.reason}" for c in checks) + " end"
+        any_bad = " or ".join(f"coalesce({c.invalid}, false)" for c in checks)
+    else:
+        bad_field = bad_reason = "cast(null as varchar)"
+        any_bad = "false"
+    if cost:
+        amount, ccy = cost
+        cost_cols = (
+            f"try_cast({amount} as decimal(38,10)), "
+            f"case when regexp_full_match(upper(trim({ccy})), '[A-Z]{{3}}') then upper(trim({ccy})) end"
+        )
+    else:
+        cost_cols = "cast(null as decimal(38,10)), cast(null as varchar)"
+    con.execute(
+        f"""
+        create temp table _rejects as
+        select load_id, source_row, field, reason, cast(null as decimal(38,10)) as cost,
+               cast(null as varchar) as currency
+        from _parse_rejects
+        union all
+        select load_id, source_row, {bad_field}, '{where} ' || source_row || ': ' || {bad_reason}, {cost_cols}
+        from {into} where list_contains($ids, load_id) and ({any_bad})
+        """,
+        {"ids": load_ids},
+    )
+    counts = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "select load_id, count(*), arg_min(reason, source_row) from _rejects group by load_id"
+        ).fetchall()
+    }
+    parse_counts = dict(
+        con.execute("select load_id, count(*) from _parse_rejects group by load_id").fetchall()
+    )
+    out = []
+    for i, load_id in enumerate(load_ids):
+        rejected, first = counts.get(load_id, (0, None))
+        parse_rejected = parse_counts.get(load_id, 0)
+        out.append(
+            Incoming(
+                rows_in_file=written.get(load_id, 0) + parse_rejected,
+                rows_rejected=rejected,
+                footer_rows=int(footer_rows[i]) if footer_rows else None,
+                first_reject=first,
+                booked=True,
+            )
+        )
+    if any(i.rows_rejected > parse_counts.get(lid, 0) for i, lid in zip(out, load_ids, strict=True)):
+        con.execute(
+            f"delete from {into} t where list_contains($ids, t.load_id) and exists "
+            "(select 1 from _rejects r where r.load_id = t.load_id and r.source_row = t.source_row)",
+            {"ids": load_ids},
+        )
+    return out

@@ -22,7 +22,7 @@ import re
 from pathlib import Path, PurePosixPath
 
 from pipeline.errors import InputError
-from pipeline.ingest.common import Column, q, read_table_file
+from pipeline.ingest.common import Column, q, read_table_file, read_table_parts
 from pipeline.ingest.rules import rules_for
 from pipeline.landing.walk import read_small, unsafe_name
 
@@ -132,6 +132,24 @@ def read(con, settings, f, load_id):
         null_strings=("", "NULL"),
         cost=(f"trim({q(amount)})", q("BillingCurrency")),
         # exports run to millions of lines: straight into raw in one pass, no copy in between
+        into=RAW_TABLE,
+    )
+
+
+def read_parts(con, settings, files, load_ids):
+    """The CSV parts of one export folder in one statement (pipeline.ingest.load_parts)."""
+    amount = "EffectiveCost" if settings.cost_basis == "effective" else "BilledCost"
+    return read_table_parts(
+        con,
+        files,
+        load_ids,
+        COLUMNS,
+        FORMAT,
+        CHECKS,
+        extra_select=f", {_VERSION_SQL} as focus_version",
+        header_check=check_header,
+        null_strings=("", "NULL"),
+        cost=(f"trim({q(amount)})", q("BillingCurrency")),
         into=RAW_TABLE,
     )
 

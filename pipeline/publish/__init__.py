@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -121,8 +123,111 @@ def _mb(n: int) -> str:
     return f"{n / 1024 / 1024:,.1f} MB"
 
 
-def publish_file(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> Path:
-    """Build the published database anew from the work database and swap it in.
+# Published tables with one row per line and month: an incremental run replaces only their changed
+# months in a copy of the previous file; every other published table is small and copied whole.
+MONTH_GRAINED = ("marts.cost_line_items",)
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
+    return [(r[0], r[1]) for r in con.execute(f"describe select * from {relation}").fetchall()]
+
+
+def _same_schema(con: duckdb.DuckDBPyConnection) -> str | None:
+    """None when the attached previous file (pub) holds every published table with the columns
+    its source has now; else what differs."""
+    present = {
+        f"{r[0]}.{r[1]}"
+        for r in con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = 'pub'"
+        ).fetchall()
+    }
+    for name, source in published_tables().items():
+        if name not in present:
+            return f"{name} is not in the previous file"
+        if _columns(con, f"pub.{name}") != _columns(con, source):
+            return f"{name} has other columns than its contract now"
+    return None
+
+
+def _fill_full(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema pub.marts")
+    con.execute("create schema pub.audit")
+    # what is published, and from which relation, is declared in each table's contract
+    # (`published`, `published_from`: sql/<schema>/<table>.yml)
+    for name, source in published_tables().items():
+        months = _ledger_months(con) if name in MONTH_GRAINED else None
+        if months:
+            # one month at a time: each month's lines are joined back to their shares on their
+            # own, so the join holds one month of lines, not the whole ledger's (memory stays
+            # bounded as the ledger grows, and nothing spills at 5M lines)
+            con.execute(f"create table pub.{name} as select * from {source} limit 0")
+            for month in months:
+                listed = f"date '{month.isoformat()}'"
+                con.execute(f"insert into pub.{name} by name {months_select(name, source, listed)}")
+        else:
+            con.execute(f"create table pub.{name} as select * from {source}")
+        describe(con, f"pub.{name}", name)
+
+
+def _ledger_months(con: duckdb.DuckDBPyConnection) -> list | None:
+    """The months of the ledger's rows (the month-partitioned allocation and the people groups),
+    or None when a row has no month (then the month-grained table is built in one statement)."""
+    rows = con.execute(
+        """
+        select month from core.allocated_line_items group by month
+        union
+        select month from core.people_cost_rows group by month
+        """
+    ).fetchall()
+    months = sorted(r[0] for r in rows if r[0] is not None)
+    return None if len(months) < len(rows) else months
+
+
+_MONTH_PARTITIONED = re.compile(r"\b(core\.(?:line_items|allocated_line_items))\b", re.IGNORECASE)
+
+
+def months_select(name: str, source: str, listed: str) -> str:
+    """The rows of `source` in the listed months, computed from those months only.
+
+    A month-grained view (marts.cost_line_items) joins and windows its lines by line_id, which
+    never crosses a month: its SQL is run with the month-partitioned core tables narrowed to the
+    listed months, so only they are joined back (a filter on the view itself would not reach
+    through its windows). Anything else is filtered as it is."""
+    contract = load_contracts().get(source)
+    if contract is None or contract.materialized != "view" or contract.sql_path is None:
+        return f"select * from {source} where month in ({listed})"
+    from pipeline.transform.runner import model_sql
+
+    sql = _MONTH_PARTITIONED.sub(
+        lambda m: f"(select * from {m.group(1)} where month in ({listed}))", model_sql(contract)
+    )
+    return f"select * from (\n{sql}\n) where month in ({listed})"
+
+
+def _fill_months(con: duckdb.DuckDBPyConnection, months: list) -> None:
+    """The previous file is attached as pub: replace the changed months of the month-grained
+    tables, every other table whole."""
+    listed = ", ".join(f"date '{m.isoformat()}'" for m in months) or "null"
+    for name, source in published_tables().items():
+        if name in MONTH_GRAINED:
+            con.execute(f"delete from pub.{name} where month in ({listed})")
+            if months:
+                con.execute(f"insert into pub.{name} by name {months_select(name, source, listed)}")
+        else:
+            con.execute(f"create or replace table pub.{name} as select * from {source}")
+        describe(con, f"pub.{name}", name)
+
+
+def publish_file(
+    con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, months: list | None = None
+) -> tuple[Path, str]:
+    """Build the published database and swap it in; returns (its path, 'full' or 'months').
+
+    `months` (an incremental run whose transform recomputed only those months, on top of what
+    the current published file holds): the building file starts as a copy of the published
+    one, and only those months of the month-grained tables are replaced in it. Without
+    `months`, or when the previous file is missing or its tables differ from the contracts, the
+    file is built anew from the work database. Either way it is a new file, swapped in whole.
 
     On any failure the half-built file and its WAL are removed at once (a killed run's are
     removed by the next run: pipeline.db.clear_leftovers).
@@ -134,22 +239,37 @@ def publish_file(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str
         p.unlink(missing_ok=True)
     need = check_free_space(con, settings)
     attached = False
+    mode = "full"
     try:
-        con.execute("attach ? as pub", [str(tmp)])
-        attached = True
-        con.execute("create schema pub.marts")
-        con.execute("create schema pub.audit")
-        # what is published, and from which relation, is declared in each table's contract
-        # (`published`, `published_from`: sql/<schema>/<table>.yml)
-        for name, source in published_tables().items():
-            con.execute(f"create table pub.{name} as select * from {source}")
-            describe(con, f"pub.{name}", name)
+        if months is not None and target.exists():
+            shutil.copyfile(target, tmp)
+            con.execute("attach ? as pub", [str(tmp)])
+            attached = True
+            differs = _same_schema(con)
+            if differs is None:
+                mode = "months"
+                _fill_months(con, months)
+            else:
+                log.info("publish: building the file anew: %s", differs)
+                con.execute("detach pub")
+                attached = False
+                tmp.unlink()
+        if mode == "full":
+            con.execute("attach ? as pub", [str(tmp)])
+            attached = True
+            _fill_full(con)
         con.execute("checkpoint pub")
         con.execute("detach pub")
         attached = False
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        log.info("built %s: %s bytes (expected at most %s)", tmp.name, f"{tmp.stat().st_size:,}", f"{need:,}")
+        log.info(
+            "built %s (%s): %s bytes (expected at most %s)",
+            tmp.name,
+            "changed months replaced in a copy" if mode == "months" else "anew",
+            f"{tmp.stat().st_size:,}",
+            f"{need:,}",
+        )
         crashpoint("mid_publish")
         os.replace(tmp, target)
     except BaseException:
@@ -162,4 +282,4 @@ def publish_file(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str
         raise
     with contextlib.suppress(OSError):
         _fsync_dir(target.parent)
-    return target
+    return target, mode

@@ -146,14 +146,11 @@ def _per_file_probe(
     con, table: str, measures: dict[str, str], params=None, people: bool = False, shown=None
 ) -> Probe:
     """One row per source file: rows, distinct source rows and named counts of bad rows (SQL filters);
-    `shown`: {name: (column, condition)}, the first offending value of a column under a condition."""
-    sel = ",\n".join(
-        [f"count(*) filter (where {cond}) as {_q(name)}" for name, cond in measures.items()]
-        + [
-            f"min({_q(col)}) filter (where {cond}) as {_q(name)}"
-            for name, (col, cond) in (shown or {}).items()
-        ]
-    )
+    `shown`: {name: (column, condition)}, the first offending value of a column under a condition.
+
+    The offending values are looked up only where a count is above zero (a second, narrow query over
+    those files): a healthy table has its conditions evaluated once, not twice."""
+    sel = ",\n".join(f"count(*) filter (where {cond}) as {_q(name)}" for name, cond in measures.items())
     sql = f"""
         select source_file, count(*) as rows, count(distinct source_row) as distinct_source_rows,
                {sel}
@@ -161,7 +158,29 @@ def _per_file_probe(
         group by source_file
         order by source_file
     """
-    return Probe(table, "per_file", frame(con, sql, params), [], people=people)
+    df = frame(con, sql, params)
+    for name in shown or {}:
+        df[name] = None
+    wanted = {}
+    for name, (col, cond) in (shown or {}).items():
+        count = name.removesuffix("__value")
+        files = df.loc[df[count].fillna(0) != 0, "source_file"].tolist() if count in df else []
+        if files:
+            wanted[name] = (col, cond, files)
+    if wanted:
+        found = frame(
+            con,
+            "select source_file, "
+            + ", ".join(
+                f"min({_q(col)}) filter (where {cond}) as {_q(name)}"
+                for name, (col, cond, _) in wanted.items()
+            )
+            + f" from {table} where list_contains($files, source_file) group by source_file",
+            {**(params or {}), "files": sorted({f for *_, files in wanted.values() for f in files})},
+        ).set_index("source_file")
+        for name in wanted:
+            df[name] = df["source_file"].map(found[name]).astype(object)
+    return Probe(table, "per_file", df, [], people=people)
 
 
 def _unique_lines_check() -> Check:

@@ -17,6 +17,7 @@ from pipeline.config.settings import Settings
 from pipeline.crashpoints import crashpoint
 from pipeline.errors import InputError, MissingRateError
 from pipeline.transform import runner
+from pipeline.transform.scope import Scope, record_built
 
 
 def build_views(con: duckdb.DuckDBPyConnection) -> None:
@@ -81,11 +82,21 @@ def run_transform(
     settings: Settings,
     month_from: date | None = None,
     month_to: date | None = None,
+    scope: Scope | None = None,
 ) -> dict:
-    """Build core and marts; replace only the given months of core when a range is given."""
+    """Build core and marts; replace only the given months of core when a range is given, or
+    only the scope's months when it names some (an incremental run, pipeline/transform/scope.py).
+    With a scope, the record of what core was built from is written in the same transaction."""
+    months = loads = None
+    if scope is not None and scope.mode == "months":
+        months, loads = scope.months, scope.loads
     con.execute("begin transaction")
     try:
-        runner.build(con, month_from, month_to, hooks={"assert_priced": _after_line_items})
+        runner.build(
+            con, month_from, month_to, hooks={"assert_priced": _after_line_items}, months=months, loads=loads
+        )
+        if scope is not None:
+            record_built(con, scope)
         con.execute("commit")
     except Exception:
         # a failed commit (a full disk) has already ended the transaction: keep its error, not this one
@@ -97,4 +108,7 @@ def run_transform(
         for r in con.execute("select distinct month from core.allocated_line_items order by 1").fetchall()
     ]
     lines = con.execute("select count(*) from core.allocated_line_items").fetchone()[0]
-    return {"months": months, "lines": lines}
+    done = {"months": months, "lines": lines}
+    if scope is not None:
+        done["scope"] = scope.describe()
+    return done

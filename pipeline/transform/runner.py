@@ -7,7 +7,9 @@ materialised (`pipeline/transform/contracts.py`):
     view              create or replace view (cheap; follows the SQL file on every run)
     table             create or replace table, rebuilt in full
     month_partitions  a table whose months in [month_from, month_to] are replaced, nothing else
-                      (a run over 2026-10 replaces 2026-10); built whole when no range is given
+                      (a run over 2026-10 replaces 2026-10), or a list of months (an incremental
+                      run: pipeline/transform/scope.py), reading only the raw rows of the loads
+                      with lines in them; built whole when neither is given
 
 and, where a table needs more than one statement, what follows its build:
 
@@ -86,8 +88,34 @@ def _drop(con, name: str) -> None:
         con.execute(f"drop {'view' if kind == 'VIEW' else 'table'} {name}")
 
 
-def _build_partitioned(con, name: str, sql: str, month_from: date | None, month_to: date | None) -> None:
-    if month_from is None or _table_type(con, name) != "BASE TABLE":
+def _build_partitioned(
+    con,
+    name: str,
+    sql: str,
+    month_from: date | None,
+    month_to: date | None,
+    months: list[date] | None = None,
+    loads: list[int] | None = None,
+) -> None:
+    """Replace the months [month_from, month_to], or the listed `months` (reading only the raw
+    rows of `loads` when given: every load with lines in those months), or build the table whole."""
+    exists = _table_type(con, name) == "BASE TABLE"
+    if months is not None and exists:
+        if not months:
+            return  # nothing of this table to recompute
+        listed = ", ".join(f"date '{m.isoformat()}'" for m in months)
+        where = f"month in ({listed})"
+        if loads is not None:
+            # a constant list: DuckDB pushes it into the raw scans, whose zonemaps skip other loads
+            ids = ", ".join(str(int(i)) for i in loads) or "null"
+            where += f" and load_id in ({ids})"
+        con.execute(f"delete from {name} where month in ({listed})")
+        try:
+            con.execute(f"insert into {name} by name select * from ({sql}) where {where}")
+        except duckdb.BinderException:
+            con.execute(f"create or replace table {name} as\n{sql}")
+        return
+    if month_from is None or not exists:
         con.execute(f"create or replace table {name} as\n{sql}")
         return
     params = {"month_from": month_from, "month_to": month_to}
@@ -103,7 +131,13 @@ def _build_partitioned(con, name: str, sql: str, month_from: date | None, month_
 
 
 def build_model(
-    con, c: Contract, month_from: date | None = None, month_to: date | None = None, hooks: dict | None = None
+    con,
+    c: Contract,
+    month_from: date | None = None,
+    month_to: date | None = None,
+    hooks: dict | None = None,
+    months: list[date] | None = None,
+    loads: list[int] | None = None,
 ) -> None:
     """Build one model as its contract says (inside the caller's transaction)."""
     for old in c.formerly:
@@ -115,7 +149,7 @@ def build_model(
     if c.materialized == "view":
         con.execute(f"create or replace view {c.name} as\n{sql}")
     elif c.materialized == "month_partitions":
-        _build_partitioned(con, c.name, sql, month_from, month_to)
+        _build_partitioned(con, c.name, sql, month_from, month_to, months, loads)
     else:
         con.execute(f"create or replace table {c.name} as\n{sql}")
     if c.passes:
@@ -134,13 +168,16 @@ def build(
     month_to: date | None = None,
     hooks: dict[str, Hook] | None = None,
     schemas: Iterable[str] | None = None,
+    months: list[date] | None = None,
+    loads: list[int] | None = None,
 ) -> list[str]:
-    """Build every model (or those of `schemas`) in dependency order; returns the names built."""
+    """Build every model (or those of `schemas`) in dependency order; returns the names built.
+    `months` (with `loads`): the month partitions replace only those months (see _build_partitioned)."""
     models = {n: c for n, c in load_contracts().items() if c.sql_path is not None}
     wanted = set(schemas) if schemas is not None else None
     built = []
     for name in build_order(models):
         if wanted is None or models[name].schema in wanted:
-            build_model(con, models[name], month_from, month_to, hooks)
+            build_model(con, models[name], month_from, month_to, hooks, months, loads)
             built.append(name)
     return built

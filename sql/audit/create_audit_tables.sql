@@ -94,3 +94,30 @@ create table if not exists audit.quality_results (
     success boolean,
     observed varchar
 );
+
+-- What core's month partitions (core.line_items, core.allocated_line_items) were last built
+-- from: every load in the raw tables with its row count and a hash of its rows, and the months
+-- its lines fall in. Replaced by each transform, inside its transaction. The next run compares
+-- the raw tables with it to find the months to recompute (pipeline/transform/scope.py).
+create table if not exists audit.built_loads (
+    raw_table varchar,
+    load_id bigint,
+    raw_rows bigint,
+    raw_hash hugeint,
+    months date[]
+);
+
+-- What each run's transform recomputed: every month (mode 'full', with the reason) or a list of
+-- months (mode 'months'), decided once per run, so the separate steps of an orchestrated run
+-- (transform, publish) see the same set.
+create table if not exists audit.run_scope (
+    run_id varchar primary key,
+    decided_at timestamp,
+    mode varchar,              -- full | months | range
+    reason varchar,            -- one line: why full, or which files touched the months
+    months date[],             -- the months recomputed (mode months/range)
+    loads bigint[],            -- the loads whose raw rows the recomputed months read
+    months_in_ledger integer,  -- months in core after the transform
+    fingerprints varchar,      -- JSON: code, settings and config-file hashes the build used
+    built boolean              -- the transform committed
+);

@@ -23,7 +23,7 @@ import re
 from pathlib import PurePosixPath
 
 from pipeline.ingest import focus
-from pipeline.ingest.common import Column, _csv_header, q, read_table_file
+from pipeline.ingest.common import Column, _csv_header, q, read_table_file, read_table_parts
 from pipeline.ingest.rules import rules_for
 from pipeline.landing.walk import unsafe_name
 
@@ -103,6 +103,48 @@ def _tag_key(header: str) -> str:
 
 
 def read(con, settings, f, load_id):
+    columns, checks, extra = _shape(f)
+    return read_table_file(
+        con,
+        f,
+        columns,
+        FORMAT,
+        load_id,
+        checks,
+        extra_select=extra,
+        header_check=_check_header,
+        cost=_COST,
+        # exports run to millions of lines: straight into raw in one pass, no copy in between
+        into=RAW_TABLE,
+    )
+
+
+def read_parts(con, settings, files, load_ids):
+    """The CSV parts of one export folder in one statement (pipeline.ingest.load_parts); parts
+    whose headers differ are read one by one (read_table_parts raises NotOneRead)."""
+    columns, checks, extra = _shape(files[0])
+    return read_table_parts(
+        con,
+        files,
+        load_ids,
+        columns,
+        FORMAT,
+        checks,
+        extra_select=extra,
+        header_check=_check_header,
+        cost=_COST,
+        into=RAW_TABLE,
+    )
+
+
+_COST = (
+    "coalesce(nullif(trim(line_item_net_unblended_cost), ''), trim(line_item_unblended_cost))",
+    q("line_item_currency_code"),
+)
+
+
+def _shape(f):
+    """(columns, checks, extra select) of a file: CUR 2.0, or legacy CUR by its header."""
     columns, checks, version = COLUMNS, CHECKS, "'2.0'"
     extra = ""
     if f.path.name.lower().endswith((".csv", ".csv.gz")):
@@ -119,20 +161,7 @@ def read(con, settings, f, load_id):
                 f", {_legacy_tags(rt, 'resourcetags/', _tag_key)} as resource_tags"
                 f", {_legacy_tags(cc, 'costcategory/', _tag_key)} as cost_category"
             )
-    return read_table_file(
-        con,
-        f,
-        columns,
-        FORMAT,
-        load_id,
-        checks,
-        extra_select=f"{extra}, {version} as cur_version",
-        header_check=_check_header,
-        cost=(
-            "coalesce(nullif(trim(line_item_net_unblended_cost), ''), trim(line_item_unblended_cost))",
-            q("line_item_currency_code"),
-        ),
-    )
+    return columns, checks, f"{extra}, {version} as cur_version"
 
 
 def _check_header(cols: set[str]) -> str | None:

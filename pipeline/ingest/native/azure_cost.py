@@ -18,7 +18,7 @@ so the same scope and month re-exported replaces the earlier rows.
 from __future__ import annotations
 
 from pipeline.ingest import focus
-from pipeline.ingest.common import Column, lit, q, read_table_file
+from pipeline.ingest.common import Column, NotOneRead, lit, q, read_table_file, read_table_parts
 from pipeline.ingest.rules import rules_for
 
 RAW_TABLE = "raw.azure_cost_line_items"
@@ -92,6 +92,27 @@ def read(con, settings, f, load_id):
         extra_select=f", {lit(dataset_of(settings, f))} as cost_dataset",
         header_check=_check_header,
         cost=("trim(CostInBillingCurrency)", q("BillingCurrencyCode")),
+        # exports run to millions of lines: straight into raw in one pass, no copy in between
+        into=RAW_TABLE,
+    )
+
+
+def read_parts(con, settings, files, load_ids):
+    """The CSV parts of one export run in one statement (pipeline.ingest.load_parts)."""
+    datasets = {dataset_of(settings, f) for f in files}
+    if len(datasets) != 1:
+        raise NotOneRead("the parts belong to different cost datasets")
+    return read_table_parts(
+        con,
+        files,
+        load_ids,
+        COLUMNS,
+        FORMAT,
+        CHECKS,
+        extra_select=f", {lit(datasets.pop())} as cost_dataset",
+        header_check=_check_header,
+        cost=("trim(CostInBillingCurrency)", q("BillingCurrencyCode")),
+        into=RAW_TABLE,
     )
 
 
