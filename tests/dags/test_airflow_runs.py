@@ -153,4 +153,9 @@ def test_a_backfill_run_replaces_its_months_and_keeps_the_others(deployment, dag
         data_interval_end=end,
     )
     # Idempotent: February is rebuilt to the same three lines, or left alone by April's backfill.
-    assert result == {"months": ["2026-02"], "lines": len(FOCUS_ROWS)}
+    # The transform says what it recomputed: a backfill is a month range, never an incremental guess.
+    assert result == {
+        "months": ["2026-02"],
+        "lines": len(FOCUS_ROWS),
+        "scope": "recomputed the range 2026-02 .. 2026-02",
+    }
