@@ -58,6 +58,18 @@ KEY_FIELDS = (
 )
 
 
+# The config files a run reads, besides settings from the environment: their text is part of the
+# settings fingerprint (and of the incremental scope's, pipeline/transform/scope.py).
+CONFIG_FILES = (
+    "costledger.yaml",
+    "models.yaml",
+    "vendors.yaml",
+    "activities.yaml",
+    "cost_rules.yaml",
+    "scenarios.yaml",
+)
+
+
 def rule_fields(rules) -> dict[str, bool]:
     """Which line columns the rules read, in conditions or in values they take from the line."""
     used = dict.fromkeys(KEY_FIELDS, False)
@@ -106,14 +118,7 @@ def settings_fingerprint(settings: Settings) -> str:
         PEOPLE_MERGED,
         repr(planning_settings(settings)),
     ]
-    for name in (
-        "costledger.yaml",
-        "models.yaml",
-        "vendors.yaml",
-        "activities.yaml",
-        "cost_rules.yaml",
-        "scenarios.yaml",
-    ):
+    for name in CONFIG_FILES:
         path = settings.config_dir / name
         parts.append(path.read_text(encoding="utf-8") if path.exists() else "")
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()

@@ -347,21 +347,43 @@ def _parse_rejects(con, header_fields: int, load_ids: list[int] | None = None) -
     )
 
 
+def _with_lineage(con: duckdb.DuckDBPyConnection, into: str, lineage: dict[str, str]) -> tuple[str, str]:
+    """(column list, select list) for inserting read rows into the raw table `into`: its data
+    columns as read, then its lineage columns from the SQL given for each (load_id, source_file,
+    source_row, file_sha256)."""
+    cols = [r[0] for r in con.execute(f"select * from {into} limit 0").description]
+    data = [c for c in cols if c not in lineage]
+    columns_sql = ", ".join(q(c) for c in [*data, *lineage])
+    select = ", ".join([*(q(c) for c in data), *(f"{lineage[c]} as {q(c)}" for c in lineage)])
+    return columns_sql, select
+
+
+# the lineage of a row read with the other parts of its export, from its file's position in the
+# read (`__file`, the reader's file_index) in the $load_ids, $rels and $shas lists
+def _parts_lineage(source_row: str) -> dict[str, str]:
+    return {
+        "load_id": "cast($load_ids[__file + 1] as bigint)",
+        "source_file": "$rels[__file + 1]",
+        "source_row": source_row,
+        "file_sha256": "$shas[__file + 1]",
+    }
+
+
 def _insert_into(
     con, into: str, reader: str, params: list, extra_select: str, f: LandingFile, load_id: int
 ) -> int:
     """One pass from the file into the raw table, lineage included; returns the rows written."""
-    cols = [r[0] for r in con.execute(f"select * from {into} limit 0").description]
-    lineage = {"load_id": "$load_id", "source_file": "$rel", "source_row": "__row", "file_sha256": "$sha"}
-    data = [c for c in cols if c not in lineage]
+    columns_sql, select = _with_lineage(
+        con,
+        into,
+        {"load_id": "$load_id", "source_file": "$rel", "source_row": "__row", "file_sha256": "$sha"},
+    )
     named = {f"p{i}": v for i, v in enumerate(params)}
     sql = reader
     for i in range(len(params)):
         sql = sql.replace("?", f"$p{i}", 1)
-    select = ", ".join([*(q(c) for c in data), *(f"{lineage[c]} as {q(c)}" for c in lineage)])
     written = con.execute(
-        f"insert into {into} ({', '.join(q(c) for c in [*data, *lineage])}) "
-        f"select {select} from (select *{extra_select} from ({sql}))",
+        f"insert into {into} ({columns_sql}) select {select} from (select *{extra_select} from ({sql}))",
         {**named, "load_id": load_id, "rel": f.rel, "sha": f.sha256},
     ).fetchone()[0]
     return int(written)
@@ -546,18 +568,10 @@ def read_parquet_parts(
     types = dict(schema)
     mapping = _resolve_columns(list(types), columns, files[0], fmt, header_check)
     sel = _select_list(columns, mapping, lambda src: _parquet_text(q(src), types.get(src, "")))
-    cols = [r[0] for r in con.execute(f"select * from {into} limit 0").description]
-    lineage = {
-        "load_id": "cast($load_ids[__file + 1] as bigint)",
-        "source_file": "$rels[__file + 1]",
-        "source_row": "__row",
-        "file_sha256": "$shas[__file + 1]",
-    }
-    data = [c for c in cols if c not in lineage]
-    select = ", ".join([*(q(c) for c in data), *(f"{lineage[c]} as {q(c)}" for c in lineage)])
+    columns_sql, select = _with_lineage(con, into, _parts_lineage("__row"))
     try:
         con.execute(
-            f"insert into {into} ({', '.join(q(c) for c in [*data, *lineage])}) "
+            f"insert into {into} ({columns_sql}) "
             f"select {select} from (select *{extra_select} from "
             f"(select {sel}, file_row_number + 1 as __row, cast(file_index as bigint) as __file "
             "from read_parquet($paths, file_row_number = true)))",
@@ -610,19 +624,11 @@ def read_csv_parts(
         "nullstr = $nulls, compression = $compression, max_line_size = $max_line, "
         "store_rejects = true, rejects_table = '_rej_errors', rejects_scan = '_rej_scans'"
     )
-    cols = [r[0] for r in con.execute(f"select * from {into} limit 0").description]
-    lineage = {
-        "load_id": "cast($load_ids[__file + 1] as bigint)",
-        "source_file": "$rels[__file + 1]",
-        "source_row": "cast(null as bigint)",
-        "file_sha256": "$shas[__file + 1]",
-    }
-    data = [c for c in cols if c not in lineage]
-    select = ", ".join([*(q(c) for c in data), *(f"{lineage[c]} as {q(c)}" for c in lineage)])
+    columns_sql, select = _with_lineage(con, into, _parts_lineage("cast(null as bigint)"))
     try:
         with in_file_order(con):
             con.execute(
-                f"insert into {into} ({', '.join(q(c) for c in [*data, *lineage])}) "
+                f"insert into {into} ({columns_sql}) "
                 f"select {select} from (select *{extra_select} from "
                 f"(select {sel}, cast(file_index as bigint) as __file from read_csv($paths, {options})))",
                 {

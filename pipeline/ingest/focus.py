@@ -116,42 +116,28 @@ _VERSION_SQL = (
 )
 
 
-def read(con, settings, f, load_id):
+def _options(settings) -> dict:
+    """How a FOCUS file is read, whether alone (read) or with the other parts of its export."""
     # What a rejected row carried: its cost at the configured basis, in its billing currency.
     amount = "EffectiveCost" if settings.cost_basis == "effective" else "BilledCost"
-    # Some exports (the FinOps sample data) write NULL for an empty value.
-    return read_table_file(
-        con,
-        f,
-        COLUMNS,
-        FORMAT,
-        load_id,
-        CHECKS,
-        extra_select=f", {_VERSION_SQL} as focus_version",
-        header_check=check_header,
-        null_strings=("", "NULL"),
-        cost=(f"trim({q(amount)})", q("BillingCurrency")),
+    return {
+        "extra_select": f", {_VERSION_SQL} as focus_version",
+        "header_check": check_header,
+        # Some exports (the FinOps sample data) write NULL for an empty value.
+        "null_strings": ("", "NULL"),
+        "cost": (f"trim({q(amount)})", q("BillingCurrency")),
         # exports run to millions of lines: straight into raw in one pass, no copy in between
-        into=RAW_TABLE,
-    )
+        "into": RAW_TABLE,
+    }
+
+
+def read(con, settings, f, load_id):
+    return read_table_file(con, f, COLUMNS, FORMAT, load_id, CHECKS, **_options(settings))
 
 
 def read_parts(con, settings, files, load_ids):
     """The CSV parts of one export folder in one statement (pipeline.ingest.load_parts)."""
-    amount = "EffectiveCost" if settings.cost_basis == "effective" else "BilledCost"
-    return read_table_parts(
-        con,
-        files,
-        load_ids,
-        COLUMNS,
-        FORMAT,
-        CHECKS,
-        extra_select=f", {_VERSION_SQL} as focus_version",
-        header_check=check_header,
-        null_strings=("", "NULL"),
-        cost=(f"trim({q(amount)})", q("BillingCurrency")),
-        into=RAW_TABLE,
-    )
+    return read_table_parts(con, files, load_ids, COLUMNS, FORMAT, CHECKS, **_options(settings))
 
 
 def check_header(header_cols: set[str]) -> str | None:

@@ -37,6 +37,7 @@ from datetime import date
 import duckdb
 
 from pipeline.config.settings import Settings
+from pipeline.config.tables import CONFIG_FILES
 from pipeline.transform import runner
 from pipeline.transform.contracts import load_contracts
 
@@ -49,15 +50,6 @@ MONTH_LOCAL = {
     "raw.aws_cur_line_items": "staging.stg_aws_cur",
     "raw.azure_cost_line_items": "staging.stg_azure_cost",
 }
-
-CONFIG_FILES = (
-    "costledger.yaml",
-    "models.yaml",
-    "vendors.yaml",
-    "activities.yaml",
-    "cost_rules.yaml",
-    "scenarios.yaml",
-)
 
 
 @dataclass

@@ -102,39 +102,27 @@ def _tag_key(header: str) -> str:
     return (name.replace(":", "_") if header.lower().startswith("resourcetags/") else name).replace("'", "")
 
 
+def _options(extra: str) -> dict:
+    """How a CUR file is read, alone (read) or with the other parts of its export folder."""
+    return {
+        "extra_select": extra,
+        "header_check": _check_header,
+        "cost": _COST,
+        # exports run to millions of lines: straight into raw in one pass, no copy in between
+        "into": RAW_TABLE,
+    }
+
+
 def read(con, settings, f, load_id):
     columns, checks, extra = _shape(f)
-    return read_table_file(
-        con,
-        f,
-        columns,
-        FORMAT,
-        load_id,
-        checks,
-        extra_select=extra,
-        header_check=_check_header,
-        cost=_COST,
-        # exports run to millions of lines: straight into raw in one pass, no copy in between
-        into=RAW_TABLE,
-    )
+    return read_table_file(con, f, columns, FORMAT, load_id, checks, **_options(extra))
 
 
 def read_parts(con, settings, files, load_ids):
     """The CSV parts of one export folder in one statement (pipeline.ingest.load_parts); parts
     whose headers differ are read one by one (read_table_parts raises NotOneRead)."""
     columns, checks, extra = _shape(files[0])
-    return read_table_parts(
-        con,
-        files,
-        load_ids,
-        columns,
-        FORMAT,
-        checks,
-        extra_select=extra,
-        header_check=_check_header,
-        cost=_COST,
-        into=RAW_TABLE,
-    )
+    return read_table_parts(con, files, load_ids, columns, FORMAT, checks, **_options(extra))
 
 
 _COST = (

@@ -81,20 +81,19 @@ def dataset_of(settings, f) -> str:
     return "AmortizedCost" if "amortized" in f.rel.lower() else "ActualCost"
 
 
-def read(con, settings, f, load_id):
-    return read_table_file(
-        con,
-        f,
-        COLUMNS,
-        FORMAT,
-        load_id,
-        CHECKS,
-        extra_select=f", {lit(dataset_of(settings, f))} as cost_dataset",
-        header_check=_check_header,
-        cost=("trim(CostInBillingCurrency)", q("BillingCurrencyCode")),
+def _options(dataset: str) -> dict:
+    """How an Azure cost file is read, alone (read) or with the other parts of its export run."""
+    return {
+        "extra_select": f", {lit(dataset)} as cost_dataset",
+        "header_check": _check_header,
+        "cost": ("trim(CostInBillingCurrency)", q("BillingCurrencyCode")),
         # exports run to millions of lines: straight into raw in one pass, no copy in between
-        into=RAW_TABLE,
-    )
+        "into": RAW_TABLE,
+    }
+
+
+def read(con, settings, f, load_id):
+    return read_table_file(con, f, COLUMNS, FORMAT, load_id, CHECKS, **_options(dataset_of(settings, f)))
 
 
 def read_parts(con, settings, files, load_ids):
@@ -102,18 +101,7 @@ def read_parts(con, settings, files, load_ids):
     datasets = {dataset_of(settings, f) for f in files}
     if len(datasets) != 1:
         raise NotOneRead("the parts belong to different cost datasets")
-    return read_table_parts(
-        con,
-        files,
-        load_ids,
-        COLUMNS,
-        FORMAT,
-        CHECKS,
-        extra_select=f", {lit(datasets.pop())} as cost_dataset",
-        header_check=_check_header,
-        cost=("trim(CostInBillingCurrency)", q("BillingCurrencyCode")),
-        into=RAW_TABLE,
-    )
+    return read_table_parts(con, files, load_ids, COLUMNS, FORMAT, CHECKS, **_options(datasets.pop()))
 
 
 def _check_header(cols: set[str]) -> str | None:
