@@ -203,24 +203,32 @@ from shaped
 """
 
 
-def part_files(target: Path, parts: int) -> list[Path]:
-    """The files of the export: `target` itself, or its N part files (a glob over them is
-    `target.parent / "part-*-of-N.<ext>"`)."""
+def part_files(target: Path, parts: int, by_month: bool = False) -> list[Path]:
+    """The files of the export: `target` itself, its N part files (a glob over them is
+    `target.parent / "part-*-of-N.<ext>"`), or with `by_month` one file per billing period
+    (`billing-period-2026-01.<ext>` ...)."""
+    ext = target.name.rsplit(".", 1)[1]
+    if by_month:
+        return [target.parent / f"billing-period-{m}.{ext}" for m in MONTHS]
     if parts <= 1:
         return [target]
-    ext = target.name.rsplit(".", 1)[1]
     return [target.parent / f"part-{p:05d}-of-{parts}.{ext}" for p in range(1, parts + 1)]
 
 
-def generate(landing: Path, lines: int, fmt: str, parts: int = 1) -> Path:
+def generate(landing: Path, lines: int, fmt: str, parts: int = 1, by_month: bool = False) -> Path:
     """Write the bench landing zone; returns the FOCUS file, or for `parts` > 1 a glob over its
-    part files (the N lines split evenly, in order). Reused when size, format and parts match."""
+    part files (the N lines split evenly, in order), or with `by_month` a glob over one file per
+    billing period (each file the lines of its month, as AWS Data Exports and Azure's monthly
+    exports deliver them: separate loads). Reused when size, format and layout match."""
     landing.mkdir(parents=True, exist_ok=True)
     ext = "csv" if fmt == "csv" else "parquet"
     folder = landing / "focus" / "bench"
     target = folder / f"bench-focus-1.2-{lines}.{ext}"
-    files = part_files(target, parts)
-    shown = folder / f"part-*-of-{parts}.{ext}" if parts > 1 else target
+    files = part_files(target, parts, by_month)
+    if by_month:
+        shown = folder / f"billing-period-*.{ext}"
+    else:
+        shown = folder / f"part-*-of-{parts}.{ext}" if parts > 1 else target
     stamp = landing / ".bench.json"
     want = {"lines": lines, "format": fmt, "file": shown.relative_to(landing).as_posix()}
     if all(p.exists() for p in files) and stamp.exists() and json.loads(stamp.read_text()) == want:
@@ -230,9 +238,15 @@ def generate(landing: Path, lines: int, fmt: str, parts: int = 1) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     try:
-        bounds = [lines * p // len(files) for p in range(len(files) + 1)]
-        for path, lo, hi in zip(files, bounds, bounds[1:], strict=False):
-            query = focus_select(hi, lo)
+        if by_month:
+            # the same N lines as one file, split by billing period (each month's lines in order)
+            queries = [
+                f"select * from ({focus_select(lines)}) where \"BillingPeriodStart\" like '{m}-%'" for m in MONTHS
+            ]
+        else:
+            bounds = [lines * p // len(files) for p in range(len(files) + 1)]
+            queries = [focus_select(hi, lo) for lo, hi in zip(bounds, bounds[1:], strict=False)]
+        for path, query in zip(files, queries, strict=True):
             if fmt == "csv":
                 con.execute(f"copy ({query}) to {_lit(str(path))} (header, delimiter ',')")
             else:
@@ -619,6 +633,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--parts", type=int, default=1, help="write the export as N part files (same total lines)"
     )
+    ap.add_argument(
+        "--by-month",
+        action="store_true",
+        help="write the export as one file per billing period (separate loads, as exports arrive)",
+    )
     ap.add_argument("--workdir", default="bench", help="where the landing, warehouse and results go")
     ap.add_argument("--generate-only", action="store_true", help="write the export and stop")
     ap.add_argument("--notebook", action="store_true", help="also time the pandas notebook")
@@ -642,8 +661,11 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.parts <= args.lines:
         print("bench: --parts must be between 1 and --lines", file=sys.stderr)
         return 2
-    if args.parts > 1 and args.notebook:
-        print("bench: --notebook reads one file; leave it out with --parts", file=sys.stderr)
+    if (args.parts > 1 or args.by_month) and args.notebook:
+        print("bench: --notebook reads one file; leave it out with --parts or --by-month", file=sys.stderr)
+        return 2
+    if args.parts > 1 and args.by_month:
+        print("bench: --parts and --by-month are two layouts of the export; pick one", file=sys.stderr)
         return 2
 
     checkout = Path(args.checkout).resolve() if args.checkout else REPO
@@ -652,10 +674,11 @@ def main(argv: list[str] | None = None) -> int:
     landing, warehouse, bare_db = work / "landing", work / "warehouse", work / "bare.duckdb"
     (landing / NIGHT_FILE).unlink(missing_ok=True)  # a night's file left by an earlier bench
     t0 = time.perf_counter()
-    data_file = generate(landing, args.lines, args.format, args.parts)
+    data_file = generate(landing, args.lines, args.format, args.parts, args.by_month)
     gen_s = time.perf_counter() - t0
     size = sum(p.stat().st_size for p in data_file.parent.glob(data_file.name))
     parts = f" in {args.parts} parts" if args.parts > 1 else ""
+    parts = f" in {len(MONTHS)} billing-period files" if args.by_month else parts
     print(
         f"bench: {args.lines:,} FOCUS 1.2 lines{parts}, {args.format}, {size / 2**20:,.1f} MiB -> {data_file}"
     )
@@ -778,6 +801,7 @@ def main(argv: list[str] | None = None) -> int:
         "lines": args.lines,
         "format": args.format,
         "parts": args.parts,
+        "by_month": args.by_month,
         "file_bytes": size,
         "generate_seconds": round(gen_s, 3),
         "load_average": os.getloadavg(),

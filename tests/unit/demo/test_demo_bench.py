@@ -48,6 +48,28 @@ def test_the_export_is_the_same_for_the_same_n(tmp_path):
     assert hashlib.sha256(a.read_bytes()).hexdigest() == hashlib.sha256(b.read_bytes()).hexdigest()
 
 
+def test_by_month_writes_the_same_lines_as_one_file_per_billing_period(tmp_path):
+    whole = bench.generate(tmp_path / "a", 1800, "csv")
+    monthly = bench.generate(tmp_path / "b", 1800, "csv", by_month=True)
+    assert sorted(p.name for p in monthly.parent.glob(monthly.name)) == [
+        f"billing-period-{m}.csv" for m in bench.MONTHS
+    ]
+    con = duckdb.connect()
+    per_file = con.execute(
+        f"select parse_filename(filename) as f, count(*), count(distinct \"BillingPeriodStart\"),"
+        f" min(\"BillingPeriodStart\") from read_csv('{monthly}', filename = true, all_varchar = true)"
+        " group by 1 order by 1"
+    ).fetchall()
+    assert [(f, k) for f, _, k, _ in per_file] == [(f"billing-period-{m}.csv", 1) for m in bench.MONTHS]
+    assert [p[:7] for *_, p in per_file] == list(bench.MONTHS)
+    same = con.execute(
+        f"select count(*) from (select * from read_csv(['{whole}'], all_varchar = true)"
+        f" except all select * exclude (filename) from read_csv('{monthly}', filename = true, all_varchar = true))"
+    ).fetchone()[0]
+    assert sum(n for _, n, _, _ in per_file) == 1800 and same == 0
+    con.close()
+
+
 def test_tags_place_lines_by_the_demo_rules_and_side_files_exist(tmp_path):
     landing = tmp_path / "landing"
     f = bench.generate(landing, 2400, "csv")
