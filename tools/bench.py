@@ -241,7 +241,8 @@ def generate(landing: Path, lines: int, fmt: str, parts: int = 1, by_month: bool
         if by_month:
             # the same N lines as one file, split by billing period (each month's lines in order)
             queries = [
-                f"select * from ({focus_select(lines)}) where \"BillingPeriodStart\" like '{m}-%'" for m in MONTHS
+                f"select * from ({focus_select(lines)}) where \"BillingPeriodStart\" like '{m}-%'"
+                for m in MONTHS
             ]
         else:
             bounds = [lines * p // len(files) for p in range(len(files) + 1)]

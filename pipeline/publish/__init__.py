@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import shutil
 from pathlib import Path
 
@@ -183,9 +182,6 @@ def _ledger_months(con: duckdb.DuckDBPyConnection) -> list | None:
     return None if len(months) < len(rows) else months
 
 
-_MONTH_PARTITIONED = re.compile(r"\b(core\.(?:line_items|allocated_line_items))\b", re.IGNORECASE)
-
-
 def months_select(name: str, source: str, listed: str) -> str:
     """The rows of `source` in the listed months, computed from those months only.
 
@@ -196,11 +192,9 @@ def months_select(name: str, source: str, listed: str) -> str:
     contract = load_contracts().get(source)
     if contract is None or contract.materialized != "view" or contract.sql_path is None:
         return f"select * from {source} where month in ({listed})"
-    from pipeline.transform.runner import model_sql
+    from pipeline.transform.runner import model_sql, narrow_to_months
 
-    sql = _MONTH_PARTITIONED.sub(
-        lambda m: f"(select * from {m.group(1)} where month in ({listed}))", model_sql(contract)
-    )
+    sql = narrow_to_months(model_sql(contract), f"month in ({listed})")
     return f"select * from (\n{sql}\n) where month in ({listed})"
 
 

@@ -47,6 +47,24 @@ def model_sql(contract: Contract, file: str | None = None) -> str:
     return read_sql(path).strip().rstrip(";")
 
 
+def partitioned_models() -> list[str]:
+    """The month-partitioned models: a month of one is computed from the same month of the others."""
+    return sorted(n for n, c in load_contracts().items() if c.materialized == "month_partitions")
+
+
+def narrow_to_months(sql: str, predicate: str, skip: str | None = None) -> str:
+    """`sql` with every month-partitioned table it reads (but `skip`) narrowed by `predicate` on
+    its month (`month in (...)`). A month of the ledger reads only its own month of the other
+    partitions (splits are weighed per month: pipeline/transform/scope.py), so recomputing some
+    months needs only those; a filter on the model's result alone does not reach through its
+    aggregates and windows, and every month would be read and joined."""
+    names = [n for n in partitioned_models() if n != skip]
+    if not names:
+        return sql
+    pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n in names) + r")\b(?!\.)", re.IGNORECASE)
+    return pattern.sub(lambda m: f"(select * from {m.group(1)} where {predicate})", sql)
+
+
 def references(sql: str) -> set[str]:
     """Every `schema.table` the SQL mentions outside comments and string literals, lower-cased."""
     text = _COMMENT_OR_STRING.sub(" ", sql)
@@ -110,8 +128,9 @@ def _build_partitioned(
             ids = ", ".join(str(int(i)) for i in loads) or "null"
             where += f" and load_id in ({ids})"
         con.execute(f"delete from {name} where month in ({listed})")
+        narrowed = narrow_to_months(sql, f"month in ({listed})", skip=name)
         try:
-            con.execute(f"insert into {name} by name select * from ({sql}) where {where}")
+            con.execute(f"insert into {name} by name select * from ({narrowed}) where {where}")
         except duckdb.BinderException:
             con.execute(f"create or replace table {name} as\n{sql}")
         return
@@ -120,9 +139,10 @@ def _build_partitioned(
         return
     params = {"month_from": month_from, "month_to": month_to}
     con.execute(f"delete from {name} where month between $month_from and $month_to", params)
+    narrowed = narrow_to_months(sql, "month between $month_from and $month_to", skip=name)
     try:
         con.execute(
-            f"insert into {name} by name select * from ({sql}) where month between $month_from and $month_to",
+            f"insert into {name} by name select * from ({narrowed}) where month between $month_from and $month_to",
             params,
         )
     except duckdb.BinderException:

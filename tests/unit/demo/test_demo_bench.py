@@ -56,7 +56,7 @@ def test_by_month_writes_the_same_lines_as_one_file_per_billing_period(tmp_path)
     ]
     con = duckdb.connect()
     per_file = con.execute(
-        f"select parse_filename(filename) as f, count(*), count(distinct \"BillingPeriodStart\"),"
+        f'select parse_filename(filename) as f, count(*), count(distinct "BillingPeriodStart"),'
         f" min(\"BillingPeriodStart\") from read_csv('{monthly}', filename = true, all_varchar = true)"
         " group by 1 order by 1"
     ).fetchall()
