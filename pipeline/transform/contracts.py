@@ -78,6 +78,9 @@ class Contract:
     passes: Passes | None = None
     after_build: str | None = None
     formerly: tuple[str, ...] = ()
+    # month_partitions only: relations it reads whose rows each become one of its rows of the same
+    # month and load, so that recomputing some months reads only those months' and loads' rows
+    month_local_inputs: tuple[str, ...] = ()
     published_from: str | None = None
     columns: tuple[Column, ...] = ()
     tests: tuple[Test, ...] = ()
@@ -121,6 +124,11 @@ def parse_contract(path: Path) -> Contract:
     published = data.get("published", False)
     if not isinstance(published, bool):
         raise ContractError(f"{path}: 'published' must be true or false")
+    local_inputs = data.get("month_local_inputs") or []
+    if not isinstance(local_inputs, list) or not all(isinstance(n, str) and "." in n for n in local_inputs):
+        raise ContractError(f"{path}: 'month_local_inputs' must be a list of schema.table names")
+    if local_inputs and materialized != "month_partitions":
+        raise ContractError(f"{path}: 'month_local_inputs' is for month_partitions models only")
     columns = _columns(data, path)
     return Contract(
         name=f"{schema}.{table}",
@@ -136,6 +144,7 @@ def parse_contract(path: Path) -> Contract:
         passes=passes,
         after_build=data.get("after_build"),
         formerly=tuple(data.get("formerly") or ()),
+        month_local_inputs=tuple(n.lower() for n in local_inputs),
         published_from=data.get("published_from"),
         columns=columns,
         tests=_tests(data, path, columns),

@@ -16,6 +16,10 @@ and, where a table needs more than one statement, what follows its build:
     passes:       {sql: <file beside it>, param: <name>, values: [...]}: the table rebuilt from
                   itself once per value (people cost's publication rule, level by level)
     after_build:  <hook>: a named Python check run right after the build (missing FX rates)
+    month_local_inputs: [schema.table, ...]: a month partition's inputs whose rows each become
+                  one of its rows of the same month and load: an incremental run reads only the
+                  recomputed months and loads of them (the other month partitions it reads are
+                  always narrowed to the recomputed months)
     formerly:     [schema.table, ...]: names it had before; dropped so no stale copy lingers
 
 The dependencies are the `schema.table` names a model's SQL mentions that are models too
@@ -52,17 +56,23 @@ def partitioned_models() -> list[str]:
     return sorted(n for n, c in load_contracts().items() if c.materialized == "month_partitions")
 
 
+def narrow(sql: str, names: Iterable[str], predicate: str) -> str:
+    """`sql` with every reference to the relations `names` replaced by those rows of it that meet
+    `predicate` (`month in (...)`)."""
+    names = list(names)
+    if not names:
+        return sql
+    pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n in names) + r")\b(?!\.)", re.IGNORECASE)
+    return pattern.sub(lambda m: f"(select * from {m.group(1)} where {predicate})", sql)
+
+
 def narrow_to_months(sql: str, predicate: str, skip: str | None = None) -> str:
     """`sql` with every month-partitioned table it reads (but `skip`) narrowed by `predicate` on
     its month (`month in (...)`). A month of the ledger reads only its own month of the other
     partitions (splits are weighed per month: pipeline/transform/scope.py), so recomputing some
     months needs only those; a filter on the model's result alone does not reach through its
     aggregates and windows, and every month would be read and joined."""
-    names = [n for n in partitioned_models() if n != skip]
-    if not names:
-        return sql
-    pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n in names) + r")\b(?!\.)", re.IGNORECASE)
-    return pattern.sub(lambda m: f"(select * from {m.group(1)} where {predicate})", sql)
+    return narrow(sql, (n for n in partitioned_models() if n != skip), predicate)
 
 
 def references(sql: str) -> set[str]:
@@ -114,9 +124,12 @@ def _build_partitioned(
     month_to: date | None,
     months: list[date] | None = None,
     loads: list[int] | None = None,
+    local_inputs: tuple[str, ...] = (),
 ) -> None:
     """Replace the months [month_from, month_to], or the listed `months` (reading only the raw
-    rows of `loads` when given: every load with lines in those months), or build the table whole."""
+    rows of `loads` when given: every load with lines in those months), or build the table whole.
+    The other month partitions it reads are narrowed to those months, and its `local_inputs`
+    (contract: month_local_inputs) to those months and loads."""
     exists = _table_type(con, name) == "BASE TABLE"
     if months is not None and exists:
         if not months:
@@ -124,11 +137,13 @@ def _build_partitioned(
         listed = ", ".join(f"date '{m.isoformat()}'" for m in months)
         where = f"month in ({listed})"
         if loads is not None:
-            # a constant list: DuckDB pushes it into the raw scans, whose zonemaps skip other loads
+            # a constant list: stated on the model's inputs too, it reaches the raw scans, whose
+            # zonemaps skip other loads
             ids = ", ".join(str(int(i)) for i in loads) or "null"
             where += f" and load_id in ({ids})"
         con.execute(f"delete from {name} where month in ({listed})")
-        narrowed = narrow_to_months(sql, f"month in ({listed})", skip=name)
+        # the filter is stated on the inputs too: it does not reach through a CTE read twice
+        narrowed = narrow(narrow_to_months(sql, f"month in ({listed})", skip=name), local_inputs, where)
         try:
             con.execute(f"insert into {name} by name select * from ({narrowed}) where {where}")
         except duckdb.BinderException:
@@ -139,7 +154,8 @@ def _build_partitioned(
         return
     params = {"month_from": month_from, "month_to": month_to}
     con.execute(f"delete from {name} where month between $month_from and $month_to", params)
-    narrowed = narrow_to_months(sql, "month between $month_from and $month_to", skip=name)
+    between = "month between $month_from and $month_to"
+    narrowed = narrow(narrow_to_months(sql, between, skip=name), local_inputs, between)
     try:
         con.execute(
             f"insert into {name} by name select * from ({narrowed}) where month between $month_from and $month_to",
@@ -169,7 +185,7 @@ def build_model(
     if c.materialized == "view":
         con.execute(f"create or replace view {c.name} as\n{sql}")
     elif c.materialized == "month_partitions":
-        _build_partitioned(con, c.name, sql, month_from, month_to, months, loads)
+        _build_partitioned(con, c.name, sql, month_from, month_to, months, loads, c.month_local_inputs)
     else:
         con.execute(f"create or replace table {c.name} as\n{sql}")
     if c.passes:
