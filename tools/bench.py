@@ -26,7 +26,8 @@
 
 6. ``--incremental``: then a night on the same warehouse that adds one small FOCUS file (``--night-lines``,
    all in 2026-02, a billing account of its own) to the landing: its time, RSS and CPU per step and its
-   share of the full run's CPU (the run recomputes and republishes 2026-02 only). The file is removed after.
+   share of the full run's CPU (the run recomputes and republishes 2026-02 only); then a night with nothing
+   new (its time and CPU: the run finds nothing changed and stops). The file is removed after.
 
 Prints wall time and peak RSS (``wait4`` rusage) of every child and, per step of the run
 (load, transform, gates, publish), its seconds, its peak RSS and its ratio to the bare load.
@@ -745,6 +746,9 @@ def main(argv: list[str] | None = None) -> int:
         night_file = generate_night(landing, args.night_lines)
         try:
             nrun = _measure([*run_cmd, "--landing", str(landing), "--warehouse", str(warehouse)], env)
+            ntimings = gate_timings(warehouse) if nrun["rc"] == 0 else None
+            # then a night with nothing new: same landing, config and code
+            quiet = _measure([*run_cmd, "--landing", str(landing), "--warehouse", str(warehouse)], env)
         finally:
             night_file.unlink(missing_ok=True)
         share = nrun["cpu_seconds"] / run["cpu_seconds"] if run["cpu_seconds"] else float("nan")
@@ -754,7 +758,6 @@ def main(argv: list[str] | None = None) -> int:
             + f"   exit {nrun['rc']}"
         )
         nsteps: dict[str, dict[str, float]] = {}
-        ntimings = gate_timings(warehouse) if nrun["rc"] == 0 else None
         if ntimings:
             windows, exact = step_windows(warehouse, nrun, ntimings)
             nsteps = per_step(ntimings, windows, nrun["samples"])
@@ -771,7 +774,13 @@ def main(argv: list[str] | None = None) -> int:
             tail = (nrun["stderr"].strip() or nrun["stdout"].strip()).splitlines()[-3:]
             for line in tail:
                 print(f"    | {line}")
+        print(
+            _line("night, nothing new", quiet)
+            + f"   exit {quiet['rc']}"
+            + ("" if "nothing new since" in quiet["stdout"] + quiet["stderr"] else "   (work was done!)")
+        )
         night = {
+            "nothing_new": {k: quiet[k] for k in ("seconds", "peak_rss_bytes", "cpu_seconds", "rc")},
             "lines": args.night_lines,
             "month": NIGHT_MONTH,
             "run": {k: nrun[k] for k in ("seconds", "peak_rss_bytes", "cpu_seconds", "rc")},
@@ -827,7 +836,7 @@ def main(argv: list[str] | None = None) -> int:
     with (work / "history.jsonl").open("a") as fh:
         fh.write(json.dumps(results) + "\n")
     ok = run["rc"] == 0 and bare_after["rc"] == 0 and (notebook is None or notebook["rc"] == 0)
-    ok = ok and (night is None or night["run"]["rc"] == 0)
+    ok = ok and (night is None or (night["run"]["rc"] == 0 and night["nothing_new"]["rc"] == 0))
     return 0 if ok else 1
 
 
