@@ -110,7 +110,7 @@ DUCKDB_ENV = {
 class DuckdbCfg(_Strict):
     """DuckDB's memory, spill and thread knobs; COSTLEDGER_DUCKDB_<KEY> overrides each."""
 
-    memory_limit: ByteSize = Field(ByteSize(1280 * 1024**2), ge=64 * 1024**2)
+    memory_limit: ByteSize = Field(ByteSize(1536 * 1024**2), ge=64 * 1024**2)
     max_temp_directory_size: ByteSize = Field(ByteSize(32 * 1024**3), ge=64 * 1024**2)
     threads: int | None = Field(None, ge=1, le=1024)  # None: one per core
     # Keeping insertion order makes DuckDB buffer results in order; the ledger never relies on
