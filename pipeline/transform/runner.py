@@ -58,12 +58,17 @@ def partitioned_models() -> list[str]:
 
 def narrow(sql: str, names: Iterable[str], predicate: str) -> str:
     """`sql` with every reference to the relations `names` replaced by those rows of it that meet
-    `predicate` (`month in (...)`)."""
+    `predicate` (`month in (...)`); comments and string literals are left as they are."""
     names = list(names)
     if not names:
         return sql
-    pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n in names) + r")\b(?!\.)", re.IGNORECASE)
-    return pattern.sub(lambda m: f"(select * from {m.group(1)} where {predicate})", sql)
+    pattern = re.compile(
+        _COMMENT_OR_STRING.pattern + r"|\b(" + "|".join(re.escape(n) for n in names) + r")\b(?!\.)",
+        re.IGNORECASE,
+    )
+    return pattern.sub(
+        lambda m: m.group(0) if m.group(1) is None else f"(select * from {m.group(1)} where {predicate})", sql
+    )
 
 
 def narrow_to_months(sql: str, predicate: str, skip: str | None = None) -> str:

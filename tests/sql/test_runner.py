@@ -94,7 +94,9 @@ def test_a_bad_contract_names_file_and_key(tmp_path):
 
 def test_month_local_inputs_are_for_month_partitions_and_name_relations(tmp_path):
     yml = _model(tmp_path, "core", "x", "select 1 as month", "month_local_inputs: [core.y]\n")
-    with pytest.raises(ContractError, match=r"x\.yml: 'month_local_inputs' is for month_partitions models only"):
+    with pytest.raises(
+        ContractError, match=r"x\.yml: 'month_local_inputs' is for month_partitions models only"
+    ):
         parse_contract(yml)
     yml.write_text("description: t\ngrain: g\nmaterialized: month_partitions\nmonth_local_inputs: core.y\n")
     with pytest.raises(ContractError, match=r"'month_local_inputs' must be a list of schema\.table names"):
@@ -105,13 +107,14 @@ def test_month_local_inputs_are_for_month_partitions_and_name_relations(tmp_path
 
 def test_narrowing_replaces_whole_references_only():
     sql = (
-        "select * from core.line_items l join core.line_items_unioned u using (line_id)\n"
-        "-- core.allocated_line_items is not read here"
+        "select 'core.line_items' as t, * from core.line_items l join core.line_items_unioned u using (line_id)\n"
+        "-- core.line_items is named in this comment"
     )
     out = runner.narrow(sql, ["core.line_items"], "month in (date '2026-02-01')")
-    assert out.startswith(
-        "select * from (select * from core.line_items where month in (date '2026-02-01')) l "
-        "join core.line_items_unioned u"
+    assert out == (
+        "select 'core.line_items' as t, * from (select * from core.line_items where month in (date '2026-02-01')) l "
+        "join core.line_items_unioned u using (line_id)\n"
+        "-- core.line_items is named in this comment"
     )
     assert runner.narrow_to_months("select 1 from core.allocated_line_items", "month = 1", skip=None) == (
         "select 1 from (select * from core.allocated_line_items where month = 1)"
