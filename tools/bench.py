@@ -1,6 +1,6 @@
 """``make bench``: time ``costledger run`` on an N-line FOCUS export against bare DuckDB loading it.
 
-    python tools/bench.py [--lines 5000000] [--format csv|parquet] [--parts N] [--workdir bench/]
+    python tools/bench.py [--lines 5000000] [--format csv|parquet] [--parts N | --by-month] [--workdir bench/]
                           [--notebook] [--profile DIR] [--checkout DIR] [--label NAME]
                           [--incremental [--night-lines 10000]]
 
@@ -11,7 +11,9 @@
    GPU-hour metrics the run needs, under ``<workdir>/landing``. The export is reused when it
    already has the asked size, format and parts. ``--parts N`` writes the same N lines as N part
    files of one export folder (``part-00001-of-N.csv`` ...; lines split evenly, in order), as
-   providers deliver big exports; the bare load then reads all parts in one statement.
+   providers deliver big exports; the bare load then reads all parts in one statement. ``--by-month``
+   writes one file per billing period instead (``billing-period-2026-01.csv`` ...): separate loads,
+   as monthly exports arrive, which an incremental night recomputes month by month.
 2. Runs bare DuckDB ``create table t as select * from read_csv(...)`` (or ``read_parquet``) on
    the same file, into a fresh database file, in a child process: the yardstick.
 3. Runs ``costledger run --config examples/demo/config --landing <workdir>/landing
