@@ -53,7 +53,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +67,29 @@ if str(REPO) not in sys.path:
 from examples.demo.generate import FOCUS_12_COLUMNS, FOCUS_DECIMAL_COLUMNS  # noqa: E402
 from pipeline.config.settings import DEMO_CONFIG  # noqa: E402
 
-MONTHS = ("2026-01", "2026-02", "2026-03")
-BENCH_DAYS = 90  # 2026-01-01 .. 2026-03-31
+BENCH_START = date(2026, 1, 1)  # the first billing period of the history
+DEFAULT_MONTHS = 3
+MAX_MONTHS = 24
+
+
+def _add_months(first: date, k: int) -> date:
+    """The first day of the month k months after (k < 0: before) the month of `first`."""
+    m = first.year * 12 + first.month - 1 + k
+    return date(m // 12, m % 12 + 1, 1)
+
+
+def bench_months(n: int = DEFAULT_MONTHS) -> tuple[str, ...]:
+    """The history's N consecutive billing periods from 2026-01: ("2026-01", "2026-02", ...)."""
+    return tuple(_add_months(BENCH_START, k).isoformat()[:7] for k in range(n))
+
+
+def bench_days(n: int = DEFAULT_MONTHS) -> int:
+    """Days of the N-month history: the lines are spread evenly over them (90 for 2026-01..03)."""
+    return (_add_months(BENCH_START, n) - BENCH_START).days
+
+
+MONTHS = bench_months()
+BENCH_DAYS = bench_days()  # 2026-01-01 .. 2026-03-31
 
 # (Tags, ServiceName, ServiceCategory, ServiceSubcategory, ResourceType): one per line, by i % 12
 # fmt: off
@@ -106,8 +127,16 @@ def _pick(index_expr: str, values: list[str]) -> str:
     return f"([{', '.join(_lit(v) for v in values)}])[{index_expr} + 1]"
 
 
-def focus_select(lines: int, start: int = 0) -> str:
-    """The set-based FOCUS 1.2 query: one row per i in range(start, lines), deterministic."""
+def focus_select(lines: int, start: int = 0, months: int = DEFAULT_MONTHS, month: str | None = None) -> str:
+    """The set-based FOCUS 1.2 query: one row per i in range(start, lines), deterministic, line i on
+    day i % D of the `months`-month history from 2026-01 (D its days: the lines spread evenly over
+    them). `month` keeps only the lines of that billing period (in order)."""
+    days = bench_days(months)
+    where = ""
+    if month is not None:
+        first = date.fromisoformat(f"{month}-01")
+        lo, hi = (first - BENCH_START).days, (_add_months(first, 1) - BENCH_START).days
+        where = f"\n    where i % {days} >= {lo} and i % {days} < {hi}"
     exprs: dict[str, str] = {
         "AvailabilityZone": "case when p in (1, 6, 8, 9) then case when cn then 'cn-hangzhou-h' else 'us-east-1a' end end",
         "BilledCost": "case when cat = 'Credit' then -amt when commit_usage then 0 else amt end",
@@ -181,14 +210,14 @@ with base as (
         i,
         i % 12 as p,
         i % 3 = 0 as cn,
-        timestamp '2026-01-01' + to_days(cast(i % {BENCH_DAYS} as integer))
-            + to_hours(cast((i // {BENCH_DAYS}) % 24 as integer)) as ts,
+        timestamp '{BENCH_START.isoformat()}' + to_days(cast(i % {days} as integer))
+            + to_hours(cast((i // {days}) % 24 as integer)) as ts,
         -- unit price 0.0001 .. 20.0000 a unit, 1 .. 24 units: amounts exact in DECIMAL (no float)
         cast(cast(hash(i) % 200000 + 1 as decimal(18, 0)) * 0.0001 as decimal(38, 10)) as unit_price,
         cast(i % 24 + 1 as decimal(38, 10)) as qty,
         case when i % 1000 = 999 then 'Tax' when i % 997 = 996 then 'Credit'
              when i % 2003 = 2002 then 'Purchase' else 'Usage' end as cat
-    from range({int(start)}, {int(lines)}) t(i)
+    from range({int(start)}, {int(lines)}) t(i){where}
 ),
 shaped as (
     select
@@ -206,36 +235,42 @@ from shaped
 """
 
 
-def part_files(target: Path, parts: int, by_month: bool = False) -> list[Path]:
+def part_files(target: Path, parts: int, by_month: bool = False, months: int = DEFAULT_MONTHS) -> list[Path]:
     """The files of the export: `target` itself, its N part files (a glob over them is
-    `target.parent / "part-*-of-N.<ext>"`), or with `by_month` one file per billing period
-    (`billing-period-2026-01.<ext>` ...)."""
+    `target.parent / "part-*-of-N.<ext>"`), or with `by_month` one file per billing period of the
+    `months`-month history (`billing-period-2026-01.<ext>` ...)."""
     ext = target.name.rsplit(".", 1)[1]
     if by_month:
-        return [target.parent / f"billing-period-{m}.{ext}" for m in MONTHS]
+        return [target.parent / f"billing-period-{m}.{ext}" for m in bench_months(months)]
     if parts <= 1:
         return [target]
     return [target.parent / f"part-{p:05d}-of-{parts}.{ext}" for p in range(1, parts + 1)]
 
 
-def generate(landing: Path, lines: int, fmt: str, parts: int = 1, by_month: bool = False) -> Path:
+def generate(
+    landing: Path, lines: int, fmt: str, parts: int = 1, by_month: bool = False, months: int = DEFAULT_MONTHS
+) -> Path:
     """Write the bench landing zone; returns the FOCUS file, or for `parts` > 1 a glob over its
     part files (the N lines split evenly, in order), or with `by_month` a glob over one file per
     billing period (each file the lines of its month, as AWS Data Exports and Azure's monthly
-    exports deliver them: separate loads). Reused when size, format and layout match."""
+    exports deliver them: separate loads). The lines spread evenly over the days of `months`
+    billing periods from 2026-01. Reused when size, format, layout and months match."""
     landing.mkdir(parents=True, exist_ok=True)
     ext = "csv" if fmt == "csv" else "parquet"
     folder = landing / "focus" / "bench"
     target = folder / f"bench-focus-1.2-{lines}.{ext}"
-    files = part_files(target, parts, by_month)
+    files = part_files(target, parts, by_month, months)
     if by_month:
         shown = folder / f"billing-period-*.{ext}"
     else:
         shown = folder / f"part-*-of-{parts}.{ext}" if parts > 1 else target
     stamp = landing / ".bench.json"
-    want = {"lines": lines, "format": fmt, "file": shown.relative_to(landing).as_posix()}
-    if all(p.exists() for p in files) and stamp.exists() and json.loads(stamp.read_text()) == want:
-        return shown
+    want = {"lines": lines, "format": fmt, "file": shown.relative_to(landing).as_posix(), "months": months}
+    if all(p.exists() for p in files) and stamp.exists():
+        have = json.loads(stamp.read_text())
+        have.setdefault("months", DEFAULT_MONTHS)  # stamped before --months: a 3-month export
+        if have == want:
+            return shown
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -243,13 +278,10 @@ def generate(landing: Path, lines: int, fmt: str, parts: int = 1, by_month: bool
     try:
         if by_month:
             # the same N lines as one file, split by billing period (each month's lines in order)
-            queries = [
-                f"select * from ({focus_select(lines)}) where \"BillingPeriodStart\" like '{m}-%'"
-                for m in MONTHS
-            ]
+            queries = [focus_select(lines, months=months, month=m) for m in bench_months(months)]
         else:
             bounds = [lines * p // len(files) for p in range(len(files) + 1)]
-            queries = [focus_select(hi, lo) for lo, hi in zip(bounds, bounds[1:], strict=False)]
+            queries = [focus_select(hi, lo, months) for lo, hi in zip(bounds, bounds[1:], strict=False)]
         for path, query in zip(files, queries, strict=True):
             if fmt == "csv":
                 con.execute(f"copy ({query}) to {_lit(str(path))} (header, delimiter ',')")
@@ -257,21 +289,26 @@ def generate(landing: Path, lines: int, fmt: str, parts: int = 1, by_month: bool
                 con.execute(f"copy ({query}) to {_lit(str(path))} (format parquet, compression zstd)")
     finally:
         con.close()
-    _side_files(landing)
+    _side_files(landing, months)
     stamp.write_text(json.dumps(want) + "\n")
     return shown
 
 
 NIGHT_MONTH = "2026-02"
 NIGHT_LINES = 10_000
-NIGHT_FILE = Path("focus") / "bench-night" / f"night-{NIGHT_MONTH}.csv"
+NIGHT_DIR = Path("focus") / "bench-night"
 
 
-def generate_night(landing: Path, lines: int) -> Path:
-    """The night's extra FOCUS file: `lines` lines of the bench's shape, all in NIGHT_MONTH, of a
+def night_month(months: int = DEFAULT_MONTHS) -> str:
+    """The month the night adds to: NIGHT_MONTH, or 2026-01 for a one-month history (inside it)."""
+    return NIGHT_MONTH if NIGHT_MONTH in bench_months(months) else bench_months(months)[0]
+
+
+def generate_night(landing: Path, lines: int, month: str = NIGHT_MONTH) -> Path:
+    """The night's extra FOCUS file: `lines` lines of the bench's shape, all in `month`, of a
     billing account of their own (one account and period in two files would be the same charges
     twice, a critical check)."""
-    target = landing / NIGHT_FILE
+    target = landing / NIGHT_DIR / f"night-{month}.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     query = f"""
         with lines as (
@@ -279,7 +316,7 @@ def generate_night(landing: Path, lines: int) -> Path:
             from ({focus_select(lines)})
         ),
         moved as (
-            select *, date '{NIGHT_MONTH}-01' + (start_ts - date_trunc('month', start_ts)) as night_ts
+            select *, date '{month}-01' + (start_ts - date_trunc('month', start_ts)) as night_ts
             from lines where day(start_ts) <= 28
         )
         select * exclude (start_ts, night_ts) replace (
@@ -287,8 +324,8 @@ def generate_night(landing: Path, lines: int) -> Path:
                 as "BillingAccountId",
             strftime(night_ts, '%Y-%m-%dT%H:%M:%SZ') as "ChargePeriodStart",
             strftime(night_ts + interval 1 hour, '%Y-%m-%dT%H:%M:%SZ') as "ChargePeriodEnd",
-            '{NIGHT_MONTH}-01T00:00:00Z' as "BillingPeriodStart",
-            strftime(date '{NIGHT_MONTH}-01' + interval 1 month, '%Y-%m-%dT%H:%M:%SZ') as "BillingPeriodEnd"
+            '{month}-01T00:00:00Z' as "BillingPeriodStart",
+            strftime(date '{month}-01' + interval 1 month, '%Y-%m-%dT%H:%M:%SZ') as "BillingPeriodEnd"
         )
         from moved
     """
@@ -300,21 +337,25 @@ def generate_night(landing: Path, lines: int) -> Path:
     return target
 
 
-def _side_files(landing: Path) -> None:
-    """FX rates, budgets and GPU-hour metrics for the bench months (what the rules need)."""
+def _side_files(landing: Path, months: int = DEFAULT_MONTHS) -> None:
+    """FX rates, budgets and GPU-hour metrics for the bench months (what the rules need): daily
+    rates from the month before the history to the month after it, a budget and the GPU hours of
+    every month of the history."""
+    fx_from, fx_to = _add_months(BENCH_START, -1), _add_months(BENCH_START, months + 1)
+    values = ", ".join(f"('{m}')" for m in bench_months(months))
     con = duckdb.connect()
     try:
         (landing / "fx_rates").mkdir(exist_ok=True)
         con.execute(f"""
             copy (select strftime(d, '%Y-%m-%d') as rate_date, 'USD' as from_currency, 'CNY' as to_currency,
                          cast(7.15 + (hash(d) % 1000) * 0.0001 as decimal(10, 4)) as rate
-                  from range(date '2025-12-01', date '2026-05-01', interval 1 day) t(d))
+                  from range(date '{fx_from.isoformat()}', date '{fx_to.isoformat()}', interval 1 day) t(d))
             to {_lit(str(landing / "fx_rates" / "usd_cny_daily.csv"))} (header)""")
         (landing / "budgets").mkdir(exist_ok=True)
         con.execute(f"""
             copy (select m as month, s.stage, null as leaf, null as model_id, 'CNY' as currency,
                          cast(s.amount as decimal(18, 2)) as amount
-                  from (values {", ".join(f"('{m}')" for m in MONTHS)}) mm(m),
+                  from (values {values}) mm(m),
                        (values ('pretrain', 200000), ('tuning', 100000), ('deploy', 300000),
                                ('maintenance', 400000)) s(stage, amount)
                   order by month, s.amount)
@@ -322,7 +363,7 @@ def _side_files(landing: Path) -> None:
         (landing / "metrics").mkdir(exist_ok=True)
         con.execute(f"""
             copy (select m as month, model_id, 'gpu_hours' as metric, 100 + 50 * n as value
-                  from (values {", ".join(f"('{m}')" for m in MONTHS)}) mm(m),
+                  from (values {values}) mm(m),
                        (values ('reco-llm', 1), ('ads-ctr-dcn', 2), ('search-rerank-bert', 3)) x(model_id, n)
                   order by month, model_id)
             to {_lit(str(landing / "metrics" / "gpu_hours.csv"))} (header)""")
@@ -642,6 +683,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="write the export as one file per billing period (separate loads, as exports arrive)",
     )
+    ap.add_argument(
+        "--months",
+        type=int,
+        default=DEFAULT_MONTHS,
+        help=f"billing periods of history from 2026-01, 1 to {MAX_MONTHS} (default {DEFAULT_MONTHS}: 2026-01..03)",
+    )
     ap.add_argument("--workdir", default="bench", help="where the landing, warehouse and results go")
     ap.add_argument("--generate-only", action="store_true", help="write the export and stop")
     ap.add_argument("--notebook", action="store_true", help="also time the pandas notebook")
@@ -665,6 +712,19 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.parts <= args.lines:
         print("bench: --parts must be between 1 and --lines", file=sys.stderr)
         return 2
+    if not 1 <= args.months <= MAX_MONTHS:
+        print(
+            f"bench: --months must be between 1 and {MAX_MONTHS} (billing periods from 2026-01)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.by_month and args.lines < bench_days(args.months):
+        print(
+            f"bench: --by-month over {args.months} months needs at least {bench_days(args.months)} lines"
+            " (one a day) so every billing-period file has lines",
+            file=sys.stderr,
+        )
+        return 2
     if (args.parts > 1 or args.by_month) and args.notebook:
         print("bench: --notebook reads one file; leave it out with --parts or --by-month", file=sys.stderr)
         return 2
@@ -676,13 +736,14 @@ def main(argv: list[str] | None = None) -> int:
     python = _checkout_python(checkout)
     work = Path(args.workdir).resolve()
     landing, warehouse, bare_db = work / "landing", work / "warehouse", work / "bare.duckdb"
-    (landing / NIGHT_FILE).unlink(missing_ok=True)  # a night's file left by an earlier bench
+    for left in (landing / NIGHT_DIR).glob("night-*.csv"):
+        left.unlink(missing_ok=True)  # a night's file left by an earlier bench
     t0 = time.perf_counter()
-    data_file = generate(landing, args.lines, args.format, args.parts, args.by_month)
+    data_file = generate(landing, args.lines, args.format, args.parts, args.by_month, args.months)
     gen_s = time.perf_counter() - t0
     size = sum(p.stat().st_size for p in data_file.parent.glob(data_file.name))
-    parts = f" in {args.parts} parts" if args.parts > 1 else ""
-    parts = f" in {len(MONTHS)} billing-period files" if args.by_month else parts
+    parts = f" over {args.months} months" + (f" in {args.parts} parts" if args.parts > 1 else "")
+    parts = f" in {args.months} billing-period files" if args.by_month else parts
     print(
         f"bench: {args.lines:,} FOCUS 1.2 lines{parts}, {args.format}, {size / 2**20:,.1f} MiB -> {data_file}"
     )
@@ -745,7 +806,7 @@ def main(argv: list[str] | None = None) -> int:
 
     night = None
     if args.incremental and run["rc"] == 0:
-        night_file = generate_night(landing, args.night_lines)
+        night_file = generate_night(landing, args.night_lines, night_month(args.months))
         try:
             nrun = _measure([*run_cmd, "--landing", str(landing), "--warehouse", str(warehouse)], env)
             ntimings = gate_timings(warehouse) if nrun["rc"] == 0 else None
@@ -784,7 +845,7 @@ def main(argv: list[str] | None = None) -> int:
         night = {
             "nothing_new": {k: quiet[k] for k in ("seconds", "peak_rss_bytes", "cpu_seconds", "rc")},
             "lines": args.night_lines,
-            "month": NIGHT_MONTH,
+            "month": night_month(args.months),
             "run": {k: nrun[k] for k in ("seconds", "peak_rss_bytes", "cpu_seconds", "rc")},
             "cpu_share_of_full_run": round(share, 4),
             "steps": nsteps,
@@ -814,6 +875,7 @@ def main(argv: list[str] | None = None) -> int:
         "format": args.format,
         "parts": args.parts,
         "by_month": args.by_month,
+        "months": args.months,
         "file_bytes": size,
         "generate_seconds": round(gen_s, 3),
         "load_average": os.getloadavg(),
