@@ -133,3 +133,115 @@ def test_the_notebook_sums_the_export_as_decimal(tmp_path):
     )
     assert int(rows) == 1200 and int(groups) > 1
     assert float(total) == float(want.fetchone()[0])
+
+
+def _by_file(con, glob):
+    return con.execute(
+        f'select parse_filename(filename), count(*), count(distinct "BillingPeriodStart"), min("BillingPeriodStart")'
+        f" from read_csv('{glob}', filename = true, all_varchar = true) group by 1 order by 1"
+    ).fetchall()
+
+
+def test_months_12_by_month_writes_a_years_history_one_billing_period_a_file(tmp_path):
+    year = [f"2026-{m:02d}" for m in range(1, 13)]
+    assert bench.bench_months(12) == tuple(year) and bench.bench_days(12) == 365
+    whole = bench.generate(tmp_path / "a", 1800, "csv", months=12)
+    monthly = bench.generate(tmp_path / "b", 1800, "csv", by_month=True, months=12)
+    con = duckdb.connect()
+    per_file = _by_file(con, monthly)
+    assert [(f, k, p[:7]) for f, _, k, p in per_file] == [(f"billing-period-{m}.csv", 1, m) for m in year]
+    assert all(n > 0 for _, n, _, _ in per_file) and sum(n for _, n, _, _ in per_file) == 1800
+    same = con.execute(
+        f"select count(*) from (select * from read_csv(['{whole}'], all_varchar = true)"
+        f" except all select * exclude (filename) from read_csv('{monthly}', filename = true, all_varchar = true))"
+    ).fetchone()[0]
+    assert same == 0
+    # spread evenly over the days of the year: every day has lines, none has two more than another
+    days = con.execute(
+        f'select count(*), min(n), max(n), min(d), max(d) from (select left("ChargePeriodStart", 10) as d,'
+        f" count(*) as n from read_csv('{whole}', all_varchar = true) group by 1)"
+    ).fetchone()
+    assert days[0] == 365 and days[2] - days[1] <= 1 and (days[3], days[4]) == ("2026-01-01", "2026-12-31")
+    con.close()
+
+
+def test_default_months_writes_the_same_three_billing_periods(tmp_path):
+    default = bench.generate(tmp_path / "a", 1800, "csv", by_month=True)
+    three = bench.generate(tmp_path / "b", 1800, "csv", by_month=True, months=3)
+    names = sorted(p.name for p in default.parent.glob(default.name))
+    assert names == ["billing-period-2026-01.csv", "billing-period-2026-02.csv", "billing-period-2026-03.csv"]
+    assert bench.MONTHS == bench.bench_months(3) and bench.BENCH_DAYS == 90
+    for name in names:
+        assert (default.parent / name).read_bytes() == (three.parent / name).read_bytes()
+    con = duckdb.connect()
+    assert [p[:7] for *_, p in _by_file(con, default)] == ["2026-01", "2026-02", "2026-03"]
+    con.close()
+
+
+@pytest.mark.parametrize("months", [1, 12, 24])
+def test_fx_budgets_and_metrics_cover_every_month_of_the_history(tmp_path, months):
+    landing = tmp_path / "landing"
+    f = bench.generate(landing, bench.bench_days(months), "csv", months=months)
+    history = set(bench.bench_months(months))
+    for side in ("budgets/stage_budgets.csv", "metrics/gpu_hours.csv"):
+        with (landing / side).open(newline="") as fh:
+            assert {r["month"] for r in csv.DictReader(fh)} == history, side
+    con = duckdb.connect()
+    first, last, n = con.execute(
+        f"select min(left(ChargePeriodStart, 10)), max(left(ChargePeriodStart, 10)), count(distinct left(BillingPeriodStart, 7))"
+        f" from read_csv('{f}', all_varchar = true)"
+    ).fetchone()
+    assert n == months
+    missing = con.execute(
+        f"select count(*) from (select distinct left(ChargePeriodStart, 10) as d from read_csv('{f}', all_varchar = true))"
+        f" where d not in (select rate_date from read_csv('{landing}/fx_rates/usd_cny_daily.csv', all_varchar = true))"
+    ).fetchone()[0]
+    assert missing == 0 and first[:7] == "2026-01" and last[:7] == max(history)
+    con.close()
+
+
+def test_months_joins_the_reuse_stamp(tmp_path):
+    landing = tmp_path / "landing"
+    three = bench.generate(landing, 800, "csv", by_month=True)
+    assert len(list(three.parent.glob(three.name))) == 3
+    twelve = bench.generate(landing, 800, "csv", by_month=True, months=12)
+    files = sorted(twelve.parent.glob(twelve.name))
+    assert [p.name[15:22] for p in files] == list(bench.bench_months(12))
+    stamps = [p.stat().st_mtime_ns for p in files]
+    assert json.loads((landing / ".bench.json").read_text())["months"] == 12
+    bench.generate(landing, 800, "csv", by_month=True, months=12)  # the same ask: reused
+    assert [p.stat().st_mtime_ns for p in files] == stamps
+    # a stamp written before --months existed is a 3-month export: still reused by the default
+    landing2 = tmp_path / "old"
+    f = bench.generate(landing2, 500, "csv")
+    stamp = json.loads((landing2 / ".bench.json").read_text())
+    (landing2 / ".bench.json").write_text(json.dumps({k: v for k, v in stamp.items() if k != "months"}))
+    before = f.stat().st_mtime_ns
+    assert bench.generate(landing2, 500, "csv") == f and f.stat().st_mtime_ns == before
+
+
+def test_the_night_month_stays_inside_the_history():
+    assert bench.night_month() == bench.NIGHT_MONTH == "2026-02"
+    assert bench.night_month(12) == "2026-02" and bench.night_month(24) == "2026-02"
+    assert bench.night_month(1) == "2026-01"
+
+
+@pytest.mark.parametrize("months", ["0", "25", "-3"])
+def test_months_out_of_range_is_refused_in_one_line(tmp_path, capsys, months):
+    assert (
+        bench.main(["--lines", "500", "--months", months, "--workdir", str(tmp_path), "--generate-only"]) == 2
+    )
+    err = capsys.readouterr().err.strip()
+    assert err == "bench: --months must be between 1 and 24 (billing periods from 2026-01)"
+    assert not (tmp_path / "landing").exists()
+
+
+def test_generate_only_prints_the_months(tmp_path, capsys):
+    args = ["--lines", "300", "--months", "12", "--by-month", "--workdir", str(tmp_path), "--generate-only"]
+    assert bench.main(args) == 2  # 300 lines: November and December would have none
+    assert "needs at least 365 lines" in capsys.readouterr().err
+    args[1] = "730"
+    assert bench.main(args) == 0
+    assert "730 FOCUS 1.2 lines in 12 billing-period files" in capsys.readouterr().out
+    assert bench.main(["--lines", "500", "--workdir", str(tmp_path / "one"), "--generate-only"]) == 0
+    assert "500 FOCUS 1.2 lines over 3 months, csv" in capsys.readouterr().out
