@@ -1,19 +1,22 @@
 """``make bench``: time ``costledger run`` on an N-line FOCUS export against bare DuckDB loading it.
 
-    python tools/bench.py [--lines 5000000] [--format csv|parquet] [--parts N | --by-month] [--workdir bench/]
-                          [--notebook] [--profile DIR] [--checkout DIR] [--label NAME]
+    python tools/bench.py [--lines 5000000] [--format csv|parquet] [--parts N | --by-month] [--months 3]
+                          [--workdir bench/] [--notebook] [--profile DIR] [--checkout DIR] [--label NAME]
                           [--incremental [--night-lines 10000]]
 
 1. Generates, set-based in DuckDB (``copy (select ... from range(N)) to ...``), one FOCUS 1.2
-   export of N lines (AWS lines in USD, Alibaba Cloud lines in CNY, three months, tags that
+   export of N lines (AWS lines in USD, Alibaba Cloud lines in CNY, tags that
    examples/demo/config/cost_rules.yaml places: model/leaf tags, the shared GPU pool, shared serving, the web
    shop, untagged lines, a support plan, credits and tax), plus the USD->CNY rates, budgets and
-   GPU-hour metrics the run needs, under ``<workdir>/landing``. The export is reused when it
-   already has the asked size, format and parts. ``--parts N`` writes the same N lines as N part
-   files of one export folder (``part-00001-of-N.csv`` ...; lines split evenly, in order), as
-   providers deliver big exports; the bare load then reads all parts in one statement. ``--by-month``
-   writes one file per billing period instead (``billing-period-2026-01.csv`` ...): separate loads,
-   as monthly exports arrive, which an incremental night recomputes month by month.
+   GPU-hour metrics the run needs, under ``<workdir>/landing``. The lines spread evenly over the
+   days of ``--months N`` consecutive billing periods from 2026-01 (1 to 24; default 3, 2026-01..03;
+   12 is a year's history, 2026-01..12); the rates, budgets and metrics cover every one of them.
+   The export is reused when it already has the asked size, format, parts and months.
+   ``--parts N`` writes the same N lines as N part files of one export folder
+   (``part-00001-of-N.csv`` ...; lines split evenly, in order), as providers deliver big exports;
+   the bare load then reads all parts in one statement. ``--by-month`` writes one file per billing
+   period instead (``billing-period-2026-01.csv`` ..., one for each of the ``--months``): separate
+   loads, as monthly exports arrive, which an incremental night recomputes month by month.
 2. Runs bare DuckDB ``create table t as select * from read_csv(...)`` (or ``read_parquet``) on
    the same file, into a fresh database file, in a child process: the yardstick.
 3. Runs ``costledger run --config examples/demo/config --landing <workdir>/landing
@@ -26,19 +29,20 @@
    under ``EXPLAIN ANALYZE`` against the finished work database and saves each plan with its
    timings under DIR, plus ``DIR/summary.json`` (heaviest first).
 
-6. ``--incremental``: then a night on the same warehouse that adds one small FOCUS file (``--night-lines``,
-   all in 2026-02, a billing account of its own) to the landing: its time, RSS and CPU per step and its
-   share of the full run's CPU (the run recomputes and republishes 2026-02 only); then a night with nothing
-   new (its time and CPU: the run finds nothing changed and stops). The file is removed after.
+6. ``--incremental``: then a night on the same warehouse that adds one small FOCUS file
+   (``--night-lines``, all in 2026-02, or 2026-01 with ``--months 1``; a billing account of its own)
+   to the landing: its time, RSS and CPU per step and its share of the full run's CPU (the run
+   recomputes and republishes that month only); then a night with nothing new (its time and CPU:
+   the run finds nothing changed and stops). The file is removed after.
 
 Prints wall time and peak RSS (``wait4`` rusage) of every child and, per step of the run
 (load, transform, gates, publish), its seconds, its peak RSS and its ratio to the bare load.
 A step's window comes from the run's log (``<step> took N s``, stamped); for a checkout that
 logs no step times the steps are laid end to end before the run's exit and marked ``~``.
 ``--checkout DIR`` measures another checkout of costledger (its ``.venv`` and config) on the
-same export: how the "before" figures are taken. Figures go to ``<workdir>/results.json`` and
-are appended to ``<workdir>/history.jsonl``. Nothing here reads the clock to pick data: the
-export is the same for the same N.
+same export: how the "before" figures are taken. Figures (with the lines, layout and months) go
+to ``<workdir>/results.json`` and are appended to ``<workdir>/history.jsonl``. Nothing here reads
+the clock to pick data: the export is the same for the same N and months.
 """
 
 from __future__ import annotations
