@@ -94,6 +94,10 @@ class IngestCfg(_Strict):
     # the CSV parts of one export folder (FOCUS exports come in many) that add up to at least
     # this are read by one statement, in parallel; smaller deliveries are read file by file
     parts_min_bytes: ByteSize = Field(ByteSize(64 * 1024**2), ge=0)
+    # a file whose size, mtime, ctime, inode and device are as they were when it was hashed is
+    # not read again (pipeline/landing/walk.py); false: every file is hashed every run (for a
+    # file system whose ctime is not kept, e.g. some network mounts)
+    trust_file_stat: bool = True
 
 
 # DuckDB's resources (docs/scaling.md). The defaults fit a 4 GiB worker: DuckDB's buffer pool

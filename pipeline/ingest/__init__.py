@@ -41,7 +41,7 @@ from pipeline.ingest import (
 from pipeline.ingest.common import LINEAGE, NotOneRead, drop_temp, now_utc, q
 from pipeline.ingest.native import aws_cur, azure_cost, contract_commitments, gcp_billing
 from pipeline.landing.prescan import exact_records, kind_of
-from pipeline.landing.walk import LandingFile, landing_root, opened, shown, survey
+from pipeline.landing.walk import SOURCE_FOLDERS, FileStat, LandingFile, landing_root, opened, shown, survey
 
 # Load order matters only for readability of logs; every source is independent at load time.
 MODULES: dict[str, ModuleType] = {
@@ -152,6 +152,36 @@ def booked_content(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]
     }
 
 
+def kept_hashes(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, tuple[FileStat, str]]:
+    """The kept hashes of the files under a source's folder: rel -> (stat when hashed, sha256)."""
+    folder = SOURCE_FOLDERS[source]
+    return {
+        rel: (FileStat(*st), sha)
+        for rel, *st, sha in con.execute(
+            "select source_file, size_bytes, mtime_ns, ctime_ns, inode, device, file_sha256 "
+            "from audit.file_hashes where starts_with(source_file, ?)",
+            [folder + "/"],
+        ).fetchall()
+    }
+
+
+def keep_hashes(con: duckdb.DuckDBPyConnection, hashed: dict[str, tuple[FileStat, str]]) -> None:
+    """Keep what a survey hashed, so the same bytes are not read again next run."""
+    if not hashed:
+        return
+    con.executemany(
+        """
+        insert or replace into audit.file_hashes
+            (source_file, size_bytes, mtime_ns, ctime_ns, inode, device, file_sha256, hashed_at)
+        values (?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+        [
+            [rel, st.size, st.mtime_ns, st.ctime_ns, st.inode, st.device, sha, now_utc()]
+            for rel, (st, sha) in sorted(hashed.items())
+        ],
+    )
+
+
 def plan_source(con: duckdb.DuckDBPyConnection, settings: Settings, source: str) -> SourcePlan:
     """Compare the landing folder of one source with audit.files."""
     mod = MODULES[source]
@@ -163,7 +193,13 @@ def plan_source(con: duckdb.DuckDBPyConnection, settings: Settings, source: str)
             [source],
         ).fetchall()
     }
-    found = survey(settings, source, {rel: k.size for rel, k in known.items() if k.size is not None})
+    found = survey(
+        settings,
+        source,
+        {rel: k.size for rel, k in known.items() if k.size is not None},
+        kept_hashes(con, source),
+    )
+    keep_hashes(con, found.hashed)
     files = found.files
     plan = SourcePlan(source, known=known)
     plan.refused = {r.rel: r.message for r in found.refused}

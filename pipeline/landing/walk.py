@@ -13,6 +13,13 @@ it is an alias of its target (recorded as a duplicate, never booked itself). Eve
 opened with O_NOFOLLOW and checked to lie inside landing/ once open, and DuckDB reads the open
 file (/proc/self/fd/N), so a name is never expanded as a glob. Names with control characters
 are refused and only ever shown escaped, so no name can forge a log line.
+
+A file is hashed once per content, not once per run: its sha256 is kept (audit.file_hashes) with
+its size, mtime, ctime, inode and device, and a file whose five are all as they were is taken to
+hold what it held (`ingest.trust_file_stat`). ctime is set by the kernel on every write, rename
+or `touch`, and cannot be set back, so restoring an mtime does not hide a change. A file written
+within QUIET_NS before it was hashed is "racy" (a second write in the same clock tick would leave
+every field as it was): its hash is not kept, and it is hashed again next run.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import io
 import os
 import re
 import stat
+import time
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -58,6 +66,25 @@ IGNORED_NAMES = {".DS_Store", "README.md", "README.txt"}
 # Bidirectional-text controls reorder what a terminal shows: as dangerous in a name as a newline.
 _BIDI = {"\u061c", "\u200e", "\u200f", *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))}
 _PROC_FD = Path("/proc/self/fd")
+
+
+# How long a file must have been left alone before it was hashed for its hash to be kept.
+QUIET_NS = 2_000_000_000
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """What the file system says about a file, every field of which a write or a rename changes."""
+
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+    device: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> FileStat:
+        return cls(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
 @dataclass(frozen=True)
@@ -98,6 +125,7 @@ class Survey:
     files: list[LandingFile] = field(default_factory=list)
     refused: list[Refused] = field(default_factory=list)
     aliases: list[Alias] = field(default_factory=list)
+    hashed: dict[str, tuple[FileStat, str]] = field(default_factory=dict)  # rel -> (stat, sha256) to keep
 
 
 def unsafe_name(name: str) -> bool:
@@ -187,11 +215,19 @@ def _entries(top: Path) -> Iterator[os.DirEntry]:
             yield from _entries(Path(e.path))
 
 
-def survey(settings: Settings, source: str, known_sizes: dict[str, int] | None = None) -> Survey:
+def survey(
+    settings: Settings,
+    source: str,
+    known_sizes: dict[str, int] | None = None,
+    hashes: dict[str, tuple[FileStat, str]] | None = None,
+) -> Survey:
     """Every data file of one source (sorted by path), hashed, and what was refused unread.
 
     A file whose path and size match a known file is only hashed (most likely unchanged); any
     other CSV is also counted and checked against the caps in the same read (`LandingFile.scan`).
+    A file whose stat equals the one `hashes` keeps for its path is not read at all: it gets the
+    kept sha256 and no scan (`opened` reads it if it is loaded). `Survey.hashed` holds the hashes
+    worth keeping from this survey.
     """
     out = Survey()
     root = landing_root(settings)
@@ -204,6 +240,7 @@ def survey(settings: Settings, source: str, known_sizes: dict[str, int] | None =
         return out
     caps = Caps.of(ingest_cfg(settings))
     known_sizes = known_sizes or {}
+    hashes = hashes if hashes is not None and ingest_cfg(settings).trust_file_stat else {}
     for e in _entries(top):
         rel = Path(e.path).relative_to(root).as_posix()
         if unsafe_name(e.name):
@@ -234,10 +271,21 @@ def survey(settings: Settings, source: str, known_sizes: dict[str, int] | None =
             )
             continue
         st = e.stat(follow_symlinks=False)
+        kept = hashes.get(rel)
+        if kept is not None and kept[0] == FileStat.of(st):
+            out.files.append(
+                LandingFile(
+                    source, rel, Path(e.path), kept[1], st.st_size, st.st_mtime_ns, delivery_of(root, rel)
+                )
+            )
+            continue
         count = known_sizes.get(rel) != st.st_size
         try:
             with opened_fd(root, Path(e.path), rel) as fd:
+                before, started = FileStat.of(os.fstat(fd)), time.time_ns()
                 scan = prescan_fd(fd, rel, kind_of(e.name), caps, count=count)
+                if before == FileStat.of(os.fstat(fd)) and before.ctime_ns < started - QUIET_NS:
+                    out.hashed[rel] = (before, scan.sha256)
         except InputError as exc:
             out.refused.append(Refused(source, rel, str(exc)))
             continue
@@ -248,7 +296,7 @@ def survey(settings: Settings, source: str, known_sizes: dict[str, int] | None =
                 Path(e.path),
                 scan.sha256,
                 scan.size,
-                st.st_mtime_ns,
+                before.mtime_ns,
                 delivery_of(root, rel),
                 scan,
             )

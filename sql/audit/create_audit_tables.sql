@@ -39,6 +39,20 @@ create table if not exists audit.files (
     duplicate_of varchar               -- duplicate: the path its content is booked under, moved: where it went
 );
 
+-- What each landing file's bytes hashed to, and its stat when they were hashed (one row per
+-- path): a file whose size, mtime, ctime, inode and device are all unchanged is not read again
+-- (pipeline/landing/walk.py, ingest.trust_file_stat). A cache: deleting its rows only costs a re-hash.
+create table if not exists audit.file_hashes (
+    source_file varchar primary key,   -- path relative to landing/
+    size_bytes bigint,
+    mtime_ns bigint,
+    ctime_ns bigint,
+    inode ubigint,
+    device ubigint,
+    file_sha256 varchar,
+    hashed_at timestamp
+);
+
 -- One row per file per load attempt.
 create table if not exists audit.load_log (
     load_id bigint,

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -390,6 +391,43 @@ def test_every_loaded_file_has_rows_read_plus_rejected_equal_to_its_counted_line
 
 
 # --- 5. nothing outside landing/ is opened ------------------------------------------------------
+
+
+def test_an_unchanged_file_is_not_read_again_and_a_same_size_same_mtime_rewrite_is_booked(env, monkeypatch):
+    from pipeline.landing import walk
+
+    landing, warehouse = env
+    monkeypatch.setattr(walk, "QUIET_NS", -10**10)  # as if the files had been left alone for a while
+    assert cli("run", "--quiet", landing=landing, warehouse=warehouse).returncode == 0
+    assert work(warehouse, "select file_sha256 from audit.file_hashes where source_file = ?", [FOCUS]) == [
+        (sha(landing / FOCUS),)
+    ]
+
+    read: list[str] = []
+    real = walk.prescan_fd
+    monkeypatch.setattr(walk, "prescan_fd", lambda fd, rel, *a, **k: read.append(rel) or real(fd, rel, *a, **k))
+    before = by_file(warehouse)
+    original = "select sum(effective_cost_original) from marts.cost_line_items where source_file = ?"
+    usd_before = published(warehouse, original, [FOCUS])[0][0]
+    assert cli("run", "--quiet", landing=landing, warehouse=warehouse).returncode == 0
+    assert read == [], "a file whose stat did not change was read again"
+    assert by_file(warehouse) == before
+
+    # the same size and the same mtime, other bytes: the kernel's ctime still tells
+    path = landing / FOCUS
+    st = path.stat()
+    time.sleep(0.05)
+    text = path.read_text()
+    assert ",100.00,100.00,100.00,100.00,AWS," in text
+    path.write_text(text.replace(",100.00,100.00,100.00,100.00,AWS,", ",100.00,190.00,100.00,100.00,AWS,", 1))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    assert cli("run", "--quiet", landing=landing, warehouse=warehouse).returncode == 0
+    assert read == [FOCUS, FOCUS]  # the cost files' and the commitment files' survey of landing/focus
+    assert published(warehouse, original, [FOCUS])[0][0] == usd_before + D("90.00")
+    assert work(warehouse, "select file_sha256 from audit.file_hashes where source_file = ?", [FOCUS]) == [
+        (sha(path),)
+    ]
 
 
 def test_a_symlink_out_of_landing_is_refused_not_hashed_and_not_read(env, tmp_path):

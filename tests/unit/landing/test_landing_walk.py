@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -158,3 +159,89 @@ def test_a_manifest_linked_from_outside_landing_is_refused_and_never_read(tmp_pa
     loadable, pending, _ = focus.plan(settings(landing), found.files)
     assert all("BILLING_PERIOD=2026-01" not in f.rel for f in loadable)
     assert set(pending) == {f.rel for f in found.files if "BILLING_PERIOD=2026-01" in f.rel}
+
+
+# --- a file is hashed once per content (audit.file_hashes) ------------------------------------------
+
+
+def _kept(landing: Path, monkeypatch) -> dict:
+    """The hashes one survey keeps, the clock as if the file had been left alone for a while."""
+    from pipeline.landing import walk
+
+    monkeypatch.setattr(walk, "QUIET_NS", -10**10)
+    return survey(settings(landing), "focus").hashed
+
+
+def _unread(monkeypatch) -> list[str]:
+    from pipeline.landing import walk
+
+    read: list[str] = []
+    real = walk.prescan_fd
+
+    def counting(fd, rel, *args, **kwargs):
+        read.append(rel)
+        return real(fd, rel, *args, **kwargs)
+
+    monkeypatch.setattr(walk, "prescan_fd", counting)
+    return read
+
+
+def test_a_file_just_written_is_hashed_but_its_hash_is_not_kept(landing):
+    found = survey(settings(landing), "focus")
+    assert [f.rel for f in found.files] == ["focus/x/good.csv"]
+    assert found.files[0].scan is not None
+    assert found.hashed == {}  # written within QUIET_NS of its hash: a write in the same tick would hide
+
+
+def test_a_file_whose_stat_is_unchanged_is_not_read_again(landing, monkeypatch):
+    good = landing / "focus" / "x" / "good.csv"
+    kept = _kept(landing, monkeypatch)
+    assert {rel: sha for rel, (_, sha) in kept.items()} == {
+        "focus/x/good.csv": hashlib.sha256(good.read_bytes()).hexdigest()
+    }
+    read = _unread(monkeypatch)
+    again = survey(settings(landing), "focus", hashes=kept)
+    assert read == []
+    assert [(f.rel, f.sha256, f.size, f.scan) for f in again.files] == [
+        ("focus/x/good.csv", kept["focus/x/good.csv"][1], good.stat().st_size, None)
+    ]
+    assert again.hashed == {}
+
+
+def test_a_rewrite_that_keeps_size_and_mtime_is_read_again(landing, monkeypatch):
+    good = landing / "focus" / "x" / "good.csv"
+    kept = _kept(landing, monkeypatch)
+    st = good.stat()
+    time.sleep(0.05)  # past the file system's clock tick, so the kernel's ctime moves
+    good.write_text(good.read_text().replace("1,1,USD", "9,9,USD"))
+    os.utime(good, ns=(st.st_atime_ns, st.st_mtime_ns))  # size and mtime as they were
+    assert (good.stat().st_size, good.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    read = _unread(monkeypatch)
+    again = survey(settings(landing), "focus", hashes=kept)
+    assert read == ["focus/x/good.csv"]
+    assert again.files[0].sha256 == hashlib.sha256(good.read_bytes()).hexdigest() != kept["focus/x/good.csv"][1]
+
+
+def test_a_file_moved_over_with_the_same_size_and_mtime_is_read_again(landing, tmp_path, monkeypatch):
+    good = landing / "focus" / "x" / "good.csv"
+    kept = _kept(landing, monkeypatch)
+    st = good.stat()
+    other = landing / "focus" / "x" / ".incoming"
+    other.write_text(good.read_text().replace("1,1,USD", "7,7,USD"))
+    os.utime(other, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(other, good)  # another inode under the same name
+    read = _unread(monkeypatch)
+    again = survey(settings(landing), "focus", hashes=kept)
+    assert read == ["focus/x/good.csv"]
+    assert again.files[0].sha256 == hashlib.sha256(good.read_bytes()).hexdigest()
+
+
+def test_trust_file_stat_false_hashes_every_file_every_run(landing, monkeypatch):
+    from pipeline.config.settings import IngestCfg
+
+    kept = _kept(landing, monkeypatch)
+    read = _unread(monkeypatch)
+    distrustful = SimpleNamespace(landing=landing, ingest=IngestCfg(trust_file_stat=False))
+    again = survey(distrustful, "focus", hashes=kept)
+    assert read == ["focus/x/good.csv"]
+    assert again.files[0].scan is not None
