@@ -136,36 +136,27 @@ def _build_partitioned(
     The other month partitions it reads are narrowed to those months, and its `local_inputs`
     (contract: month_local_inputs) to those months and loads."""
     exists = _table_type(con, name) == "BASE TABLE"
+    params: dict | None = None
     if months is not None and exists:
         if not months:
             return  # nothing of this table to recompute
-        listed = ", ".join(f"date '{m.isoformat()}'" for m in months)
-        where = f"month in ({listed})"
+        in_months = "month in (" + ", ".join(f"date '{m.isoformat()}'" for m in months) + ")"
+        where = in_months
         if loads is not None:
             # a constant list: stated on the model's inputs too, it reaches the raw scans, whose
             # zonemaps skip other loads
-            ids = ", ".join(str(int(i)) for i in loads) or "null"
-            where += f" and load_id in ({ids})"
-        con.execute(f"delete from {name} where month in ({listed})")
-        # the filter is stated on the inputs too: it does not reach through a CTE read twice
-        narrowed = narrow(narrow_to_months(sql, f"month in ({listed})", skip=name), local_inputs, where)
-        try:
-            con.execute(f"insert into {name} by name select * from ({narrowed}) where {where}")
-        except duckdb.BinderException:
-            con.execute(f"create or replace table {name} as\n{sql}")
-        return
-    if month_from is None or not exists:
+            where += " and load_id in (" + (", ".join(str(int(i)) for i in loads) or "null") + ")"
+    elif month_from is not None and exists:
+        in_months = where = "month between $month_from and $month_to"
+        params = {"month_from": month_from, "month_to": month_to}
+    else:
         con.execute(f"create or replace table {name} as\n{sql}")
         return
-    params = {"month_from": month_from, "month_to": month_to}
-    con.execute(f"delete from {name} where month between $month_from and $month_to", params)
-    between = "month between $month_from and $month_to"
-    narrowed = narrow(narrow_to_months(sql, between, skip=name), local_inputs, between)
+    con.execute(f"delete from {name} where {in_months}", params)
+    # the filter is stated on the inputs too: it does not reach through a CTE read twice
+    narrowed = narrow(narrow_to_months(sql, in_months, skip=name), local_inputs, where)
     try:
-        con.execute(
-            f"insert into {name} by name select * from ({narrowed}) where month between $month_from and $month_to",
-            params,
-        )
+        con.execute(f"insert into {name} by name select * from ({narrowed}) where {where}", params)
     except duckdb.BinderException:
         # The model's columns changed since the table was built: rebuild it whole.
         con.execute(f"create or replace table {name} as\n{sql}")
