@@ -64,25 +64,38 @@ SOURCES: tuple[str, ...] = tuple(MODULES)
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every raw table (text columns + lineage), so staging views always bind."""
+    """Create every raw table (text columns + lineage), so staging views always bind, and add the
+    columns a raw table of an older warehouse lacks. One catalog query first: a statement is run
+    only for what is missing (each step calls this; a quiet night must not pay for hundreds)."""
+    have: dict[str, set[str]] = {}
+    for table, column in con.execute(
+        "select 'raw.' || table_name, lower(column_name) from duckdb_columns() "
+        "where database_name = current_database() and schema_name = 'raw'"
+    ).fetchall():
+        have.setdefault(table, set()).add(column)
     for mod in MODULES.values():
-        cols = ", ".join(f"{q(c)} varchar" for c in mod.RAW_COLUMNS)
-        con.execute(
-            f"create table if not exists {mod.RAW_TABLE} ({cols}, load_id bigint, source_file varchar, "
-            "source_row bigint, file_sha256 varchar)"
-        )
-        # raw tables of a warehouse built before a source gained columns
-        for c in mod.RAW_COLUMNS:
-            con.execute(f"alter table {mod.RAW_TABLE} add column if not exists {q(c)} varchar")
-        for table, (columns, _) in getattr(mod, "SIDE_TABLES", {}).items():
-            cols = ", ".join(f"{q(c)} varchar" for c in columns)
+        if mod.RAW_TABLE not in have:
+            cols = ", ".join(f"{q(c)} varchar" for c in mod.RAW_COLUMNS)
             con.execute(
-                f"create table if not exists {table} ({cols}, load_id bigint, source_file varchar, "
-                "file_sha256 varchar)"
+                f"create table if not exists {mod.RAW_TABLE} ({cols}, load_id bigint, source_file varchar, "
+                "source_row bigint, file_sha256 varchar)"
             )
-    con.execute(
-        "create table if not exists raw.employee_keys (employee_id varchar primary key, employee_key varchar)"
-    )
+        else:
+            # raw tables of a warehouse built before a source gained columns
+            for c in mod.RAW_COLUMNS:
+                if c.lower() not in have[mod.RAW_TABLE]:
+                    con.execute(f"alter table {mod.RAW_TABLE} add column if not exists {q(c)} varchar")
+        for table, (columns, _) in getattr(mod, "SIDE_TABLES", {}).items():
+            if table not in have:
+                cols = ", ".join(f"{q(c)} varchar" for c in columns)
+                con.execute(
+                    f"create table if not exists {table} ({cols}, load_id bigint, source_file varchar, "
+                    "file_sha256 varchar)"
+                )
+    if "raw.employee_keys" not in have:
+        con.execute(
+            "create table if not exists raw.employee_keys (employee_id varchar primary key, employee_key varchar)"
+        )
 
 
 def raw_tables(mod: ModuleType) -> tuple[str, ...]:
