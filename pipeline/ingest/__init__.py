@@ -41,7 +41,16 @@ from pipeline.ingest import (
 from pipeline.ingest.common import LINEAGE, NotOneRead, drop_temp, now_utc, q
 from pipeline.ingest.native import aws_cur, azure_cost, contract_commitments, gcp_billing
 from pipeline.landing.prescan import exact_records, kind_of
-from pipeline.landing.walk import SOURCE_FOLDERS, FileStat, LandingFile, landing_root, opened, shown, survey
+from pipeline.landing.walk import (
+    SOURCE_FOLDERS,
+    ChangedWhileRead,
+    FileStat,
+    LandingFile,
+    landing_root,
+    opened,
+    shown,
+    survey,
+)
 
 # Load order matters only for readability of logs; every source is independent at load time.
 MODULES: dict[str, ModuleType] = {
@@ -462,6 +471,9 @@ def load_file(
         con.execute("rollback")
         drop_temp(con)
         con.execute("begin transaction")
+        if isinstance(exc, ChangedWhileRead):
+            # the kept hash did not match the bytes: hash the file afresh next run, not refuse it again
+            con.execute("delete from audit.file_hashes where source_file = ?", [f.rel])
         _log(con, load_id, run_id, f.source, f.rel, f.sha256, f.size, "refused", None, 0, 0, str(exc))
         # A refused re-delivery keeps the rows of the last good version: nothing is dropped silently.
         _record_file(

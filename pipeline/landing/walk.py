@@ -372,6 +372,11 @@ def _glob_literal(path: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", path)
 
 
+class ChangedWhileRead(InputError):
+    """The bytes read are not the bytes hashed: the file changed under the run, or the hash kept
+    for its stat (audit.file_hashes) is stale. The caller drops the kept hash."""
+
+
 @contextlib.contextmanager
 def opened(settings: Settings, f: LandingFile) -> Iterator[LandingFile]:
     """Hold `f` open for its reader; yield it with `reader_path` (the open file, never a glob) and
@@ -386,7 +391,7 @@ def opened(settings: Settings, f: LandingFile) -> Iterator[LandingFile]:
         if scan is None or changed or (kind in ("csv", "csv.gz") and not scan.counted):
             scan = prescan_fd(fd, f.rel, kind, Caps.of(ingest_cfg(settings)), count=True)
             if scan.sha256 != f.sha256:
-                raise InputError(
+                raise ChangedWhileRead(
                     f"{f.rel}: changed while this run was reading it; nothing of it was booked — run again"
                 )
         if scan.problem:

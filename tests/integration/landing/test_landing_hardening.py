@@ -430,6 +430,36 @@ def test_an_unchanged_file_is_not_read_again_and_a_same_size_same_mtime_rewrite_
     ]
 
 
+def test_a_stale_kept_hash_refuses_the_file_once_and_is_dropped_so_the_next_run_books_it_as_before(
+    env, monkeypatch
+):
+    from pipeline.landing import walk
+
+    landing, warehouse = env
+    monkeypatch.setattr(walk, "QUIET_NS", -10**10)
+    assert cli("run", "--quiet", landing=landing, warehouse=warehouse).returncode == 0
+    before = by_file(warehouse)
+    # a kept hash whose stat still matches but whose sha256 is not the file's (it cannot happen
+    # through the kernel's ctime; the mend must hold if it ever does)
+    con = duckdb.connect(str(warehouse / "work.duckdb"))
+    con.execute("update audit.file_hashes set file_sha256 = ? where source_file = ?", ["0" * 64, FOCUS])
+    con.close()
+
+    r = cli("run", "--quiet", landing=landing, warehouse=warehouse)
+    assert "changed while this run was reading it" in r.stderr
+    assert work(warehouse, "select count(*) from audit.file_hashes where source_file = ?", [FOCUS]) == [(0,)]
+    assert by_file(warehouse) == before  # the refused re-read left the last good version booked
+
+    r = cli("run", "--quiet", landing=landing, warehouse=warehouse)
+    assert r.returncode == 0, r.stderr
+    assert "changed while" not in r.stderr
+    assert work(warehouse, "select file_sha256 from audit.file_hashes where source_file = ?", [FOCUS]) == [
+        (sha(landing / FOCUS),)
+    ]
+    assert work(warehouse, "select status from audit.files where source_file = ?", [FOCUS]) == [("loaded",)]
+    assert by_file(warehouse) == before
+
+
 def test_a_symlink_out_of_landing_is_refused_not_hashed_and_not_read(env, tmp_path):
     landing, warehouse = env
     outside = tmp_path / "elsewhere.csv"
