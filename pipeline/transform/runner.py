@@ -30,7 +30,10 @@ made by DDL) must exist already.
 from __future__ import annotations
 
 import graphlib
+import logging
 import re
+import resource
+import time
 from collections.abc import Callable, Iterable
 from datetime import date
 
@@ -43,6 +46,14 @@ _COMMENT_OR_STRING = re.compile(r"--[^\n]*|'(?:[^']|'')*'")
 _REFERENCE = re.compile(r"\b([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
 
 Hook = Callable[[duckdb.DuckDBPyConnection], None]
+
+log = logging.getLogger(__name__)
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process so far, DuckDB's threads included."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def model_sql(contract: Contract, file: str | None = None) -> str:
@@ -210,6 +221,9 @@ def build(
     built = []
     for name in build_order(models):
         if wanted is None or models[name].schema in wanted:
+            t0, c0 = time.perf_counter(), _cpu_seconds()
             build_model(con, models[name], month_from, month_to, hooks, months, loads)
             built.append(name)
+            # where a run's time goes, model by model (docs/scaling.md reads the log)
+            log.info("built %s in %.2fs (CPU %.2fs)", name, time.perf_counter() - t0, _cpu_seconds() - c0)
     return built
