@@ -393,6 +393,7 @@ def _unbook(con, source: str, rel: str, core: bool) -> None:
             con.execute(f"delete from {table} where source_file = ?", [rel])
     con.execute("delete from audit.rejected_rows where source_file = ?", [rel])
     if core:
+        con.execute("delete from audit.checked_months")  # the months it had lines in are checked again
         for table in ("core.line_items", "core.allocated_line_items"):
             if _relation_exists(con, table):
                 con.execute(f"delete from {table} where source_file = ?", [rel])

@@ -14,6 +14,7 @@ period, ...) are recorded and reported, never block.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -125,14 +126,108 @@ def _sql_outcomes(con, stage: str, tables=None) -> list[Outcome]:
                 )
             )
             continue
-        cols, rows = run_sql_check(con, name)
-        if rows:
-            first = ", ".join(f"{c}={_fmt(v)}" for c, v in zip(cols, rows[0], strict=True))
-            observed = f"{len(rows)} offending rows; first: {first}"
+        if month_local(reads):
+            n, first = _check_by_month(con, name, reads)
         else:
-            observed = "ok"
-        outcomes.append(Outcome(stage, table, f"{name}.sql", severity, not rows, observed))
+            cols, rows = run_sql_check(con, name)
+            n, first = len(rows), (_shown(cols, rows[0]) if rows else None)
+        observed = f"{n} offending rows; first: {first}" if n else "ok"
+        outcomes.append(Outcome(stage, table, f"{name}.sql", severity, not n, observed))
     return outcomes
+
+
+def _shown(cols: list[str], row: tuple) -> str:
+    return ", ".join(f"{c}={_fmt(v)}" for c, v in zip(cols, row, strict=True))
+
+
+def month_local(reads: tuple[str, ...]) -> bool:
+    """A check that reads only month-partitioned tables (core.line_items, core.allocated_line_items)
+    and returns a `month` column is checked month by month: see _check_by_month."""
+    from pipeline.transform.runner import partitioned_models
+
+    return bool(reads) and set(reads) <= set(partitioned_models())
+
+
+def _month_inputs(con, reads: tuple[str, ...]) -> dict:
+    """month -> the month's rows, billed and effective cost in each table the check reads."""
+    parts = " union all ".join(
+        f"select '{t}' as t, month, count(*) as n, sum(billed_cost) as b, sum(effective_cost) as e "
+        f"from {t} group by month"
+        for t in reads
+    )
+    out: dict = {}
+    for t, month, n, b, e in con.execute(f"select * from ({parts}) order by t, month").fetchall():
+        out.setdefault(month, []).append(f"{t}: {n} rows, {_fmt(b)} / {_fmt(e)}")
+    return {m: "; ".join(v) for m, v in out.items()}
+
+
+def _check_by_month(con, name: str, reads: tuple[str, ...]) -> tuple[int, str | None]:
+    """(offending rows, the first one shown) of a month-local check, checking only the months not
+    kept in audit.checked_months with the same check and the same inputs (the transform deletes
+    the months it rebuilds): a night that recomputes one month checks one month. A month's
+    offending rows never depend on another month's (the partitions are computed month by month),
+    so the result is the whole check's; the row shown is the first of the earliest month with one."""
+    sql = (CHECKS_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    sha = hashlib.sha256(sql.encode()).hexdigest()
+    inputs = _month_inputs(con, reads)
+    kept = {
+        m: (n, first)
+        for m, n, first, was in con.execute(
+            "select month, offending_rows, first_row, inputs from audit.checked_months "
+            "where check_name = ? and check_sha256 = ?",
+            [name, sha],
+        ).fetchall()
+        if inputs.get(m) == was
+    }
+    if None in inputs:  # a row without a month: check it all, keep nothing
+        con.execute("delete from audit.checked_months where check_name = ?", [name])
+        return _summed(_run_by_month(con, name, sql, None))
+    todo = sorted(m for m in inputs if m not in kept)
+    found = _run_by_month(con, name, sql, todo if kept else None) if todo else {}
+    if None in found:
+        con.execute("delete from audit.checked_months where check_name = ?", [name])
+        return _summed({**kept, **found})
+    # what is kept stays as it was checked; other checks' SQL, gone months and the months just
+    # checked are replaced
+    con.execute(
+        "delete from audit.checked_months where check_name = ? "
+        "and not (check_sha256 = ? and list_contains(?, month))",
+        [name, sha, sorted(kept)],
+    )
+    now = datetime.now(UTC).replace(tzinfo=None)
+    checked = {m: found.get(m, (0, None)) for m in todo}
+    if checked:
+        con.executemany(
+            "insert into audit.checked_months values (?, ?, ?, ?, ?, ?, ?)",
+            [[name, sha, m, inputs[m], n, first, now] for m, (n, first) in checked.items()],
+        )
+    return _summed({**kept, **checked})
+
+
+def _run_by_month(con, name: str, sql: str, months: list | None) -> dict:
+    """month -> (offending rows, the first shown) of the check, over `months` only when given."""
+    from pipeline.transform.runner import narrow_to_months
+
+    if months is not None:
+        listed = ", ".join(f"date '{m.isoformat()}'" for m in months)
+        sql = narrow_to_months(sql.strip().rstrip(";"), f"month in ({listed})")
+    cur = con.execute(sql)
+    cols = [d[0] for d in cur.description]
+    rows = cur.fetchall()
+    if "month" not in cols:
+        raise ValueError(f"sql/checks/{name}.sql reads only month partitions but returns no month column")
+    at = cols.index("month")
+    found: dict = {}
+    for row in rows:
+        n, first = found.get(row[at], (0, None))
+        found[row[at]] = (n + 1, first or _shown(cols, row))
+    return found
+
+
+def _summed(by_month: dict) -> tuple[int, str | None]:
+    n = sum(v[0] for v in by_month.values())
+    firsts = [v[1] for m, v in sorted(by_month.items(), key=lambda kv: (kv[0] is None, kv[0])) if v[0]]
+    return n, (firsts[0] if firsts else None)
 
 
 def _suite_calls(stage: str) -> list[tuple[str, Callable, str]]:

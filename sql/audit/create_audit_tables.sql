@@ -53,6 +53,21 @@ create table if not exists audit.file_hashes (
     hashed_at timestamp
 );
 
+-- The result of each month-local SQL check (sql/checks/ reading only month-partitioned tables),
+-- one row per check and month: a month whose rows are as they were when it was checked is not
+-- checked again (pipeline/quality). The transform deletes the months it rebuilds. A cache:
+-- deleting its rows only costs a check over the whole ledger.
+create table if not exists audit.checked_months (
+    check_name varchar,
+    check_sha256 varchar,
+    month date,
+    inputs varchar,          -- the month's rows, billed and effective cost of each table read
+    offending_rows bigint,
+    first_row varchar,       -- the month's first offending row, as audit.quality_results shows it
+    checked_at timestamp,
+    primary key (check_name, month)
+);
+
 -- One row per file per load attempt.
 create table if not exists audit.load_log (
     load_id bigint,

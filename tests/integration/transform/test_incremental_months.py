@@ -348,3 +348,70 @@ def test_a_recomputed_month_reads_only_the_raw_lines_of_its_loads(history, tmp_p
     narrowed = [n for f, n in one_month if "load_id" in f]
     assert narrowed == [in_loads, in_loads], one_month
     assert [n for f, n in one_month if "load_id" not in f] == [raw_total], one_month  # the register's range
+
+
+SHARES = "assert_allocated_shares_sum_to_line"
+
+
+def _checked(con) -> dict[date, tuple]:
+    return {
+        m: (n, at)
+        for m, n, at in con.execute(
+            "select month, offending_rows, checked_at from audit.checked_months where check_name = ?", [SHARES]
+        ).fetchall()
+    }
+
+
+def test_a_night_checks_the_shares_of_the_months_it_recomputed_only(history):
+    """The month-local check (sql/checks/assert_allocated_shares_sum_to_line.sql reads only the
+    month partitions) is kept per month; a night that recomputes 2026-11 checks 2026-11 alone,
+    and its outcome is the whole check's (test_night_by_night_equals_a_full_rebuild compares
+    the recorded checks with a full rebuild's)."""
+    _, landing, settings = history
+    con = duckdb.connect(str(settings.warehouse / "work.duckdb"), read_only=True)
+    before = _checked(con)
+    con.close()
+    assert sorted(before) == [M("2026-09"), M("2026-10"), M("2026-11")]
+    assert all(n == 0 for n, _ in before.values())
+
+    focus_file(landing / "focus/late/focus-2026-11.csv", "2026-11", "410000000001", "3")
+    s = steps.run_all(settings)
+    assert s.status == "succeeded", s.message
+    con = duckdb.connect(str(settings.warehouse / "work.duckdb"), read_only=True)
+    after = _checked(con)
+    observed = con.execute(
+        "select success, observed from audit.quality_results where run_id = ? and check_name = ?",
+        [s.run_id, f"{SHARES}.sql"],
+    ).fetchall()
+    con.close()
+    assert observed == [(True, "ok")]
+    assert {m: at for m, (_, at) in after.items() if m != M("2026-11")} == {
+        m: at for m, (_, at) in before.items() if m != M("2026-11")
+    }, "a month the night did not recompute was checked again"
+    assert after[M("2026-11")][1] > before[M("2026-11")][1]
+
+
+def test_a_kept_month_whose_rows_changed_outside_a_transform_is_checked_again(history):
+    """A kept result holds only while the month's rows, billed and effective cost are as they
+    were: a share changed by hand in 2026-10 fails the gate, and keeps failing it."""
+    from pipeline import db, quality
+    from pipeline.errors import QualityGateError
+
+    _, _, settings = history
+    con = db.connect_work(settings)
+    try:
+        share = con.execute(
+            "select share_id from core.allocated_line_items where month = ? and effective_cost > 1 "
+            "order by share_id limit 1",
+            [M("2026-10")],
+        ).fetchone()[0]
+        con.execute(
+            "update core.allocated_line_items set effective_cost = effective_cost + 0.01 where share_id = ?", [share]
+        )
+        for _ in range(2):
+            with pytest.raises(QualityGateError, match=SHARES):
+                quality.run_gate(con, settings, "run-by-hand", "marts")
+            assert _checked(con)[M("2026-10")][0] == 1
+            assert all(n == 0 for m, (n, _) in _checked(con).items() if m != M("2026-10"))
+    finally:
+        con.close()
