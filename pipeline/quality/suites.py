@@ -142,31 +142,30 @@ def _columns_probe(con, table: str, required: list[str], people: bool = False) -
     return Probe(table, "columns", pd.DataFrame(columns=cols), [check], people=people)
 
 
-def _per_file_probe(
-    con, table: str, measures: dict[str, str], params=None, people: bool = False, shown=None
-) -> Probe:
-    """One row per source file: rows, distinct source rows and named counts of bad rows (SQL filters);
-    `shown`: {name: (column, condition)}, the first offending value of a column under a condition.
-
-    The offending values are looked up only where a count is above zero (a second, narrow query over
-    those files): a healthy table has its conditions evaluated once, not twice."""
+def _per_file_frame(con, table: str, measures: dict[str, str], params, shown, files: list | None):
+    """The per-file counts (and first offending values) of `table`, over `files` only when given."""
     sel = ",\n".join(f"count(*) filter (where {cond}) as {_q(name)}" for name, cond in measures.items())
+    only = "" if files is None else "where list_contains($__files, source_file)"
+    args = dict(params or {})
+    if files is not None:
+        args["__files"] = files
     sql = f"""
         select source_file, count(*) as rows, count(distinct source_row) as distinct_source_rows,
                {sel}
         from {table}
+        {only}
         group by source_file
         order by source_file
     """
-    df = frame(con, sql, params)
+    df = frame(con, sql, args or None)
     for name in shown or {}:
         df[name] = None
     wanted = {}
     for name, (col, cond) in (shown or {}).items():
         count = name.removesuffix("__value")
-        files = df.loc[df[count].fillna(0) != 0, "source_file"].tolist() if count in df else []
-        if files:
-            wanted[name] = (col, cond, files)
+        bad = df.loc[df[count].fillna(0) != 0, "source_file"].tolist() if count in df else []
+        if bad:
+            wanted[name] = (col, cond, bad)
     if wanted:
         found = frame(
             con,
@@ -176,10 +175,90 @@ def _per_file_probe(
                 for name, (col, cond, _) in wanted.items()
             )
             + f" from {table} where list_contains($files, source_file) group by source_file",
-            {**(params or {}), "files": sorted({f for *_, files in wanted.values() for f in files})},
+            {**(params or {}), "files": sorted({f for *_, bad in wanted.values() for f in bad})},
         ).set_index("source_file")
         for name in wanted:
             df[name] = df["source_file"].map(found[name]).astype(object)
+    return df
+
+
+def _plain(value):
+    """A frame cell as JSON keeps it: numbers as int, missing as None, text as text."""
+    import math
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if hasattr(value, "item"):  # a numpy scalar
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _per_file_probe(
+    con, table: str, measures: dict[str, str], params=None, people: bool = False, shown=None
+) -> Probe:
+    """One row per source file: rows, distinct source rows and named counts of bad rows (SQL filters);
+    `shown`: {name: (column, condition)}, the first offending value of a column under a condition.
+
+    The offending values are looked up only where a count is above zero (a second, narrow query over
+    those files): a healthy table has its conditions evaluated once, not twice.
+
+    A file's row is kept (audit.checked_files) with the loads it was counted over and their rows:
+    a file still loaded as it was is not counted again, so a night counts the files it loaded,
+    not every line of the table. The frame is the same either way (every row goes through JSON)."""
+    import hashlib
+    import json
+
+    import pandas as pd
+
+    key = hashlib.sha256(repr((table, sorted(measures.items()), sorted((shown or {}).items()), params)).encode())
+    key = key.hexdigest()
+    cols = ["source_file", "rows", "distinct_source_rows", *measures, *(shown or {})]
+    # without the audit table (a suite run on a bare connection) or the load ids, nothing is kept
+    keeping = relation_exists(con, "audit.checked_files") and "load_id" in relation_columns(con, table)
+    loads: dict = {}
+    if keeping:
+        loads = dict(
+            con.execute(
+                f"select source_file, string_agg(coalesce(cast(load_id as varchar), '-') || ':' || n, ',' "
+                f"order by load_id) from (select source_file, load_id, count(*) as n from {table} group by all) "
+                "group by source_file"
+            ).fetchall()
+        )
+        keeping = None not in loads  # a row without a file: count it all, keep nothing
+        if not keeping:
+            con.execute("delete from audit.checked_files where raw_table = ?", [table])
+    kept = {}
+    if keeping:
+        kept = {
+            f: json.loads(row)
+            for f, was, row in con.execute(
+                "select source_file, loads, frame_row from audit.checked_files where probe_key = ?", [key]
+            ).fetchall()
+            if loads.get(f) == was
+        }
+    new = []
+    if not keeping or len(kept) < len(loads):
+        todo = sorted(f for f in loads if f not in kept) if kept else None
+        got = _per_file_frame(con, table, measures, params, shown, todo)
+        new = [{c: _plain(v) for c, v in zip(cols, r, strict=True)} for r in got[cols].itertuples(index=False)]
+    if keeping:
+        con.execute(
+            "delete from audit.checked_files where raw_table = ? "
+            "and not (probe_key = ? and list_contains(?, source_file))",
+            [table, key, sorted(kept)],
+        )
+        if new:
+            now = con.execute("select now()::timestamp").fetchone()[0]
+            con.executemany(
+                "insert into audit.checked_files values (?, ?, ?, ?, ?, ?)",
+                [[table, key, r["source_file"], loads[r["source_file"]], json.dumps(r, default=str), now] for r in new],
+            )
+    rows = sorted([*kept.values(), *new], key=lambda r: (r["source_file"] is None, r["source_file"] or ""))
+    df = pd.DataFrame(rows, columns=cols)
+    for name in cols[1:]:
+        df[name] = df[name].astype(object if name in (shown or {}) else "int64")
     return Probe(table, "per_file", df, [], people=people)
 
 

@@ -68,6 +68,19 @@ create table if not exists audit.checked_months (
     primary key (check_name, month)
 );
 
+-- The raw gate's per-file counts of each raw table (pipeline/quality/suites.py), one row per
+-- file: a file whose loads and their rows are as they were when it was counted is not counted
+-- again. A cache: deleting its rows only costs counting every file again.
+create table if not exists audit.checked_files (
+    raw_table varchar,
+    probe_key varchar,       -- SHA-256 of the table's rules (a changed rule counts every file again)
+    source_file varchar,
+    loads varchar,           -- 'load_id:rows' of each load of the file when it was counted
+    frame_row varchar,       -- the file's counts as JSON
+    checked_at timestamp,
+    primary key (probe_key, source_file)
+);
+
 -- One row per file per load attempt.
 create table if not exists audit.load_log (
     load_id bigint,

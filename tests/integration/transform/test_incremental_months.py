@@ -415,3 +415,50 @@ def test_a_kept_month_whose_rows_changed_outside_a_transform_is_checked_again(hi
             assert all(n == 0 for m, (n, _) in _checked(con).items() if m != M("2026-10"))
     finally:
         con.close()
+
+
+def _counted(con) -> dict[str, object]:
+    return dict(
+        con.execute(
+            "select source_file, checked_at from audit.checked_files where raw_table = 'raw.focus_line_items'"
+        ).fetchall()
+    )
+
+
+def test_the_raw_gate_counts_the_files_a_night_loaded_and_any_whose_rows_changed(history):
+    """The raw gate's per-file counts are kept per file with its loads and their rows: a night
+    counts the file it loaded, not every line; a line added to a kept file's load by hand is
+    counted (and fails the gate as a line read twice)."""
+    from pipeline import db, quality
+    from pipeline.errors import QualityGateError
+
+    _, landing, settings = history
+    con = duckdb.connect(str(settings.warehouse / "work.duckdb"), read_only=True)
+    before = _counted(con)
+    con.close()
+    assert sorted(before) == [
+        "focus/acme-cloud/focus-2026-09.csv",
+        "focus/acme-cloud/focus-2026-10.csv",
+        "focus/acme-cloud/focus-2026-11.csv",
+        "focus/other/focus-2026-11.csv",
+    ]
+    focus_file(landing / "focus/late/focus-2026-11.csv", "2026-11", "410000000001", "3")
+    assert steps.run_all(settings).status == "succeeded"
+
+    con = db.connect_work(settings)
+    try:
+        after = _counted(con)
+        assert {f: at for f, at in after.items() if f in before} == before, "a file loaded as it was was counted again"
+        assert after["focus/late/focus-2026-11.csv"] > max(before.values())
+
+        con.execute(
+            "insert into raw.focus_line_items select * from raw.focus_line_items "
+            "where source_file = 'focus/acme-cloud/focus-2026-10.csv' and source_row = 2"
+        )
+        with pytest.raises(QualityGateError, match="1 duplicate \\(source_file, source_row\\) lines in focus/acme-cloud/focus-2026-10.csv"):
+            quality.run_gate(con, settings, "run-by-hand", "raw")
+        again = _counted(con)
+        assert again["focus/acme-cloud/focus-2026-10.csv"] > after["focus/acme-cloud/focus-2026-10.csv"]
+        assert again["focus/acme-cloud/focus-2026-09.csv"] == before["focus/acme-cloud/focus-2026-09.csv"]
+    finally:
+        con.close()
