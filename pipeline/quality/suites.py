@@ -212,7 +212,9 @@ def _per_file_probe(
 
     import pandas as pd
 
-    key = hashlib.sha256(repr((table, sorted(measures.items()), sorted((shown or {}).items()), params)).encode())
+    key = hashlib.sha256(
+        repr((table, sorted(measures.items()), sorted((shown or {}).items()), params)).encode()
+    )
     key = key.hexdigest()
     cols = ["source_file", "rows", "distinct_source_rows", *measures, *(shown or {})]
     # without the audit table (a suite run on a bare connection) or the load ids, nothing is kept
@@ -242,7 +244,9 @@ def _per_file_probe(
     if not keeping or len(kept) < len(loads):
         todo = sorted(f for f in loads if f not in kept) if kept else None
         got = _per_file_frame(con, table, measures, params, shown, todo)
-        new = [{c: _plain(v) for c, v in zip(cols, r, strict=True)} for r in got[cols].itertuples(index=False)]
+        new = [
+            {c: _plain(v) for c, v in zip(cols, r, strict=True)} for r in got[cols].itertuples(index=False)
+        ]
     if keeping:
         con.execute(
             "delete from audit.checked_files where raw_table = ? "
@@ -253,7 +257,10 @@ def _per_file_probe(
             now = con.execute("select now()::timestamp").fetchone()[0]
             con.executemany(
                 "insert into audit.checked_files values (?, ?, ?, ?, ?, ?)",
-                [[table, key, r["source_file"], loads[r["source_file"]], json.dumps(r, default=str), now] for r in new],
+                [
+                    [table, key, r["source_file"], loads[r["source_file"]], json.dumps(r, default=str), now]
+                    for r in new
+                ],
             )
     rows = sorted([*kept.values(), *new], key=lambda r: (r["source_file"] is None, r["source_file"] or ""))
     df = pd.DataFrame(rows, columns=cols)

@@ -324,7 +324,8 @@ def test_a_recomputed_month_reads_only_the_raw_lines_of_its_loads(history, tmp_p
         loads = [
             r[0]
             for r in con.execute(
-                "select load_id from audit.built_loads where list_contains(months, ?) order by 1", [M("2026-11")]
+                "select load_id from audit.built_loads where list_contains(months, ?) order by 1",
+                [M("2026-11")],
             ).fetchall()
         ]
         in_loads = con.execute(
@@ -357,7 +358,8 @@ def _checked(con) -> dict[date, tuple]:
     return {
         m: (n, at)
         for m, n, at in con.execute(
-            "select month, offending_rows, checked_at from audit.checked_months where check_name = ?", [SHARES]
+            "select month, offending_rows, checked_at from audit.checked_months where check_name = ?",
+            [SHARES],
         ).fetchall()
     }
 
@@ -406,7 +408,8 @@ def test_a_kept_month_whose_rows_changed_outside_a_transform_is_checked_again(hi
             [M("2026-10")],
         ).fetchone()[0]
         con.execute(
-            "update core.allocated_line_items set effective_cost = effective_cost + 0.01 where share_id = ?", [share]
+            "update core.allocated_line_items set effective_cost = effective_cost + 0.01 where share_id = ?",
+            [share],
         )
         for _ in range(2):
             with pytest.raises(QualityGateError, match=SHARES):
@@ -448,14 +451,19 @@ def test_the_raw_gate_counts_the_files_a_night_loaded_and_any_whose_rows_changed
     con = db.connect_work(settings)
     try:
         after = _counted(con)
-        assert {f: at for f, at in after.items() if f in before} == before, "a file loaded as it was was counted again"
+        assert {f: at for f, at in after.items() if f in before} == before, (
+            "a file loaded as it was was counted again"
+        )
         assert after["focus/late/focus-2026-11.csv"] > max(before.values())
 
         con.execute(
             "insert into raw.focus_line_items select * from raw.focus_line_items "
             "where source_file = 'focus/acme-cloud/focus-2026-10.csv' and source_row = 2"
         )
-        with pytest.raises(QualityGateError, match="1 duplicate \\(source_file, source_row\\) lines in focus/acme-cloud/focus-2026-10.csv"):
+        with pytest.raises(
+            QualityGateError,
+            match="1 duplicate \\(source_file, source_row\\) lines in focus/acme-cloud/focus-2026-10.csv",
+        ):
             quality.run_gate(con, settings, "run-by-hand", "raw")
         again = _counted(con)
         assert again["focus/acme-cloud/focus-2026-10.csv"] > after["focus/acme-cloud/focus-2026-10.csv"]

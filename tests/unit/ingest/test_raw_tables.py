@@ -33,7 +33,9 @@ def test_a_warehouse_with_every_raw_table_runs_only_the_catalog_query():
     con.execute("create schema raw")
     ingest.ensure_raw_tables(con)
     built = _raw_columns(con)
-    assert {f"raw.{t}" for t in built} >= {m.RAW_TABLE for m in ingest.MODULES.values()} | {"raw.employee_keys"}
+    assert {f"raw.{t}" for t in built} >= {m.RAW_TABLE for m in ingest.MODULES.values()} | {
+        "raw.employee_keys"
+    }
     rec = Recording(con)
     ingest.ensure_raw_tables(rec)
     assert len(rec.statements) == 1 and "duckdb_columns()" in rec.statements[0]
