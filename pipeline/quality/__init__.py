@@ -167,6 +167,8 @@ def _check_by_month(con, name: str, reads: tuple[str, ...]) -> tuple[int, str | 
     the months it rebuilds): a night that recomputes one month checks one month. A month's
     offending rows never depend on another month's (the partitions are computed month by month),
     so the result is the whole check's; the row shown is the first of the earliest month with one."""
+    from pipeline.ingest.common import now_utc
+
     sql = (CHECKS_DIR / f"{name}.sql").read_text(encoding="utf-8")
     sha = hashlib.sha256(sql.encode()).hexdigest()
     inputs = _month_inputs(con, reads)
@@ -184,7 +186,7 @@ def _check_by_month(con, name: str, reads: tuple[str, ...]) -> tuple[int, str | 
         return _summed(_run_by_month(con, name, sql, None))
     todo = sorted(m for m in inputs if m not in kept)
     found = _run_by_month(con, name, sql, todo if kept else None) if todo else {}
-    if None in found:
+    if set(found) - set(todo):  # a row of no month, or of a month the tables do not hold: keep nothing
         con.execute("delete from audit.checked_months where check_name = ?", [name])
         return _summed({**kept, **found})
     # what is kept stays as it was checked; other checks' SQL, gone months and the months just
@@ -194,7 +196,7 @@ def _check_by_month(con, name: str, reads: tuple[str, ...]) -> tuple[int, str | 
         "and not (check_sha256 = ? and list_contains(?, month))",
         [name, sha, sorted(kept)],
     )
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = now_utc()
     checked = {m: found.get(m, (0, None)) for m in todo}
     if checked:
         con.executemany(

@@ -254,7 +254,9 @@ def _per_file_probe(
             [table, key, sorted(kept)],
         )
         if new:
-            now = con.execute("select now()::timestamp").fetchone()[0]
+            from pipeline.ingest.common import now_utc
+
+            now = now_utc()
             con.executemany(
                 "insert into audit.checked_files values (?, ?, ?, ?, ?, ?)",
                 [
