@@ -53,10 +53,16 @@ final as (
     select
         c.source_file || '#' || c.source_row || '@' || strftime(c.month, '%Y-%m') as line_id,
         c.*,
-        cast(c.billed_cost_original * c.fx_rate as decimal(38,10)) as billed_cost,
-        cast(c.effective_cost_original * c.fx_rate as decimal(38,10)) as effective_cost,
-        cast(c.list_cost_original * c.fx_rate as decimal(38,10)) as list_cost,
-        cast(c.contracted_cost_original * c.fx_rate as decimal(38,10)) as contracted_cost,
+        -- at rate 1 the amount is its own conversion: rounding the DECIMAL(38,20) product back to
+        -- scale 10 costs more than the multiplication, and gives the same value
+        case when c.fx_rate = 1 then c.billed_cost_original
+             else cast(c.billed_cost_original * c.fx_rate as decimal(38,10)) end as billed_cost,
+        case when c.fx_rate = 1 then c.effective_cost_original
+             else cast(c.effective_cost_original * c.fx_rate as decimal(38,10)) end as effective_cost,
+        case when c.fx_rate = 1 then c.list_cost_original
+             else cast(c.list_cost_original * c.fx_rate as decimal(38,10)) end as list_cost,
+        case when c.fx_rate = 1 then c.contracted_cost_original
+             else cast(c.contracted_cost_original * c.fx_rate as decimal(38,10)) end as contracted_cost,
         -- what the rules look at (config.rule_fields): lines with one key are placed the same way
         md5(concat_ws(chr(31),
             c.source_system,
