@@ -55,22 +55,7 @@ direct_cost as (
 ),
 
 split_lines as (
-    select
-        *,
-        -- each amount in integer units of 1e-10, converted once per line here rather than once
-        -- per share below (the conversion costs more than the share's division)
-        cast(billed_cost * 10000000000 as hugeint) as billed_cost_units,
-        cast(effective_cost * 10000000000 as hugeint) as effective_cost_units,
-        cast(billed_cost_original * 10000000000 as hugeint) as billed_cost_original_units,
-        cast(effective_cost_original * 10000000000 as hugeint) as effective_cost_original_units,
-        cast(list_cost_original * 10000000000 as hugeint) as list_cost_original_units,
-        cast(contracted_cost_original * 10000000000 as hugeint) as contracted_cost_original_units,
-        cast(list_cost * 10000000000 as hugeint) as list_cost_units,
-        cast(contracted_cost * 10000000000 as hugeint) as contracted_cost_units,
-        cast(pricing_quantity * 10000000000 as hugeint) as pricing_quantity_units,
-        cast(consumed_quantity * 10000000000 as hugeint) as consumed_quantity_units
-    from placed
-    where split_by is not null and leaf not in ('unallocated', 'out_of_scope')
+    select * from placed where split_by is not null and leaf not in ('unallocated', 'out_of_scope')
 ),
 
 targets as (
@@ -106,10 +91,7 @@ weight_totals as (
 -- a split with nothing to weigh by (no metric, no allocated cost) stays unallocated, visibly
 unsplittable as (
     select
-        s.* exclude (scenario_override, team_override, split_by, split_models, split_metric, leaf, unallocated_reason,
-                     billed_cost_units, effective_cost_units, billed_cost_original_units, effective_cost_original_units,
-                     list_cost_original_units, contracted_cost_original_units, list_cost_units, contracted_cost_units,
-                     pricing_quantity_units, consumed_quantity_units),
+        s.* exclude (scenario_override, team_override, split_by, split_models, split_metric, leaf, unallocated_reason),
         'unallocated' as leaf,
         'rule ' || s.rule_id || ': split by ' || s.split_by || coalesce(' ' || s.split_metric, '')
             || ' has no weights for ' || strftime(s.month, '%Y-%m') as unallocated_reason,
@@ -152,32 +134,29 @@ shares as (
     where wt.w_total > 0
 ),
 
--- each share's floor of amount * w / w_total in units of 1e-10 (computed once: materialized,
--- without the units it was computed from)
+-- each share's floor of amount * w / w_total in units of 1e-10 (computed once: materialized)
 share_floors as materialized (
     select
-        * exclude (billed_cost_units, effective_cost_units, billed_cost_original_units, effective_cost_original_units,
-                  list_cost_original_units, contracted_cost_original_units, list_cost_units, contracted_cost_units,
-                  pricing_quantity_units, consumed_quantity_units),
-        cast(cast(billed_cost_units * w // w_total as decimal(38,0))
+        *,
+        cast(cast(cast(line_billed_cost * 10000000000 as hugeint) * w // w_total as decimal(38,0))
              * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as billed_cost_floor,
-        cast(cast(effective_cost_units * w // w_total as decimal(38,0))
+        cast(cast(cast(line_effective_cost * 10000000000 as hugeint) * w // w_total as decimal(38,0))
              * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as effective_cost_floor,
-        cast(cast(billed_cost_original_units * w // w_total as decimal(38,0))
+        cast(cast(cast(line_billed_cost_original * 10000000000 as hugeint) * w // w_total as decimal(38,0))
              * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as billed_cost_original_floor,
-        cast(cast(effective_cost_original_units * w // w_total as decimal(38,0))
+        cast(cast(cast(line_effective_cost_original * 10000000000 as hugeint) * w // w_total as decimal(38,0))
              * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as effective_cost_original_floor,
-        cast(cast(list_cost_original_units * w // w_total as decimal(38,0))
+        cast(cast(cast(line_list_cost_original * 10000000000 as hugeint) * w // w_total as decimal(38,0))
              * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as list_cost_original_floor,
-        cast(cast(contracted_cost_original_units * w // w_total as decimal(38,0))
+        cast(cast(cast(line_contracted_cost_original * 10000000000 as hugeint) * w // w_total as decimal(38,0))
              * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as contracted_cost_original_floor,
-        cast(cast(list_cost_units * w // w_total as decimal(38,0))
+        cast(cast(cast(line_list_cost * 10000000000 as hugeint) * w // w_total as decimal(38,0))
              * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as list_cost_floor,
-        cast(cast(contracted_cost_units * w // w_total as decimal(38,0))
+        cast(cast(cast(line_contracted_cost * 10000000000 as hugeint) * w // w_total as decimal(38,0))
              * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as contracted_cost_floor,
-        cast(cast(pricing_quantity_units * w // w_total as decimal(38,0))
+        cast(cast(cast(line_pricing_quantity * 10000000000 as hugeint) * w // w_total as decimal(38,0))
              * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as pricing_quantity_floor,
-        cast(cast(consumed_quantity_units * w // w_total as decimal(38,0))
+        cast(cast(cast(line_consumed_quantity * 10000000000 as hugeint) * w // w_total as decimal(38,0))
              * cast(0.0000000001 as decimal(11,10)) as decimal(38,10)) as consumed_quantity_floor
     from shares
 ),
