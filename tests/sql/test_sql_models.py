@@ -239,6 +239,53 @@ def test_conversion_uses_the_latest_rate_on_or_before_the_charge(con):
     ]
 
 
+def test_all_four_amounts_convert_exactly_at_rate_1_and_at_any_other_rate(con):
+    """A line in the reporting currency keeps its amounts to the last of ten decimals (rate 1 is
+    not multiplied out); a line in another currency gets amount x rate rounded to ten decimals."""
+    from decimal import ROUND_HALF_UP
+
+    insert(
+        con,
+        "raw.fx_rates",
+        [dict(rate_date="2026-09-01", from_currency="USD", to_currency="CNY", rate="7.123456789")],
+    )
+    amounts = {"ListCost": "-0.0000000001", "ContractedCost": "99999999.9999999999"}
+    insert(
+        con,
+        "raw.focus_line_items",
+        [
+            {**focus_row("123456789.1234567891", ccy="CNY"), **amounts},
+            {**focus_row("1.2345678901", ccy="USD"), **amounts},
+        ],
+    )
+    run_transform(con, settings())
+    got = rows(
+        con,
+        "select fx_rate, billed_cost, effective_cost, list_cost, contracted_cost from core.line_items "
+        "order by source_row",
+    )
+
+    def conv(x, rate):
+        return (D(x) * D(rate)).quantize(D("1e-10"), rounding=ROUND_HALF_UP)
+
+    assert got == [
+        (
+            D("1"),
+            D("123456789.1234567891"),
+            D("123456789.1234567891"),
+            D("-0.0000000001"),
+            D("99999999.9999999999"),
+        ),
+        (
+            D("7.123456789"),
+            conv("1.2345678901", "7.123456789"),
+            conv("1.2345678901", "7.123456789"),
+            conv("-0.0000000001", "7.123456789"),
+            conv("99999999.9999999999", "7.123456789"),
+        ),
+    ]
+
+
 def test_a_missing_rate_is_a_named_error(con):
     insert(con, "raw.focus_line_items", [focus_row("10", ccy="JPY")])
     with pytest.raises(
