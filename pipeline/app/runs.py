@@ -24,22 +24,18 @@ import hashlib
 import hmac
 import json
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
 import pipeline
+from pipeline.clock import now_utc
 from pipeline.config.settings import SQL_DIR, Settings
 
 log = logging.getLogger(__name__)
 
 ACTIVE = ("running", "publishing")  # a live process holding the lock owns such a row
 FINISHED = ("succeeded", "failed", "interrupted")
-
-
-def now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def record(
@@ -54,7 +50,7 @@ def record(
     published_stamp: str | None = None,
 ) -> None:
     """Insert or update the run's row (one statement: committed on its own)."""
-    finished = now() if status in FINISHED else None
+    finished = now_utc() if status in FINISHED else None
     con.execute(
         """
         insert into audit.runs as t (run_id, started_at, finished_at, status, month_from, month_to, message,
@@ -69,7 +65,7 @@ def record(
         """,
         [
             run_id,
-            now(),
+            now_utc(),
             finished,
             status,
             lo,
@@ -123,7 +119,7 @@ def mark_interrupted(con: duckdb.DuckDBPyConnection, settings: Settings, run_id:
         msg = f"{interrupted_message(status, rid, builder)} (found by {run_id})"
         con.execute(
             "update audit.runs set status = 'interrupted', finished_at = ?, message = ? where run_id = ?",
-            [now(), msg, rid],
+            [now_utc(), msg, rid],
         )
         log.info("run %s was %s but no process held the run lock: recorded as interrupted", rid, status)
     return [rid for rid, _ in stale]

@@ -22,6 +22,7 @@ from types import ModuleType
 
 import duckdb
 
+from pipeline.clock import now_utc
 from pipeline.config.settings import Settings
 from pipeline.config.tables import config_fingerprint
 from pipeline.crashpoints import crashpoint
@@ -38,7 +39,7 @@ from pipeline.ingest import (
     metrics,
     timesheets,
 )
-from pipeline.ingest.common import LINEAGE, NotOneRead, drop_temp, now_utc, q
+from pipeline.ingest.common import LINEAGE, NotOneRead, drop_temp, q
 from pipeline.ingest.native import aws_cur, azure_cost, contract_commitments, gcp_billing
 from pipeline.landing.prescan import exact_records, kind_of
 from pipeline.landing.walk import (

@@ -16,7 +16,6 @@ import io
 import os
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import duckdb
 
@@ -44,10 +43,6 @@ class Column:
     name: str  # canonical name in raw
     required: bool = False
     aliases: tuple[str, ...] = ()
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def q(name: str) -> str:

@@ -20,12 +20,12 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 
+from pipeline.clock import now_utc
 from pipeline.config.settings import SQL_DIR
 from pipeline.db import SCHEMAS, run_sql_script
 from pipeline.errors import QualityGateError
@@ -167,7 +167,6 @@ def _check_by_month(con, name: str, reads: tuple[str, ...]) -> tuple[int, str | 
     the months it rebuilds): a night that recomputes one month checks one month. A month's
     offending rows never depend on another month's (the partitions are computed month by month),
     so the result is the whole check's; the row shown is the first of the earliest month with one."""
-    from pipeline.ingest.common import now_utc
 
     sql = (CHECKS_DIR / f"{name}.sql").read_text(encoding="utf-8")
     sha = hashlib.sha256(sql.encode()).hexdigest()
@@ -310,7 +309,7 @@ def run_gate(con, settings, run_id: str, stage: str, tables=None) -> list[dict]:
         finished - validated,
     )
 
-    checked_at = datetime.now(UTC).replace(tzinfo=None)
+    checked_at = now_utc()
     results = [
         {
             "run_id": run_id,

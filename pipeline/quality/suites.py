@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pipeline.clock import now_utc
 from pipeline.ledger import LEAF_STAGE, LEAVES, OUT_OF_SCOPE, STAGES, UNALLOCATED
 from pipeline.quality.model import CRITICAL, WARNING, Check, Probe
 
@@ -254,8 +255,6 @@ def _per_file_probe(
             [table, key, sorted(kept)],
         )
         if new:
-            from pipeline.ingest.common import now_utc
-
             now = now_utc()
             con.executemany(
                 "insert into audit.checked_files values (?, ?, ?, ?, ?, ?)",

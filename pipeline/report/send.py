@@ -8,12 +8,13 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
+from pipeline.clock import now_utc
 from pipeline.report.data import build_report
 from pipeline.report.errors import ReportError, SmtpDeliveryError
 from pipeline.report.fmt import month_label
 from pipeline.report.message import RenderedReport, build_message, write_report
 from pipeline.report.render import render_terminal
-from pipeline.report.sent import claim_send, finish_send, recipients_key, utcnow
+from pipeline.report.sent import claim_send, finish_send, recipients_key
 from pipeline.report.smtp import DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, DEFAULT_TIMEOUT, deliver, smtp_target
 
 
@@ -133,7 +134,7 @@ def send_monthly_report(
         finish_send(settings, claim.send_id, status="failed", attempts=exc.attempts, error=str(exc))
         raise
     # Anything else (a bug, an interrupt) leaves the claim 'sending': the outcome is unknown, a person decides.
-    sent_at = utcnow()
+    sent_at = now_utc()
     refused = "; ".join(f"{a}: {r}" for a, r in result["refused"].items()) or None
     try:
         finish_send(

@@ -12,9 +12,10 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
+from pipeline.clock import now_utc
 from pipeline.config.settings import SQL_DIR
 from pipeline.report.errors import ReportError
 
@@ -47,10 +48,6 @@ class Claim:
 
 def recipients_key(recipients: list[str] | tuple[str, ...]) -> str:
     return ",".join(recipients)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _with_work_db(settings, fn, timeout: float | None = None):
@@ -122,7 +119,7 @@ def claim_send(
                     lang,
                     force,
                     smtp_server,
-                    utcnow(),
+                    now_utc(),
                 ],
             )
             con.execute("commit")
@@ -153,7 +150,7 @@ def finish_send(
         con.execute(
             "update audit.sent_reports set status = ?, sent_at = ?, attempts = ?, refused = ?, error = ? "
             "where send_id = ?",
-            [status, (sent_at or utcnow()) if status == "sent" else None, attempts, refused, error, send_id],
+            [status, (sent_at or now_utc()) if status == "sent" else None, attempts, refused, error, send_id],
         )
 
     _with_work_db(settings, tx, timeout=max(300.0, settings.lock_timeout_seconds * 5))
